@@ -1,0 +1,293 @@
+"""The ``backstop`` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from backstop import __version__
+from backstop.settings import ConfigError, Settings
+
+err = Console(stderr=True)
+out = Console()
+
+
+def load_settings(**overrides) -> Settings:
+    try:
+        return Settings.from_env().with_overrides(**overrides)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def fail(message: str, code: int = 2):
+    err.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
+def prepared(settings: Settings) -> Settings:
+    """Settings with the data dir checked, the secret key resolved and migrations applied."""
+    from backstop.checks import run_startup_checks
+    from backstop.db import migrate
+
+    try:
+        settings = run_startup_checks(settings, check_port=False)
+    except ConfigError as exc:
+        fail(str(exc))
+    migrate(settings.db_path)
+    return settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="backstop")
+def main() -> None:
+    """Backstop: recover failed payments, save cancels and win customers back, on your own box."""
+
+
+@main.command()
+@click.option("--host", help="Address to listen on (BACKSTOP_HOST, default 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (BACKSTOP_PORT, default 8750).")
+def serve(host: str | None, port: int | None) -> None:
+    """Run the admin, public pages, API and background jobs in one process."""
+    from backstop.server import serve as run
+
+    settings = load_settings(host=host, port=port)
+    try:
+        run(settings)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+@main.command()
+def migrate() -> None:
+    """Apply pending database migrations and list them."""
+    from backstop.db import migrate as apply
+
+    settings = load_settings()
+    from backstop.checks import check_data_dir
+
+    try:
+        check_data_dir(settings.data_dir)
+    except ConfigError as exc:
+        fail(str(exc))
+    applied = apply(settings.db_path)
+    if applied:
+        for name in applied:
+            out.print(f"applied {name}")
+    else:
+        out.print("The database is up to date.")
+
+
+@main.command()
+@click.option("--host", help="Address to check (BACKSTOP_HOST).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port to check (BACKSTOP_PORT).")
+def check(host: str | None, port: int | None) -> None:
+    """Run the startup checks without starting the server."""
+    from backstop.checks import run_startup_checks
+
+    settings = load_settings(host=host, port=port)
+    try:
+        settings = run_startup_checks(settings)
+    except ConfigError as exc:
+        fail(str(exc))
+    out.print(
+        f"[green]OK[/] data in {settings.data_dir.resolve()}, "
+        f"will listen on {settings.host}:{settings.port}, public URL {settings.public_url}",
+        highlight=False,
+    )
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+def backup(path: Path) -> None:
+    """Copy backstop.db and jobs.db into the folder PATH while Backstop keeps running."""
+    from backstop.backup import BackupError, backup_databases
+
+    settings = load_settings()
+    try:
+        written = backup_databases(settings, path, progress=True)
+    except BackupError as exc:
+        fail(str(exc))
+    for file in written:
+        out.print(f"wrote {file}", highlight=False)
+
+
+def _read_password_stdin() -> str:
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        fail("No password on standard input; pipe it in, e.g. printf '%s' \"$PW\" | backstop admin create …")
+    return password
+
+
+@main.group()
+def admin() -> None:
+    """Manage admin accounts."""
+
+
+@admin.command("create")
+@click.option("--email", required=True, help="The admin's email address.")
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the password from standard input.")
+def admin_create(email: str, password_stdin: bool) -> None:
+    """Create an admin (the first one can also be made on the setup page)."""
+    from backstop.db import opened
+    from backstop.workspaces.admins import create_admin
+    from backstop.workspaces.errors import ValidationError
+
+    settings = prepared(load_settings())
+    password = _read_password_stdin()
+    with opened(settings.db_path) as db:
+        try:
+            created = create_admin(db, email, password)
+        except ValidationError as exc:
+            fail(exc.message)
+        owner_of = _adopt_orphan_workspaces(db, created)
+    out.print(f"Created admin {created.email}.", highlight=False)
+    if owner_of:
+        out.print(f"They own {', '.join(owner_of)}, which had no owner.", highlight=False)
+
+
+def _adopt_orphan_workspaces(db, admin) -> list[str]:
+    """Workspaces made from the CLI before any admin existed get this admin as owner."""
+    from backstop import clock
+
+    orphans = [
+        r["slug"]
+        for r in db.execute(
+            "SELECT slug FROM workspaces w WHERE NOT EXISTS "
+            "(SELECT 1 FROM workspace_members m WHERE m.workspace_id = w.id AND m.role = 'owner')"
+        ).fetchall()
+    ]
+    for slug in orphans:
+        db.execute(
+            "INSERT OR IGNORE INTO workspace_members (workspace_id, admin_id, role, created_at) "
+            "SELECT id, ?, 'owner', ? FROM workspaces WHERE slug = ?",
+            [admin.id, clock.iso(), slug],
+        )
+    return orphans
+
+
+@admin.command("set-password")
+@click.option("--email", required=True, help="The admin's email address.")
+@click.option(
+    "--password-stdin", is_flag=True, required=True, help="Read the new password from standard input."
+)
+def admin_set_password(email: str, password_stdin: bool) -> None:
+    """Set a new password for an admin and sign them out everywhere."""
+    from backstop.db import opened
+    from backstop.workspaces.admins import set_password
+    from backstop.workspaces.errors import NotFound, ValidationError
+
+    settings = prepared(load_settings())
+    password = _read_password_stdin()
+    with opened(settings.db_path) as db:
+        try:
+            set_password(db, email, password)
+        except NotFound:
+            fail(f"No admin has the email {email}.")
+        except ValidationError as exc:
+            fail(exc.message)
+    out.print(f"Password changed for {email}; their other sessions were signed out.", highlight=False)
+
+
+@main.group()
+def workspace() -> None:
+    """Manage workspaces."""
+
+
+@workspace.command("create")
+@click.option("--name", required=True, help="Display name, usually the product's name.")
+@click.option("--slug", help="URL-safe id; made from the name when omitted.")
+@click.option("--owner", "owner_email", help="Email of an existing admin to make owner.")
+@click.option("--json", "as_json", is_flag=True, help="Print slug and embed_secret as JSON.")
+def workspace_create(name: str, slug: str | None, owner_email: str | None, as_json: bool) -> None:
+    """Create a workspace and print its embed secret."""
+    from backstop.db import opened
+    from backstop.lib.crypto import SecretBox
+    from backstop.workspaces.admins import find_admin_by_email
+    from backstop.workspaces.errors import ValidationError
+    from backstop.workspaces.workspaces import create_workspace
+
+    settings = prepared(load_settings())
+    with opened(settings.db_path) as db:
+        owner = None
+        if owner_email:
+            owner = find_admin_by_email(db, owner_email)
+            if owner is None:
+                fail(f"No admin has the email {owner_email}; create one with 'backstop admin create'.")
+        else:
+            row = db.execute("SELECT id, email FROM admins ORDER BY id LIMIT 1").fetchone()
+            if row:
+                from backstop.workspaces.admins import Admin
+
+                owner = Admin(row["id"], row["email"])
+        try:
+            ws, secret = create_workspace(db, SecretBox(settings.secret_key), name, owner, slug)
+        except ValidationError as exc:
+            fail(exc.message)
+    if as_json:
+        click.echo(json.dumps({"slug": ws.slug, "name": ws.name, "embed_secret": secret}))
+    else:
+        out.print(f"Created workspace [bold]{ws.name}[/] ({ws.slug}).", highlight=False)
+        out.print(f"Embed secret: {secret}", highlight=False, soft_wrap=True)
+
+
+@main.group()
+def token() -> None:
+    """Manage REST API tokens."""
+
+
+@token.command("create")
+@click.option("--workspace", "slug", required=True, help="The workspace's slug.")
+@click.option("--name", required=True, help="What will use the token.")
+def token_create(slug: str, name: str) -> None:
+    """Mint an API token and print it once."""
+    from backstop.db import opened
+    from backstop.workspaces import checklist
+    from backstop.workspaces.errors import ValidationError
+    from backstop.workspaces.tokens import create_token
+    from backstop.workspaces.workspaces import get_workspace_by_slug
+
+    settings = prepared(load_settings())
+    with opened(settings.db_path) as db:
+        ws = get_workspace_by_slug(db, slug)
+        if ws is None:
+            fail(f"No workspace has the slug {slug!r}; list them in the admin or create one.")
+        livemode = checklist.mode_label(db, ws["id"]) == "livemode"
+        try:
+            _, raw = create_token(db, ws["id"], name, livemode)
+        except ValidationError as exc:
+            fail(exc.message)
+    click.echo(raw)
+    err.print("Store it now: Backstop keeps only a hash and cannot show it again.", highlight=False)
+
+
+@token.command("revoke")
+@click.option("--workspace", "slug", required=True, help="The workspace's slug.")
+@click.argument("prefix")
+def token_revoke(slug: str, prefix: str) -> None:
+    """Revoke the token whose shown prefix (e.g. bk_test_AbCd1234) is PREFIX."""
+    from backstop.db import opened
+    from backstop.workspaces.workspaces import get_workspace_by_slug
+
+    settings = prepared(load_settings())
+    with opened(settings.db_path) as db:
+        ws = get_workspace_by_slug(db, slug)
+        if ws is None:
+            fail(f"No workspace has the slug {slug!r}.")
+        rows = db.execute(
+            "SELECT id FROM api_tokens WHERE workspace_id = ? AND prefix = ? AND revoked_at IS NULL",
+            [ws["id"], prefix[:16]],
+        ).fetchall()
+        if len(rows) != 1:
+            fail(f"No single active token starts with {prefix!r} in {slug}.")
+        from backstop.workspaces.tokens import revoke_token
+
+        revoke_token(db, ws["id"], rows[0]["id"])
+    out.print(f"Revoked {prefix}.", highlight=False)
+
+
+if __name__ == "__main__":
+    main()

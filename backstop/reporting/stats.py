@@ -1,0 +1,60 @@
+"""The numbers the Overview shows and ``GET /api/v1/stats`` returns: one function for both.
+
+Amounts are integer minor units keyed by currency. Capabilities that are not installed yet (no
+table) contribute zeros.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlite_utils import Database
+
+from backstop import clock
+
+WINDOW_DAYS = 30
+
+DEFINITIONS = {
+    "recovered_30d": "Sum of the amounts of recovery campaigns that closed as recovered in the last 30 days.",
+    "recovery_rate_30d": (
+        "Campaigns recovered ÷ campaigns closed (recovered, lost or abandoned) in the last 30 days."
+    ),
+    "saved_mrr_30d": "Monthly recurring revenue kept by cancel-flow saves in the last 30 days.",
+    "net_mrr_30d": "Saved MRR minus MRR lost to cancellations and lost campaigns in the last 30 days.",
+    "active_mrr": "Monthly recurring revenue of subscriptions that are active now.",
+}
+
+
+def _campaign_numbers(db: Database, workspace_id: int, since: str) -> tuple[dict, int, int]:
+    if not db["campaigns"].exists():
+        return {}, 0, 0
+    recovered: dict[str, int] = {}
+    for row in db.execute(
+        "SELECT currency, SUM(amount_due) FROM campaigns WHERE workspace_id = ? "
+        "AND status = 'recovered' AND closed_at >= ? GROUP BY currency",
+        [workspace_id, since],
+    ):
+        recovered[row[0]] = row[1]
+    counts = db.execute(
+        "SELECT SUM(status = 'recovered'), COUNT(*) FROM campaigns WHERE workspace_id = ? "
+        "AND status != 'in_flight' AND closed_at >= ?",
+        [workspace_id, since],
+    ).fetchone()
+    return recovered, counts[0] or 0, counts[1] or 0
+
+
+def workspace_stats(db: Database, workspace_id: int) -> dict:
+    since = clock.iso(clock.now() - timedelta(days=WINDOW_DAYS))
+    recovered, recovered_count, closed_count = _campaign_numbers(db, workspace_id, since)
+    return {
+        "window_days": WINDOW_DAYS,
+        "recovered_30d": {"amounts": recovered, "campaigns": recovered_count},
+        "recovery_rate_30d": {
+            "rate": round(recovered_count / closed_count, 4) if closed_count else None,
+            "recovered": recovered_count,
+            "closed": closed_count,
+        },
+        "saved_mrr_30d": {"amounts": {}, "sessions": 0},
+        "net_mrr_30d": {"amounts": {}},
+        "active_mrr": {"amounts": {}, "subscriptions": 0},
+    }

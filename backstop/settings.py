@@ -1,0 +1,210 @@
+"""Every setting Backstop reads, parsed strictly from the environment in one place.
+
+Each variable is documented in docs/configuration.md (a test keeps the two in step). Secrets may
+also be given as ``<NAME>_FILE`` pointing at a file holding the value (Docker/Kubernetes secrets).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import secrets
+import stat
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class ConfigError(Exception):
+    """A misconfiguration, explained in one sentence that includes the fix."""
+
+
+def _parse_port(name: str, raw: str) -> int:
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number; set it to a port between 1 and 65535.")
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"{name}={raw!r} is out of range; set it to a port between 1 and 65535.")
+    return port
+
+
+def _parse_positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number; set it to a number such as 60.")
+    if value < 1:
+        raise ConfigError(f"{name}={raw!r} must be at least 1; set it to a number such as 60.")
+    return value
+
+
+def _parse_url(name: str, raw: str) -> str:
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"{name}={raw!r} is not a web address; set it to the URL people use to reach "
+            "Backstop, such as https://backstop.example.com."
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError(
+            f"{name}={raw!r} has a query or fragment; set it to the bare address, such as "
+            "https://backstop.example.com."
+        )
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} has a malformed port; fix the number after the colon.")
+    return raw.strip().rstrip("/")
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not true or false; set it to true or false.")
+
+
+def _parse_choice(choices: tuple[str, ...]) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ConfigError(f"{name}={raw!r} is not one of {', '.join(choices)}; pick one of them.")
+        return value
+
+    return parse
+
+
+def _parse_str(name: str, raw: str) -> str:
+    return raw.strip()
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+    attr: str
+    parse: Callable[[str, str], Any]
+    secret: bool = False
+
+
+VARIABLES: tuple[Var, ...] = (
+    Var("BACKSTOP_DATA_DIR", "data_dir", lambda n, r: Path(r).expanduser()),
+    Var("BACKSTOP_HOST", "host", _parse_str),
+    Var("BACKSTOP_PORT", "port", _parse_port),
+    Var("BACKSTOP_BASE_URL", "base_url", _parse_url),
+    Var("BACKSTOP_SECRET_KEY", "secret_key", _parse_str, secret=True),
+    Var("BACKSTOP_LOG_LEVEL", "log_level", _parse_choice(("debug", "info", "warning", "error"))),
+    Var("BACKSTOP_API_RATE_LIMIT", "api_rate_limit", _parse_positive_int),
+    Var("BACKSTOP_JOBS_WORKERS", "jobs_workers", _parse_positive_int),
+    Var("BACKSTOP_SECURE_COOKIES", "secure_cookies", _parse_bool),
+)
+KNOWN_NAMES = frozenset(v.name for v in VARIABLES) | {f"{v.name}_FILE" for v in VARIABLES if v.secret}
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("./data")
+    host: str = "127.0.0.1"
+    port: int = 8750
+    base_url: str | None = None
+    secret_key: str | None = field(default=None, repr=False)
+    log_level: str = "info"
+    api_rate_limit: int = 60
+    jobs_workers: int = 2
+    secure_cookies: bool | None = None
+
+    @property
+    def public_url(self) -> str:
+        """The address links in emails and pages point at."""
+        if self.base_url:
+            return self.base_url
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
+
+    @property
+    def cookies_secure(self) -> bool:
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return self.public_url.startswith("https://")
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "backstop.db"
+
+    @property
+    def jobs_db_path(self) -> Path:
+        return self.data_dir / "jobs.db"
+
+    @property
+    def secret_key_path(self) -> Path:
+        return self.data_dir / "secret_key"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        unknown = sorted(k for k in env if k.startswith("BACKSTOP_") and k not in KNOWN_NAMES)
+        if unknown:
+            name = unknown[0]
+            close = difflib.get_close_matches(name, KNOWN_NAMES, n=1)
+            hint = f"did you mean {close[0]}?" if close else "see docs/configuration.md."
+            raise ConfigError(f"Unknown setting {name}; remove it or fix the name ({hint})")
+        values: dict[str, Any] = {}
+        for var in VARIABLES:
+            raw = env.get(var.name)
+            if var.secret and f"{var.name}_FILE" in env:
+                if raw is not None:
+                    raise ConfigError(f"Both {var.name} and {var.name}_FILE are set; keep only one of them.")
+                raw = _read_secret_file(f"{var.name}_FILE", env[f"{var.name}_FILE"])
+            if raw is None or raw.strip() == "":
+                continue
+            values[var.attr] = var.parse(var.name, raw)
+        return cls(**values)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _read_secret_file(name: str, path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise ConfigError(
+            f"{name} points at {path}, which cannot be read ({exc.strerror}); "
+            "fix the path or the file's permissions."
+        )
+
+
+MIN_SECRET_KEY_LENGTH = 32
+
+
+def ensure_secret_key(settings: Settings) -> Settings:
+    """Return settings with a secret key: the configured one, or one kept in the data dir.
+
+    A key generated here is written with mode 0600 so only the service's user can read it.
+    """
+    if settings.secret_key:
+        if len(settings.secret_key) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigError(
+                f"BACKSTOP_SECRET_KEY is shorter than {MIN_SECRET_KEY_LENGTH} characters; "
+                "generate a longer one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'."
+            )
+        return settings
+    path = settings.secret_key_path
+    if path.exists():
+        key = path.read_text().strip()
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigError(
+                f"{path} holds a key shorter than {MIN_SECRET_KEY_LENGTH} characters; "
+                "delete the file to have a new one generated (sessions and stored secrets "
+                "encrypted with it will stop working)."
+            )
+        return replace(settings, secret_key=key)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return replace(settings, secret_key=key)

@@ -1,0 +1,104 @@
+"""First-run setup, sign in and sign out."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Template
+from sqlite_utils import Database
+
+from backstop.web.admin.common import render, safe_next, session_token, set_session_cookie
+from backstop.web.state import app_state, client_ip
+from backstop.workspaces import admins
+from backstop.workspaces.errors import ValidationError
+from backstop.workspaces.workspaces import create_workspace
+
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def _signed_in_redirect(request: Request, db: Database, admin: admins.Admin, target: str) -> Redirect:
+    token = admins.start_session(db, admin, request.headers.get("user-agent", ""))
+    response = Redirect(target)
+    set_session_cookie(response, request, token)
+    return response
+
+
+@get("/setup", sync_to_thread=True)
+def setup_page(request: Request, db: Database) -> Template | Redirect:
+    if admins.any_admin_exists(db):
+        return Redirect("/login")
+    return render(request, "admin/setup.html", form={}, errors={})
+
+
+@post("/setup", sync_to_thread=True)
+def setup_submit(request: Request, db: Database, data: Form) -> Template | Redirect:
+    errors: dict[str, str] = {}
+    if data.get("password", "") != data.get("password_confirm", ""):
+        errors["password_confirm"] = "The two passwords don't match."  # noqa: S105
+    if admins.any_admin_exists(db):
+        return Redirect("/login")
+    if not errors:
+        try:
+            with db.atomic():
+                # Checked again inside the transaction: two browsers racing make one owner.
+                if admins.any_admin_exists(db):
+                    return Redirect("/login")
+                admin = admins.create_admin(db, data.get("email", ""), data.get("password", ""))
+                ws, _ = create_workspace(db, app_state(request).box, data.get("workspace_name", ""), admin)
+        except ValidationError as exc:
+            errors[exc.field or "form"] = exc.message
+    if errors:
+        form = {k: v for k, v in data.items() if "password" not in k}
+        return render(request, "admin/setup.html", form=form, errors=errors, status_code=400)
+    return _signed_in_redirect(request, db, admin, f"/w/{ws.slug}/overview")
+
+
+@get("/login", sync_to_thread=True)
+def login_page(request: Request, db: Database, next: str = "/") -> Template | Redirect:
+    if not admins.any_admin_exists(db):
+        return Redirect("/setup")
+    if admins.resolve_session(db, session_token(request)):
+        return Redirect(safe_next(next))
+    return render(request, "admin/login.html", form={"next": safe_next(next)}, error=None)
+
+
+@post("/login", sync_to_thread=True)
+def login_submit(request: Request, db: Database, data: Form) -> Template | Redirect:
+    email = data.get("email", "").strip()
+    target = safe_next(data.get("next"))
+    form = {"email": email, "next": target}
+    if not email or not data.get("password"):
+        return render(
+            request, "admin/login.html", form=form, error="Enter your email and password.", status_code=400
+        )
+    try:
+        admin = admins.authenticate(db, email, data.get("password", ""), client_ip(request))
+    except admins.LoginThrottled as exc:
+        return render(
+            request,
+            "admin/login.html",
+            form=form,
+            status_code=429,
+            error=f"Too many failed sign-ins. Wait {exc.retry_after_minutes} minute"
+            f"{'s' if exc.retry_after_minutes != 1 else ''} and try again.",
+        )
+    if admin is None:
+        return render(
+            request,
+            "admin/login.html",
+            form=form,
+            status_code=400,
+            error="That email and password don't match an admin.",
+        )
+    return _signed_in_redirect(request, db, admin, target)
+
+
+@post("/logout", sync_to_thread=True)
+def logout(request: Request, db: Database) -> Redirect:
+    admins.end_session(db, session_token(request))
+    response = Redirect("/login")
+    set_session_cookie(response, request, None)
+    return response

@@ -1,0 +1,118 @@
+"""Shared pieces of the admin pages: the session cookie, page context, rendering."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Request
+from litestar.response import Redirect, Template
+from sqlite_utils import Database
+
+from backstop.web.state import app_state
+from backstop.workspaces import admins, checklist
+from backstop.workspaces.admins import Session
+from backstop.workspaces.workspaces import Workspace, workspace_for, workspaces_for
+
+SESSION_COOKIE = "backstop_session"
+
+
+class LoginRequired(Exception):
+    pass
+
+
+def session_token(request: Request) -> str | None:
+    return request.cookies.get(SESSION_COOKIE)
+
+
+def current_session(request: Request, db: Database) -> Session:
+    """Dependency: the signed-in admin's session, or a redirect to the login page."""
+    session = admins.resolve_session(db, session_token(request))
+    if session is None:
+        raise LoginRequired()
+    return session
+
+
+def current_workspace(slug: str, session: Session, db: Database) -> Workspace:
+    """Dependency: the workspace in the URL, if this admin belongs to it (404 otherwise)."""
+    return workspace_for(db, session.admin, slug)
+
+
+def login_redirect(request: Request) -> Redirect:
+    target = request.url.path
+    if request.url.query:
+        target += "?" + request.url.query
+    return Redirect(f"/login?next={quote(target)}")
+
+
+def safe_next(value: str | None) -> str:
+    """Only same-site paths are followed after login, never another host."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+def set_session_cookie(response: Any, request: Request, token: str | None) -> None:
+    secure = app_state(request).settings.cookies_secure
+    if token is None:
+        response.delete_cookie(SESSION_COOKIE, path="/")
+    else:
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            path="/",
+            httponly=True,
+            secure=secure,
+            samesite="lax",
+            max_age=int(admins.SESSION_LIFETIME.total_seconds()),
+        )
+
+
+def render(
+    request: Request,
+    template: str,
+    *,
+    db: Database | None = None,
+    session: Session | None = None,
+    workspace: Workspace | None = None,
+    nav: str = "",
+    status_code: int = 200,
+    **context: Any,
+) -> Template:
+    ctx: dict[str, Any] = {"nav": nav, "admin": session.admin if session else None, **context}
+    if session is not None and db is not None:
+        ctx["workspaces"] = workspaces_for(db, session.admin)
+    if workspace is not None and db is not None:
+        conn = checklist.stripe_connection(db, workspace.id)
+        ctx["ws"] = workspace
+        ctx["mode"] = checklist.mode_label(db, workspace.id)
+        ctx["stripe_connection"] = conn
+        ctx["banners"] = banners(workspace, conn)
+    ctx.setdefault("banners", [])
+    ctx["base_url"] = app_state(request).settings.public_url
+    return Template(template_name=template, context=ctx, status_code=status_code)
+
+
+def banners(workspace: Workspace, conn: dict | None) -> list[dict]:
+    """The one-line banners above every page of a workspace, most urgent first."""
+    out: list[dict] = []
+    base = f"/w/{workspace.slug}"
+    if conn is None:
+        out.append(
+            {
+                "tone": "neutral",
+                "text": "Stripe isn't connected yet: nothing is mirrored or recovered until it is.",
+                "action": "Connect Stripe",
+                "href": f"{base}/settings/stripe",
+            }
+        )
+    elif conn.get("status") in ("revoked", "failing"):
+        out.append(
+            {
+                "tone": "red",
+                "text": "Backstop can no longer reach your Stripe account: recovery has stopped.",
+                "action": "Reconnect Stripe",
+                "href": f"{base}/settings/stripe",
+            }
+        )
+    return out

@@ -1,0 +1,220 @@
+"""Settings: General (name, embed secret), Members, API tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Template
+from sqlite_utils import Database
+
+from backstop.web.admin.common import render
+from backstop.web.state import app_state
+from backstop.workspaces import checklist, tokens
+from backstop.workspaces import workspaces as ws_domain
+from backstop.workspaces.admins import Session
+from backstop.workspaces.errors import ValidationError
+from backstop.workspaces.workspaces import Workspace
+
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def _general(
+    request: Request,
+    db: Database,
+    session: Session,
+    workspace: Workspace,
+    *,
+    errors: dict | None = None,
+    notice: str | None = None,
+    status_code: int = 200,
+    new_secret: str | None = None,
+) -> Template:
+    secret = ws_domain.embed_secret(db, app_state(request).box, workspace.id) if workspace.is_owner else None
+    return render(
+        request,
+        "admin/settings_general.html",
+        db=db,
+        session=session,
+        workspace=workspace,
+        nav="settings",
+        subnav="general",
+        errors=errors or {},
+        notice=notice,
+        embed_secret=secret,
+        new_secret=new_secret,
+        status_code=status_code,
+    )
+
+
+@get("/w/{slug:str}/settings", sync_to_thread=True)
+def settings_general(
+    request: Request, slug: str, db: Database, session: Session, workspace: Workspace
+) -> Template:
+    return _general(request, db, session, workspace)
+
+
+@post("/w/{slug:str}/settings/rename", sync_to_thread=True)
+def rename(
+    request: Request, slug: str, db: Database, session: Session, workspace: Workspace, data: Form
+) -> Template | Redirect:
+    try:
+        ws_domain.rename_workspace(db, workspace, data.get("name", ""))
+    except ValidationError as exc:
+        return _general(request, db, session, workspace, errors={"name": exc.message}, status_code=400)
+    return Redirect(f"/w/{workspace.slug}/settings?saved=name")
+
+
+@post("/w/{slug:str}/settings/rotate-embed-secret", sync_to_thread=True)
+def rotate_secret(
+    request: Request, slug: str, db: Database, session: Session, workspace: Workspace
+) -> Template:
+    secret = ws_domain.rotate_embed_secret(db, app_state(request).box, workspace)
+    return _general(
+        request,
+        db,
+        session,
+        workspace,
+        new_secret=secret,
+        notice="A new embed secret is in place. Tokens signed with the old one no longer open flows: "
+        "update your backend now.",
+    )
+
+
+def _members(
+    request: Request,
+    db: Database,
+    session: Session,
+    workspace: Workspace,
+    *,
+    errors: dict | None = None,
+    form: dict | None = None,
+    status_code: int = 200,
+) -> Template:
+    return render(
+        request,
+        "admin/settings_members.html",
+        db=db,
+        session=session,
+        workspace=workspace,
+        nav="settings",
+        subnav="members",
+        members=ws_domain.members(db, workspace),
+        errors=errors or {},
+        form=form or {},
+        status_code=status_code,
+    )
+
+
+@get("/w/{slug:str}/settings/members", sync_to_thread=True)
+def members_page(
+    request: Request, slug: str, db: Database, session: Session, workspace: Workspace
+) -> Template:
+    return _members(request, db, session, workspace)
+
+
+@post("/w/{slug:str}/settings/members", sync_to_thread=True)
+def add_member(
+    request: Request, slug: str, db: Database, session: Session, workspace: Workspace, data: Form
+) -> Template | Redirect:
+    try:
+        ws_domain.add_member(
+            db, workspace, data.get("email", ""), data.get("role", "member"), data.get("password") or None
+        )
+    except ValidationError as exc:
+        form = {k: v for k, v in data.items() if k != "password"}
+        return _members(
+            request,
+            db,
+            session,
+            workspace,
+            errors={exc.field or "form": exc.message},
+            form=form,
+            status_code=400,
+        )
+    return Redirect(f"/w/{workspace.slug}/settings/members")
+
+
+@post("/w/{slug:str}/settings/members/{admin_id:int}/role", sync_to_thread=True)
+def change_role(
+    request: Request,
+    slug: str,
+    admin_id: int,
+    db: Database,
+    session: Session,
+    workspace: Workspace,
+    data: Form,
+) -> Template | Redirect:
+    try:
+        ws_domain.change_role(db, workspace, admin_id, data.get("role", ""))
+    except ValidationError as exc:
+        return _members(request, db, session, workspace, errors={"form": exc.message}, status_code=400)
+    return Redirect(f"/w/{workspace.slug}/settings/members")
+
+
+@post("/w/{slug:str}/settings/members/{admin_id:int}/remove", sync_to_thread=True)
+def remove_member(
+    request: Request, slug: str, admin_id: int, db: Database, session: Session, workspace: Workspace
+) -> Template | Redirect:
+    try:
+        ws_domain.remove_member(db, workspace, admin_id)
+    except ValidationError as exc:
+        return _members(request, db, session, workspace, errors={"form": exc.message}, status_code=400)
+    if admin_id == session.admin.id:
+        return Redirect("/")
+    return Redirect(f"/w/{workspace.slug}/settings/members")
+
+
+def _tokens(
+    request: Request,
+    db: Database,
+    session: Session,
+    workspace: Workspace,
+    *,
+    errors: dict | None = None,
+    new_token: str | None = None,
+    status_code: int = 200,
+) -> Template:
+    return render(
+        request,
+        "admin/settings_tokens.html",
+        db=db,
+        session=session,
+        workspace=workspace,
+        nav="settings",
+        subnav="api-tokens",
+        tokens=tokens.list_tokens(db, workspace.id),
+        errors=errors or {},
+        new_token=new_token,
+        status_code=status_code,
+        rate_limit=app_state(request).settings.api_rate_limit,
+    )
+
+
+@get("/w/{slug:str}/settings/api-tokens", sync_to_thread=True)
+def tokens_page(
+    request: Request, slug: str, db: Database, session: Session, workspace: Workspace
+) -> Template:
+    return _tokens(request, db, session, workspace)
+
+
+@post("/w/{slug:str}/settings/api-tokens", sync_to_thread=True)
+def create_token(
+    request: Request, slug: str, db: Database, session: Session, workspace: Workspace, data: Form
+) -> Template:
+    ws_domain.require_owner(workspace)
+    livemode = checklist.mode_label(db, workspace.id) == "livemode"
+    try:
+        _, raw = tokens.create_token(db, workspace.id, data.get("name", ""), livemode, session.admin.id)
+    except ValidationError as exc:
+        return _tokens(request, db, session, workspace, errors={"name": exc.message}, status_code=400)
+    return _tokens(request, db, session, workspace, new_token=raw, status_code=201)
+
+
+@post("/w/{slug:str}/settings/api-tokens/{token_id:int}/revoke", sync_to_thread=True)
+def revoke_token(slug: str, token_id: int, db: Database, workspace: Workspace) -> Redirect:
+    ws_domain.require_owner(workspace)
+    tokens.revoke_token(db, workspace.id, token_id)
+    return Redirect(f"/w/{workspace.slug}/settings/api-tokens")

@@ -1,0 +1,115 @@
+"""Pages whose capability has not shipped yet. Each says so plainly and what it will do."""
+
+from __future__ import annotations
+
+from litestar import Request, get
+from litestar.response import Template
+from sqlite_utils import Database
+
+from backstop.web.admin.common import render
+from backstop.workspaces.admins import Session
+from backstop.workspaces.workspaces import Workspace
+
+# path suffix -> (nav, subnav, title, what the page will do)
+UPCOMING: dict[str, tuple[str, str, str, str]] = {
+    "recovery": (
+        "recovery",
+        "",
+        "Recovery",
+        "Campaigns for failed payments: decline-code-aware retries, the dunning sequence "
+        "and their outcomes, filtered by In flight / Recovered / Lost / Abandoned.",
+    ),
+    "cancel-flows": (
+        "cancel-flows",
+        "",
+        "Cancel flows",
+        "Build a cancel flow from a template, simulate it, publish it and see its analytics.",
+    ),
+    "cancel-flows/embed": (
+        "cancel-flows",
+        "",
+        "Embed on your site",
+        "The copy-paste snippet for embed.js, backend signer samples and the curl check.",
+    ),
+    "customers": (
+        "customers",
+        "",
+        "Customers",
+        "Your Stripe customers as Backstop mirrors them: subscriptions, invoices, card on file.",
+    ),
+    "emails": (
+        "emails",
+        "",
+        "Emails",
+        "The send log and email templates: every message with its status, and previews.",
+    ),
+    "settings/stripe": (
+        "settings",
+        "stripe",
+        "Stripe connection",
+        "Connect Stripe through Connect OAuth or a restricted key, and see the sync progress.",
+    ),
+    "settings/retry-policy": (
+        "settings",
+        "retry-policy",
+        "Retry policy",
+        "The decline-code rules for retries, shown as a table you can read and edit.",
+    ),
+    "settings/pause-recovery": (
+        "settings",
+        "pause-recovery",
+        "Pause recovery",
+        "Stop all retries and sends for this workspace; nothing is dropped.",
+    ),
+    "settings/send-domain": (
+        "settings",
+        "send-domain",
+        "Send domain",
+        "Send email from your own subdomain, verified with Easy DKIM records.",
+    ),
+    "settings/email-branding": (
+        "settings",
+        "email-branding",
+        "Email branding",
+        "Logo, brand colour, from name, reply-to, footer and page theme.",
+    ),
+    "settings/offer-policies": (
+        "settings",
+        "offer-policies",
+        "Offer policies",
+        "Single-use coupons, per-customer cooldown and the discount-approval threshold.",
+    ),
+    "settings/portal-domain": (
+        "settings",
+        "portal-domain",
+        "Portal domain",
+        "Serve cancel, portal and update-card pages from your own subdomain.",
+    ),
+    "settings/webhooks": (
+        "settings",
+        "webhooks",
+        "Outbound webhooks",
+        "Signed event deliveries to your backend, with a delivery log and redelivery.",
+    ),
+}
+
+
+def _make(suffix: str, nav: str, subnav: str, title: str, description: str):
+    @get(f"/w/{{slug:str}}/{suffix}", sync_to_thread=True, name=f"upcoming:{suffix}")
+    def page(request: Request, slug: str, db: Database, session: Session, workspace: Workspace) -> Template:
+        return render(
+            request,
+            "admin/not_built.html",
+            db=db,
+            session=session,
+            workspace=workspace,
+            nav=nav,
+            subnav=subnav,
+            title=title,
+            description=description,
+        )
+
+    return page
+
+
+handlers = [_make(suffix, *spec) for suffix, spec in UPCOMING.items()]

@@ -1,0 +1,103 @@
+"""The workspace pages: home redirect, new workspace, Overview and its checklist."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Template
+from sqlite_utils import Database
+
+from backstop.reporting import stats
+from backstop.web.admin.common import render
+from backstop.web.state import app_state
+from backstop.workspaces import admins, checklist
+from backstop.workspaces.admins import Session
+from backstop.workspaces.errors import ValidationError
+from backstop.workspaces.workspaces import (
+    Workspace,
+    create_workspace,
+    set_embed_step_done,
+    workspaces_for,
+)
+
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+@get("/", sync_to_thread=True)
+def home(request: Request, db: Database) -> Redirect:
+    if not admins.any_admin_exists(db):
+        return Redirect("/setup")
+    session = admins.resolve_session(db, request.cookies.get("backstop_session"))
+    if session is None:
+        return Redirect("/login")
+    mine = workspaces_for(db, session.admin)
+    if not mine:
+        return Redirect("/workspaces/new")
+    last = request.cookies.get("backstop_ws")
+    chosen = next((w for w in mine if w.slug == last), mine[0])
+    return Redirect(f"/w/{chosen.slug}/overview")
+
+
+@get("/workspaces/new", sync_to_thread=True)
+def new_workspace_page(request: Request, db: Database, session: Session) -> Template:
+    return render(request, "admin/workspace_new.html", db=db, session=session, form={}, errors={})
+
+
+@post("/workspaces/new", sync_to_thread=True)
+def new_workspace_submit(request: Request, db: Database, session: Session, data: Form) -> Template | Redirect:
+    try:
+        ws, _ = create_workspace(
+            db, app_state(request).box, data.get("name", ""), session.admin, data.get("slug") or None
+        )
+    except ValidationError as exc:
+        return render(
+            request,
+            "admin/workspace_new.html",
+            db=db,
+            session=session,
+            form=data,
+            errors={exc.field or "form": exc.message},
+            status_code=400,
+        )
+    return Redirect(f"/w/{ws.slug}/overview")
+
+
+@get("/w/{slug:str}", sync_to_thread=True)
+def workspace_root(slug: str, workspace: Workspace) -> Redirect:
+    return Redirect(f"/w/{workspace.slug}/overview")
+
+
+@get("/w/{slug:str}/overview", sync_to_thread=True)
+def overview(request: Request, slug: str, db: Database, session: Session, workspace: Workspace) -> Template:
+    steps = checklist.steps(db, workspace.id, workspace.slug, workspace.embed_step_done_at)
+    response = render(
+        request,
+        "admin/overview.html",
+        db=db,
+        session=session,
+        workspace=workspace,
+        nav="overview",
+        steps=steps,
+        steps_done=sum(s.done for s in steps),
+        stats=stats.workspace_stats(db, workspace.id),
+        definitions=stats.DEFINITIONS,
+    )
+    response.set_cookie(
+        "backstop_ws",
+        workspace.slug,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=app_state(request).settings.cookies_secure,
+        max_age=31536000,
+    )
+    return response
+
+
+@post("/w/{slug:str}/checklist/embed", sync_to_thread=True)
+def toggle_embed_step(slug: str, db: Database, workspace: Workspace, data: Form) -> Redirect:
+    set_embed_step_done(db, workspace, data.get("done") == "1")
+    return Redirect(f"/w/{workspace.slug}/overview#get-set-up")

@@ -1,0 +1,80 @@
+"""Cursor pagination for API lists: newest first by integer id, opaque cursors.
+
+``{"object": "list", "data": [...], "has_more": bool, "next_cursor": str | null}``
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from typing import Any
+
+from sqlite_utils import Database
+
+from backstop.web.api.errors import ApiError
+
+DEFAULT_LIMIT = 25
+MAX_LIMIT = 100
+
+
+def parse_limit(raw: str | int | None) -> int:
+    if raw is None or raw == "":
+        return DEFAULT_LIMIT
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ApiError(400, f"limit must be a whole number from 1 to {MAX_LIMIT}.")
+    if not 1 <= value <= MAX_LIMIT:
+        raise ApiError(400, f"limit must be from 1 to {MAX_LIMIT}; got {value}.")
+    return value
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"before": last_id}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode()))["before"]
+        if not isinstance(value, int) or value < 0:
+            raise ValueError
+        return value
+    except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError):
+        raise ApiError(400, "cursor is not one this API returned; pass next_cursor from the previous page.")
+
+
+def paginate(
+    db: Database,
+    table: str,
+    where: str,
+    params: list[Any],
+    *,
+    limit: int,
+    cursor: str | None,
+    serialise: Callable[[dict], dict],
+    columns: str = "*",
+) -> dict:
+    """One page of ``table`` rows matching ``where`` (which must include the workspace), newest
+    first. ``table``/``where``/``columns`` are code constants, never user input."""
+    before = decode_cursor(cursor)
+    sql = f"SELECT {columns} FROM {table} WHERE ({where})"  # noqa: S608 - constants only
+    args = list(params)
+    if before is not None:
+        sql += " AND id < ?"
+        args.append(before)
+    sql += " ORDER BY id DESC LIMIT ?"
+    args.append(limit + 1)
+    rows = [dict(r) for r in db.execute(sql, args).fetchall()]
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    return {
+        "object": "list",
+        "data": [serialise(r) for r in rows],
+        "has_more": has_more,
+        "next_cursor": encode_cursor(rows[-1]["id"]) if has_more else None,
+    }

@@ -1,0 +1,159 @@
+"""All of the web wiring in one place: ``create_app(settings)``."""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Litestar, Response, Router
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+
+from backstop import __version__
+from backstop.db import migrate
+from backstop.lib.crypto import SecretBox
+from backstop.lib.ratelimit import FixedWindowLimiter
+from backstop.paths import static_dir, templates_dir
+from backstop.settings import Settings, ensure_secret_key
+from backstop.web import health
+from backstop.web.admin import auth, settings_pages, upcoming, workspace_pages
+from backstop.web.admin.common import current_session, current_workspace
+from backstop.web.api.routes import api_router
+from backstop.web.errors import EXCEPTION_HANDLERS
+from backstop.web.state import AppState, provide_db
+
+log = logging.getLogger("backstop")
+
+MAX_BODY_BYTES = 1024 * 1024
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+    ),
+}
+
+
+def _security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def _template_engine(engine: JinjaTemplateEngine) -> None:
+    from backstop.web import filters
+
+    filters.install(engine.engine)
+
+
+def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
+    """Build the application. ``run_jobs=False`` runs tasks inline (tests, one-off tools)."""
+    from jobs import queue
+
+    settings = ensure_secret_key(settings)
+    migrate(settings.db_path)
+    queue.configure(settings, immediate=not run_jobs)
+    _register_tasks()
+
+    state = AppState(
+        settings=settings,
+        box=SecretBox(settings.secret_key),
+        api_limiter=FixedWindowLimiter(settings.api_rate_limit),
+        unauthenticated_limiter=FixedWindowLimiter(max(settings.api_rate_limit, 60)),
+    )
+    consumer_box: dict = {}
+
+    def start_jobs() -> None:
+        if run_jobs:
+            consumer_box["consumer"] = queue.start_consumer(settings.jobs_workers)
+            from jobs.sweeper import sweep_on_start
+
+            sweep_on_start()
+
+    def stop_jobs() -> None:
+        consumer = consumer_box.pop("consumer", None)
+        if consumer is not None:
+            queue.stop_consumer(consumer)
+
+    admin_router = Router(
+        path="/",
+        include_in_schema=False,
+        after_request=_security_headers,
+        dependencies={
+            "session": Provide(current_session, sync_to_thread=True),
+            "workspace": Provide(current_workspace, sync_to_thread=True),
+        },
+        route_handlers=[
+            auth.setup_page,
+            auth.setup_submit,
+            auth.login_page,
+            auth.login_submit,
+            auth.logout,
+            workspace_pages.home,
+            workspace_pages.new_workspace_page,
+            workspace_pages.new_workspace_submit,
+            workspace_pages.workspace_root,
+            workspace_pages.overview,
+            workspace_pages.toggle_embed_step,
+            settings_pages.settings_general,
+            settings_pages.rename,
+            settings_pages.rotate_secret,
+            settings_pages.members_page,
+            settings_pages.add_member,
+            settings_pages.change_role,
+            settings_pages.remove_member,
+            settings_pages.tokens_page,
+            settings_pages.create_token,
+            settings_pages.revoke_token,
+            *upcoming.handlers,
+        ],
+    )
+
+    return Litestar(
+        route_handlers=[
+            health.healthz,
+            admin_router,
+            api_router,
+            create_static_files_router(
+                path="/static", directories=[static_dir()], include_in_schema=False, name="static"
+            ),
+        ],
+        dependencies={"db": Provide(provide_db)},
+        state=State({"backstop": state}),
+        template_config=TemplateConfig(
+            directory=templates_dir(), engine=JinjaTemplateEngine, engine_callback=_template_engine
+        ),
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name="backstop_csrf",
+            cookie_secure=settings.cookies_secure,
+            cookie_httponly=True,
+            exclude=["^/api/", "^/stripe/", "^/hooks/", "^/healthz"],
+        ),
+        openapi_config=OpenAPIConfig(
+            title="Backstop REST API",
+            version=__version__,
+            path="/api/v1",
+            render_plugins=[JsonRenderPlugin(path="/openapi.json")],
+            description="Pull campaigns, customers, cancel sessions and stats. Authenticate with "
+            "`Authorization: Bearer bk_test_…` (tokens are minted under Settings → API tokens).",
+        ),
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=MAX_BODY_BYTES,
+        on_startup=[start_jobs],
+        on_shutdown=[stop_jobs],
+        debug=False,
+    )
+
+
+def _register_tasks() -> None:
+    """Import every task module so the consumer knows each task by name."""
+    import jobs.sweeper  # noqa: F401

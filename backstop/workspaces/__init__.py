@@ -1,0 +1,1 @@
+"""Admins, their sessions, workspaces, members, API tokens and the setup checklist."""

@@ -1,0 +1,1 @@
+"""Background work: Huey tasks that run inside the server process and call domain functions."""

@@ -1,0 +1,82 @@
+"""The Huey instance, its SQLite storage in jobs.db, and the in-process consumer.
+
+The queue is disposable: work that must happen is a row in backstop.db first (see
+``backstop.lib.workrows``), and the sweeper re-enqueues rows a lost task left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from huey import SqliteHuey
+from huey.consumer import Consumer
+from sqlite_utils import Database
+
+from backstop.db import opened
+from backstop.settings import Settings
+
+log = logging.getLogger("backstop.jobs")
+
+# Immediate (in-memory, inline) until configure() points it at jobs.db: importing a task module
+# never touches the disk, and tests can run tasks inline.
+huey = SqliteHuey("backstop", immediate=True, utc=True)
+
+_settings: Settings | None = None
+_lock = threading.Lock()
+
+
+def configure(settings: Settings, *, immediate: bool = False) -> None:
+    global _settings
+    with _lock:
+        _settings = settings
+        huey.storage_kwargs.update(filename=str(settings.jobs_db_path), journal_mode="wal", timeout=5)
+        huey.immediate = immediate
+        if not immediate:
+            huey.storage = huey.create_storage()
+
+
+def settings() -> Settings:
+    if _settings is None:
+        raise RuntimeError("jobs.queue.configure(settings) has not been called")
+    return _settings
+
+
+@contextmanager
+def app_db() -> Iterator[Database]:
+    """A connection to backstop.db for one task run."""
+    with opened(settings().db_path) as db:
+        yield db
+
+
+class InProcessConsumer(Consumer):
+    """Huey's consumer without its signal handlers: the web server owns SIGINT/SIGTERM and
+    stops us from its shutdown hook."""
+
+    def _set_signal_handlers(self) -> None:
+        return None
+
+
+def start_consumer(workers: int = 2) -> InProcessConsumer:
+    # Poll at most every 0.5 s when idle, so a task enqueued by a request starts within a second.
+    consumer = InProcessConsumer(
+        huey,
+        workers=workers,
+        worker_type="thread",
+        periodic=True,
+        initial_delay=0.05,
+        backoff=1.5,
+        max_delay=0.5,
+        scheduler_interval=1,
+        shutdown_timeout=20,
+    )
+    consumer.start()
+    log.info("jobs consumer started with %d workers", workers)
+    return consumer
+
+
+def stop_consumer(consumer: InProcessConsumer) -> None:
+    consumer.stop(graceful=True)
+    log.info("jobs consumer stopped")
