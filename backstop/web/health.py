@@ -1,10 +1,11 @@
 from litestar import get
 from litestar.response import Response
-from sqlite_utils import Database
+
+from backstop.web.deps import DB
 
 
 @get("/healthz", include_in_schema=False, sync_to_thread=True, cache_control=None)
-def healthz(db: Database) -> Response:
+def healthz(db: DB) -> Response:
     """Liveness for Docker's HEALTHCHECK and uptime monitors: the database answers a query."""
     try:
         db.execute("SELECT COUNT(*) FROM _sqlite_migrations").fetchone()

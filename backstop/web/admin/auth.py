@@ -6,11 +6,11 @@ from typing import Annotated
 
 from litestar import Request, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromQuery
 from litestar.response import Redirect, Template
-from sqlite_utils import Database
 
 from backstop.web.admin.common import render, safe_next, session_token, set_session_cookie
+from backstop.web.deps import DB
 from backstop.web.state import app_state, client_ip
 from backstop.workspaces import admins
 from backstop.workspaces.errors import ValidationError
@@ -19,7 +19,7 @@ from backstop.workspaces.workspaces import create_workspace
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
-def _signed_in_redirect(request: Request, db: Database, admin: admins.Admin, target: str) -> Redirect:
+def _signed_in_redirect(request: Request, db: DB, admin: admins.Admin, target: str) -> Redirect:
     token = admins.start_session(db, admin, request.headers.get("user-agent", ""))
     response = Redirect(target)
     set_session_cookie(response, request, token)
@@ -27,14 +27,14 @@ def _signed_in_redirect(request: Request, db: Database, admin: admins.Admin, tar
 
 
 @get("/setup", sync_to_thread=True)
-def setup_page(request: Request, db: Database) -> Template | Redirect:
+def setup_page(request: Request, db: DB) -> Template | Redirect:
     if admins.any_admin_exists(db):
         return Redirect("/login")
     return render(request, "admin/setup.html", form={}, errors={})
 
 
 @post("/setup", sync_to_thread=True)
-def setup_submit(request: Request, db: Database, data: Form) -> Template | Redirect:
+def setup_submit(request: Request, db: DB, data: Form) -> Template | Redirect:
     errors: dict[str, str] = {}
     if data.get("password", "") != data.get("password_confirm", ""):
         errors["password_confirm"] = "The two passwords don't match."  # noqa: S105
@@ -57,7 +57,7 @@ def setup_submit(request: Request, db: Database, data: Form) -> Template | Redir
 
 
 @get("/login", sync_to_thread=True)
-def login_page(request: Request, db: Database, next: str = "/") -> Template | Redirect:
+def login_page(request: Request, db: DB, next: FromQuery[str] = "/") -> Template | Redirect:
     if not admins.any_admin_exists(db):
         return Redirect("/setup")
     if admins.resolve_session(db, session_token(request)):
@@ -66,7 +66,7 @@ def login_page(request: Request, db: Database, next: str = "/") -> Template | Re
 
 
 @post("/login", sync_to_thread=True)
-def login_submit(request: Request, db: Database, data: Form) -> Template | Redirect:
+def login_submit(request: Request, db: DB, data: Form) -> Template | Redirect:
     email = data.get("email", "").strip()
     target = safe_next(data.get("next"))
     form = {"email": email, "next": target}
@@ -97,7 +97,7 @@ def login_submit(request: Request, db: Database, data: Form) -> Template | Redir
 
 
 @post("/logout", sync_to_thread=True)
-def logout(request: Request, db: Database) -> Redirect:
+def logout(request: Request, db: DB) -> Redirect:
     admins.end_session(db, session_token(request))
     response = Redirect("/login")
     set_session_cookie(response, request, None)

@@ -6,9 +6,11 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import Request
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlite_utils import Database
 
+from backstop.web.deps import DB, CurrentSession, CurrentWorkspace
 from backstop.web.state import app_state
 from backstop.workspaces import admins, checklist
 from backstop.workspaces.admins import Session
@@ -25,7 +27,7 @@ def session_token(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE)
 
 
-def current_session(request: Request, db: Database) -> Session:
+def current_session(request: Request, db: DB) -> Session:
     """Dependency: the signed-in admin's session, or a redirect to the login page."""
     session = admins.resolve_session(db, session_token(request))
     if session is None:
@@ -33,7 +35,7 @@ def current_session(request: Request, db: Database) -> Session:
     return session
 
 
-def current_workspace(slug: str, session: Session, db: Database) -> Workspace:
+def current_workspace(slug: FromPath[str], session: CurrentSession, db: DB) -> Workspace:
     """Dependency: the workspace in the URL, if this admin belongs to it (404 otherwise)."""
     return workspace_for(db, session.admin, slug)
 
@@ -93,7 +95,7 @@ def render(
     return Template(template_name=template, context=ctx, status_code=status_code)
 
 
-def banners(workspace: Workspace, conn: dict | None) -> list[dict]:
+def banners(workspace: CurrentWorkspace, conn: dict | None) -> list[dict]:
     """The one-line banners above every page of a workspace, most urgent first."""
     out: list[dict] = []
     base = f"/w/{workspace.slug}"

@@ -6,26 +6,24 @@ from typing import Annotated
 
 from litestar import Request, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
-from sqlite_utils import Database
 
 from backstop.web.admin.common import render
+from backstop.web.deps import DB, CurrentSession, CurrentWorkspace
 from backstop.web.state import app_state
 from backstop.workspaces import checklist, tokens
 from backstop.workspaces import workspaces as ws_domain
-from backstop.workspaces.admins import Session
 from backstop.workspaces.errors import ValidationError
-from backstop.workspaces.workspaces import Workspace
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
 def _general(
     request: Request,
-    db: Database,
-    session: Session,
-    workspace: Workspace,
+    db: DB,
+    session: CurrentSession,
+    workspace: CurrentWorkspace,
     *,
     errors: dict | None = None,
     notice: str | None = None,
@@ -51,14 +49,19 @@ def _general(
 
 @get("/w/{slug:str}/settings", sync_to_thread=True)
 def settings_general(
-    request: Request, slug: str, db: Database, session: Session, workspace: Workspace
+    request: Request, slug: FromPath[str], db: DB, session: CurrentSession, workspace: CurrentWorkspace
 ) -> Template:
     return _general(request, db, session, workspace)
 
 
 @post("/w/{slug:str}/settings/rename", sync_to_thread=True)
 def rename(
-    request: Request, slug: str, db: Database, session: Session, workspace: Workspace, data: Form
+    request: Request,
+    slug: FromPath[str],
+    db: DB,
+    session: CurrentSession,
+    workspace: CurrentWorkspace,
+    data: Form,
 ) -> Template | Redirect:
     try:
         ws_domain.rename_workspace(db, workspace, data.get("name", ""))
@@ -69,7 +72,7 @@ def rename(
 
 @post("/w/{slug:str}/settings/rotate-embed-secret", sync_to_thread=True)
 def rotate_secret(
-    request: Request, slug: str, db: Database, session: Session, workspace: Workspace
+    request: Request, slug: FromPath[str], db: DB, session: CurrentSession, workspace: CurrentWorkspace
 ) -> Template:
     secret = ws_domain.rotate_embed_secret(db, app_state(request).box, workspace)
     return _general(
@@ -85,9 +88,9 @@ def rotate_secret(
 
 def _members(
     request: Request,
-    db: Database,
-    session: Session,
-    workspace: Workspace,
+    db: DB,
+    session: CurrentSession,
+    workspace: CurrentWorkspace,
     *,
     errors: dict | None = None,
     form: dict | None = None,
@@ -110,14 +113,19 @@ def _members(
 
 @get("/w/{slug:str}/settings/members", sync_to_thread=True)
 def members_page(
-    request: Request, slug: str, db: Database, session: Session, workspace: Workspace
+    request: Request, slug: FromPath[str], db: DB, session: CurrentSession, workspace: CurrentWorkspace
 ) -> Template:
     return _members(request, db, session, workspace)
 
 
 @post("/w/{slug:str}/settings/members", sync_to_thread=True)
 def add_member(
-    request: Request, slug: str, db: Database, session: Session, workspace: Workspace, data: Form
+    request: Request,
+    slug: FromPath[str],
+    db: DB,
+    session: CurrentSession,
+    workspace: CurrentWorkspace,
+    data: Form,
 ) -> Template | Redirect:
     try:
         ws_domain.add_member(
@@ -140,11 +148,11 @@ def add_member(
 @post("/w/{slug:str}/settings/members/{admin_id:int}/role", sync_to_thread=True)
 def change_role(
     request: Request,
-    slug: str,
-    admin_id: int,
-    db: Database,
-    session: Session,
-    workspace: Workspace,
+    slug: FromPath[str],
+    admin_id: FromPath[int],
+    db: DB,
+    session: CurrentSession,
+    workspace: CurrentWorkspace,
     data: Form,
 ) -> Template | Redirect:
     try:
@@ -156,7 +164,12 @@ def change_role(
 
 @post("/w/{slug:str}/settings/members/{admin_id:int}/remove", sync_to_thread=True)
 def remove_member(
-    request: Request, slug: str, admin_id: int, db: Database, session: Session, workspace: Workspace
+    request: Request,
+    slug: FromPath[str],
+    admin_id: FromPath[int],
+    db: DB,
+    session: CurrentSession,
+    workspace: CurrentWorkspace,
 ) -> Template | Redirect:
     try:
         ws_domain.remove_member(db, workspace, admin_id)
@@ -169,9 +182,9 @@ def remove_member(
 
 def _tokens(
     request: Request,
-    db: Database,
-    session: Session,
-    workspace: Workspace,
+    db: DB,
+    session: CurrentSession,
+    workspace: CurrentWorkspace,
     *,
     errors: dict | None = None,
     new_token: str | None = None,
@@ -195,14 +208,19 @@ def _tokens(
 
 @get("/w/{slug:str}/settings/api-tokens", sync_to_thread=True)
 def tokens_page(
-    request: Request, slug: str, db: Database, session: Session, workspace: Workspace
+    request: Request, slug: FromPath[str], db: DB, session: CurrentSession, workspace: CurrentWorkspace
 ) -> Template:
     return _tokens(request, db, session, workspace)
 
 
 @post("/w/{slug:str}/settings/api-tokens", sync_to_thread=True)
 def create_token(
-    request: Request, slug: str, db: Database, session: Session, workspace: Workspace, data: Form
+    request: Request,
+    slug: FromPath[str],
+    db: DB,
+    session: CurrentSession,
+    workspace: CurrentWorkspace,
+    data: Form,
 ) -> Template:
     ws_domain.require_owner(workspace)
     livemode = checklist.mode_label(db, workspace.id) == "livemode"
@@ -214,7 +232,9 @@ def create_token(
 
 
 @post("/w/{slug:str}/settings/api-tokens/{token_id:int}/revoke", sync_to_thread=True)
-def revoke_token(slug: str, token_id: int, db: Database, workspace: Workspace) -> Redirect:
+def revoke_token(
+    slug: FromPath[str], token_id: FromPath[int], db: DB, workspace: CurrentWorkspace
+) -> Redirect:
     ws_domain.require_owner(workspace)
     tokens.revoke_token(db, workspace.id, token_id)
     return Redirect(f"/w/{workspace.slug}/settings/api-tokens")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from litestar import Request, get
+from litestar.params import FromPath
 from litestar.response import Template
-from sqlite_utils import Database
 
 from backstop.web.admin.common import render
-from backstop.workspaces.admins import Session
-from backstop.workspaces.workspaces import Workspace
+from backstop.web.deps import DB, CurrentSession, CurrentWorkspace
 
 # path suffix -> (nav, subnav, title, what the page will do)
 UPCOMING: dict[str, tuple[str, str, str, str]] = {
@@ -96,7 +95,9 @@ UPCOMING: dict[str, tuple[str, str, str, str]] = {
 
 def _make(suffix: str, nav: str, subnav: str, title: str, description: str):
     @get(f"/w/{{slug:str}}/{suffix}", sync_to_thread=True, name=f"upcoming:{suffix}")
-    def page(request: Request, slug: str, db: Database, session: Session, workspace: Workspace) -> Template:
+    def page(
+        request: Request, slug: FromPath[str], db: DB, session: CurrentSession, workspace: CurrentWorkspace
+    ) -> Template:
         return render(
             request,
             "admin/not_built.html",

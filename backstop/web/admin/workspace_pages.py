@@ -6,18 +6,16 @@ from typing import Annotated
 
 from litestar import Request, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
-from sqlite_utils import Database
 
 from backstop.reporting import stats
 from backstop.web.admin.common import render
+from backstop.web.deps import DB, CurrentSession, CurrentWorkspace
 from backstop.web.state import app_state
 from backstop.workspaces import admins, checklist
-from backstop.workspaces.admins import Session
 from backstop.workspaces.errors import ValidationError
 from backstop.workspaces.workspaces import (
-    Workspace,
     create_workspace,
     set_embed_step_done,
     workspaces_for,
@@ -27,7 +25,7 @@ Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED
 
 
 @get("/", sync_to_thread=True)
-def home(request: Request, db: Database) -> Redirect:
+def home(request: Request, db: DB) -> Redirect:
     if not admins.any_admin_exists(db):
         return Redirect("/setup")
     session = admins.resolve_session(db, request.cookies.get("backstop_session"))
@@ -42,12 +40,14 @@ def home(request: Request, db: Database) -> Redirect:
 
 
 @get("/workspaces/new", sync_to_thread=True)
-def new_workspace_page(request: Request, db: Database, session: Session) -> Template:
+def new_workspace_page(request: Request, db: DB, session: CurrentSession) -> Template:
     return render(request, "admin/workspace_new.html", db=db, session=session, form={}, errors={})
 
 
 @post("/workspaces/new", sync_to_thread=True)
-def new_workspace_submit(request: Request, db: Database, session: Session, data: Form) -> Template | Redirect:
+def new_workspace_submit(
+    request: Request, db: DB, session: CurrentSession, data: Form
+) -> Template | Redirect:
     try:
         ws, _ = create_workspace(
             db, app_state(request).box, data.get("name", ""), session.admin, data.get("slug") or None
@@ -66,12 +66,14 @@ def new_workspace_submit(request: Request, db: Database, session: Session, data:
 
 
 @get("/w/{slug:str}", sync_to_thread=True)
-def workspace_root(slug: str, workspace: Workspace) -> Redirect:
+def workspace_root(slug: FromPath[str], workspace: CurrentWorkspace) -> Redirect:
     return Redirect(f"/w/{workspace.slug}/overview")
 
 
 @get("/w/{slug:str}/overview", sync_to_thread=True)
-def overview(request: Request, slug: str, db: Database, session: Session, workspace: Workspace) -> Template:
+def overview(
+    request: Request, slug: FromPath[str], db: DB, session: CurrentSession, workspace: CurrentWorkspace
+) -> Template:
     steps = checklist.steps(db, workspace.id, workspace.slug, workspace.embed_step_done_at)
     response = render(
         request,
@@ -98,6 +100,6 @@ def overview(request: Request, slug: str, db: Database, session: Session, worksp
 
 
 @post("/w/{slug:str}/checklist/embed", sync_to_thread=True)
-def toggle_embed_step(slug: str, db: Database, workspace: Workspace, data: Form) -> Redirect:
+def toggle_embed_step(slug: FromPath[str], db: DB, workspace: CurrentWorkspace, data: Form) -> Redirect:
     set_embed_step_done(db, workspace, data.get("done") == "1")
     return Redirect(f"/w/{workspace.slug}/overview#get-set-up")

@@ -6,10 +6,10 @@ from typing import Any
 
 from litestar import Request, Router, get
 from litestar.response import Template
-from sqlite_utils import Database
 
 from backstop.reporting.stats import DEFINITIONS, workspace_stats
 from backstop.web.api.auth import api_auth_middleware
+from backstop.web.deps import DB
 from backstop.workspaces.tokens import TokenOwner
 
 
@@ -25,7 +25,7 @@ def owner_of(request: Request) -> TokenOwner:
     description="The same numbers the Overview shows, for the token's workspace. Amounts are "
     "integer minor units keyed by lowercase currency code.",
 )
-def stats(request: Request, db: Database) -> dict[str, Any]:
+def stats(request: Request, db: DB) -> dict[str, Any]:
     owner = owner_of(request)
     return {
         "object": "stats",
