@@ -24,6 +24,9 @@ from backstop.settings import Settings
 from backstop.workspaces.admins import Admin, create_admin
 from backstop.workspaces.workspaces import Workspace, create_workspace
 
+# Fixtures that start the project's fake Stripe server live with it.
+pytest_plugins = ["tests.fake_stripe.plugin"]
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 OLIVIA_PASSWORD = "olivia-owns-the-shop"
