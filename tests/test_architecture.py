@@ -1,0 +1,90 @@
+"""Imports run one way: web → domains → connectors/db/lib, and jobs → domains.
+
+A domain that imported the web layer, or a connector that imported a domain, would tie the
+product's rules to one way of reaching them; this test fails the first time that happens.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Modules every layer may use.
+FOUNDATION = {"backstop.lib", "backstop.db", "backstop.clock", "backstop.settings", "backstop.paths"}
+ENTRY_POINTS = {"backstop.cli", "backstop.server", "backstop.checks", "backstop.backup", "backstop.desktop"}
+
+
+def layer_of(module: str) -> str:
+    parts = module.split(".")
+    if parts[0] == "jobs":
+        return "jobs"
+    if parts[0] != "backstop" or len(parts) == 1:
+        return "external"
+    top = ".".join(parts[:2])
+    if top in FOUNDATION:
+        return "foundation"
+    if top in ENTRY_POINTS:
+        return "entry"
+    if top == "backstop.web":
+        return "web"
+    if top == "backstop.connectors":
+        return "connectors"
+    return "domain"
+
+
+ALLOWED = {
+    "foundation": {"foundation", "external"},
+    "connectors": {"connectors", "foundation", "external"},
+    "domain": {"domain", "connectors", "foundation", "external"},
+    "jobs": {"jobs", "domain", "connectors", "foundation", "external"},
+    "web": {"web", "jobs", "domain", "foundation", "external"},
+    "entry": {"entry", "web", "jobs", "domain", "connectors", "foundation", "external"},
+}
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports_of(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module))
+    return found
+
+
+SOURCES = sorted([*ROOT.joinpath("backstop").rglob("*.py"), *ROOT.joinpath("jobs").rglob("*.py")])
+
+
+def test_it_finds_the_code_it_guards():
+    names = {module_name(p) for p in SOURCES}
+    assert {"backstop.web.app", "backstop.workspaces.admins", "jobs.queue", "backstop.db"} <= names
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_it_keeps_imports_flowing_one_way(path: Path):
+    source_layer = layer_of(module_name(path))
+    wrong = [
+        f"line {line}: {source_layer} imports {target} ({layer_of(target)})"
+        for line, target in imports_of(path)
+        if layer_of(target) not in ALLOWED[source_layer]
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_it_catches_a_domain_importing_the_web_layer(tmp_path: Path):
+    assert layer_of("backstop.web.app") not in ALLOWED[layer_of("backstop.workspaces.admins")]
+    assert layer_of("backstop.workspaces") not in ALLOWED[layer_of("backstop.connectors.stripe")]
+    assert layer_of("jobs.queue") not in ALLOWED[layer_of("backstop.recovery.policy")]
