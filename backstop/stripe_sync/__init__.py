@@ -1,0 +1,1 @@
+"""The Stripe connection, the account mirror and the events that keep it current."""
