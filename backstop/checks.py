@@ -6,12 +6,18 @@ import errno
 import os
 import socket
 import sqlite3
+import tempfile
 from pathlib import Path
 
 from backstop.settings import ConfigError, Settings, ensure_secret_key
 
 
 def check_data_dir(data_dir: Path) -> None:
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError(
+            f"The data directory {data_dir} is a file, not a folder; set BACKSTOP_DATA_DIR to a "
+            "folder (it is created if missing)."
+        )
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -19,14 +25,16 @@ def check_data_dir(data_dir: Path) -> None:
             f"The data directory {data_dir} cannot be created ({exc.strerror}); set "
             "BACKSTOP_DATA_DIR to a folder this user can write to."
         )
-    if not data_dir.is_dir():
+    # Write a file rather than ask os.access: root passes access checks on read-only mounts, and
+    # the first real write (the secret key, the database) would then fail with a traceback.
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=data_dir)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
         raise ConfigError(
-            f"The data directory {data_dir} is not a folder; set BACKSTOP_DATA_DIR to a folder."
-        )
-    if not os.access(data_dir, os.W_OK | os.X_OK):
-        raise ConfigError(
-            f"The data directory {data_dir} is not writable by this user; fix its permissions "
-            "or set BACKSTOP_DATA_DIR to another folder."
+            f"The data directory {data_dir} is not writable by this user ({exc.strerror}); fix its "
+            "permissions or set BACKSTOP_DATA_DIR to another folder."
         )
 
 

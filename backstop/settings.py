@@ -170,12 +170,16 @@ class Settings:
 
 def _read_secret_file(name: str, path: str) -> str:
     try:
-        return Path(path).read_text().strip()
+        value = Path(path).read_text().strip()
     except OSError as exc:
         raise ConfigError(
             f"{name} points at {path}, which cannot be read ({exc.strerror}); "
             "fix the path or the file's permissions."
         )
+    # An empty file is a mistake (a secret not mounted yet), not a request for the default.
+    if not value:
+        raise ConfigError(f"{name} points at {path}, which is empty; put the secret in that file.")
+    return value
 
 
 MIN_SECRET_KEY_LENGTH = 32
@@ -195,7 +199,13 @@ def ensure_secret_key(settings: Settings) -> Settings:
         return settings
     path = settings.secret_key_path
     if path.exists():
-        key = path.read_text().strip()
+        try:
+            key = path.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"The secret key file {path} cannot be read ({exc.strerror}); make it a file this "
+                "user can read, or set BACKSTOP_SECRET_KEY."
+            )
         if len(key) < MIN_SECRET_KEY_LENGTH:
             raise ConfigError(
                 f"{path} holds a key shorter than {MIN_SECRET_KEY_LENGTH} characters; "
