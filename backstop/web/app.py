@@ -10,6 +10,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
@@ -141,8 +142,19 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
         openapi_config=OpenAPIConfig(
             title="Backstop REST API",
             version=__version__,
-            path="/api/v1",
-            render_plugins=[JsonRenderPlugin(path="/openapi.json")],
+            # Its own router at the document's address: at path="/api/v1" Litestar would also
+            # claim every other /api/v1 address with an HTML 404 that skips token checks.
+            openapi_router=Router("/api/v1/openapi.json", route_handlers=[], include_in_schema=False),
+            render_plugins=[JsonRenderPlugin(path="/")],
+            components=Components(
+                security_schemes={
+                    "bearerAuth": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="A workspace's API token, bk_test_… or bk_live_….",
+                    )
+                }
+            ),
             description="Pull campaigns, customers, cancel sessions and stats. Authenticate with "
             "`Authorization: Bearer bk_test_…` (tokens are minted under Settings → API tokens).",
         ),

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.response import Response
 
-ERROR_TYPES = (
+ErrorType = Literal[
     "invalid_request_error",
     "authentication_error",
     "permission_error",
     "not_found",
     "rate_limit_exceeded",
     "api_error",
-)
+]
+ERROR_TYPES: tuple[str, ...] = get_args(ErrorType)
 
 _BY_STATUS = {
     400: "invalid_request_error",
@@ -24,6 +29,41 @@ _BY_STATUS = {
     415: "invalid_request_error",
     422: "invalid_request_error",
     429: "rate_limit_exceeded",
+}
+
+
+@dataclass
+class ErrorDetail:
+    type: ErrorType
+    message: str
+
+
+@dataclass
+class ErrorBody:
+    """The body of every error answer, as the OpenAPI document describes it."""
+
+    error: ErrorDetail
+
+
+# Declared on every API operation so clients (and schema-driven test tools) know the error
+# answers the authentication middleware and the exception handlers can give.
+ERROR_RESPONSES = {
+    400: ResponseSpec(
+        ErrorBody, generate_examples=False, description="Invalid request (invalid_request_error)"
+    ),
+    401: ResponseSpec(
+        ErrorBody,
+        generate_examples=False,
+        description="No token, a malformed header, or an unknown or revoked token",
+    ),
+    404: ResponseSpec(
+        ErrorBody, generate_examples=False, description="No such object in this workspace (not_found)"
+    ),
+    429: ResponseSpec(
+        ErrorBody,
+        generate_examples=False,
+        description="Over the rate limit; wait the seconds Retry-After gives",
+    ),
 }
 
 

@@ -17,6 +17,7 @@ from backstop.web.api.errors import ApiError
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
+MAX_ID = 2**63 - 1  # SQLite's largest integer
 
 
 def parse_limit(raw: str | int | None) -> int:
@@ -41,7 +42,9 @@ def decode_cursor(cursor: str | None) -> int | None:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value = json.loads(base64.urlsafe_b64decode(padded.encode()))["before"]
-        if not isinstance(value, int) or value < 0:
+        # bool is an int to Python, and SQLite refuses integers past 64 bits with an error
+        # that would surface as a 500: both mean the cursor was not one we made.
+        if type(value) is not int or not 0 <= value <= MAX_ID:
             raise ValueError
         return value
     except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError):

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, Router, get
+from litestar import HttpMethod, Request, Router, get, route
+from litestar.datastructures import ResponseHeader
+from litestar.params import FromPath
 from litestar.response import Template
 
 from backstop.reporting.stats import DEFINITIONS, workspace_stats
 from backstop.web.api.auth import api_auth_middleware
+from backstop.web.api.errors import ERROR_RESPONSES, ApiError
 from backstop.web.deps import DB
 from backstop.workspaces.tokens import TokenOwner
 
@@ -22,6 +25,7 @@ def owner_of(request: Request) -> TokenOwner:
     sync_to_thread=True,
     summary="Aggregate numbers",
     tags=["Stats"],
+    responses=ERROR_RESPONSES,
     description="The same numbers the Overview shows, for the token's workspace. Amounts are "
     "integer minor units keyed by lowercase currency code.",
 )
@@ -42,8 +46,37 @@ async def reference(request: Request) -> Template:
     return Template("public/api_reference.html", context={"schema": schema})
 
 
+@route(
+    "/{path:path}",
+    http_method=[HttpMethod.GET, HttpMethod.POST, HttpMethod.PUT, HttpMethod.PATCH, HttpMethod.DELETE],
+    include_in_schema=False,
+)
+async def unknown_path(path: FromPath[str]) -> None:
+    """Any other address under /api/v1: answered here, behind the middleware, so it is
+    authenticated and rate-limited like every endpoint and its 404 carries the error shape."""
+    raise ApiError(404, f"There is no endpoint at /api/v1{path}; see /api/v1/reference.")
+
+
+RATE_LIMIT_HEADERS = [
+    ResponseHeader(
+        name="X-RateLimit-Limit", description="Requests allowed per minute", documentation_only=True
+    ),
+    ResponseHeader(
+        name="X-RateLimit-Remaining",
+        description="Requests left in the current minute",
+        documentation_only=True,
+    ),
+    ResponseHeader(
+        name="X-RateLimit-Reset",
+        description="Seconds until the current minute's window starts over",
+        documentation_only=True,
+    ),
+]
+
 api_router = Router(
     path="/api/v1",
-    route_handlers=[stats, reference],
+    route_handlers=[stats, reference, unknown_path],
     middleware=[api_auth_middleware],
+    security=[{"bearerAuth": []}],
+    response_headers=RATE_LIMIT_HEADERS,
 )
