@@ -79,6 +79,19 @@ def _parse_choice(choices: tuple[str, ...]) -> Callable[[str, str], str]:
     return parse
 
 
+def _parse_prefixed(prefixes: tuple[str, ...]) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        value = raw.strip()
+        if not value.startswith(prefixes):
+            shown = " or ".join(f"{p}…" for p in prefixes)
+            raise ConfigError(
+                f"{name} should start with {shown}; copy the value again from the Stripe Dashboard."
+            )
+        return value
+
+    return parse
+
+
 def _parse_str(name: str, raw: str) -> str:
     return raw.strip()
 
@@ -101,6 +114,17 @@ VARIABLES: tuple[Var, ...] = (
     Var("BACKSTOP_API_RATE_LIMIT", "api_rate_limit", _parse_positive_int),
     Var("BACKSTOP_JOBS_WORKERS", "jobs_workers", _parse_positive_int),
     Var("BACKSTOP_SECURE_COOKIES", "secure_cookies", _parse_bool),
+    Var("BACKSTOP_STRIPE_CLIENT_ID", "stripe_client_id", _parse_prefixed(("ca_",))),
+    Var(
+        "BACKSTOP_STRIPE_SECRET_KEY",
+        "stripe_secret_key",
+        _parse_prefixed(("sk_test_", "sk_live_")),
+        secret=True,
+    ),
+    Var("BACKSTOP_STRIPE_WEBHOOK_SECRET", "stripe_webhook_secret", _parse_prefixed(("whsec_",)), secret=True),
+    Var("BACKSTOP_STRIPE_API_BASE", "stripe_api_base", _parse_url),
+    Var("BACKSTOP_STRIPE_CONNECT_BASE", "stripe_connect_base", _parse_url),
+    Var("BACKSTOP_STRIPE_RATE_LIMIT", "stripe_rate_limit", _parse_positive_int),
 )
 KNOWN_NAMES = frozenset(v.name for v in VARIABLES) | {f"{v.name}_FILE" for v in VARIABLES if v.secret}
 
@@ -116,6 +140,17 @@ class Settings:
     api_rate_limit: int = 60
     jobs_workers: int = 2
     secure_cookies: bool | None = None
+    stripe_client_id: str | None = None
+    stripe_secret_key: str | None = field(default=None, repr=False)
+    stripe_webhook_secret: str | None = field(default=None, repr=False)
+    stripe_api_base: str | None = None
+    stripe_connect_base: str | None = None
+    stripe_rate_limit: int = 20
+
+    @property
+    def stripe_platform_configured(self) -> bool:
+        """Connect OAuth is offered only when the operator set up platform credentials."""
+        return bool(self.stripe_client_id and self.stripe_secret_key)
 
     @property
     def public_url(self) -> str:
@@ -162,6 +197,11 @@ class Settings:
             if raw is None or raw.strip() == "":
                 continue
             values[var.attr] = var.parse(var.name, raw)
+        if bool(values.get("stripe_client_id")) != bool(values.get("stripe_secret_key")):
+            raise ConfigError(
+                "Connect OAuth needs both BACKSTOP_STRIPE_CLIENT_ID and BACKSTOP_STRIPE_SECRET_KEY; "
+                "set both, or neither to connect workspaces with restricted keys."
+            )
         return cls(**values)
 
     def with_overrides(self, **changes: Any) -> Settings:

@@ -1,0 +1,297 @@
+"""Talking to Stripe: the only package that imports the ``stripe`` SDK.
+
+Everything leaves here as plain dicts and our own exceptions, so domains never see SDK types.
+Calls are paced by a token bucket (Stripe's test mode allows about 25 requests a second per
+account, shared with the founder's own app) and retried on 429 and 5xx with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger("backstop.stripe")
+
+DEFAULT_API_BASE = "https://api.stripe.com"
+DEFAULT_CONNECT_BASE = "https://connect.stripe.com"
+
+
+class StripeFailure(Exception):
+    """A Stripe call that did not succeed."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        decline_code: str | None = None,
+        param: str | None = None,
+        advice_code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.decline_code = decline_code
+        self.param = param
+        self.advice_code = advice_code
+
+
+class StripeUnavailable(StripeFailure):
+    """Stripe was unreachable, rate-limiting or erroring after every retry: try again later."""
+
+
+class StripeAuthFailed(StripeFailure):
+    """The key or the Connect grant no longer works (revoked, deleted, deauthorized)."""
+
+
+class StripePermissionMissing(StripeFailure):
+    """A restricted key lacks a permission."""
+
+
+class StripeNotFound(StripeFailure):
+    pass
+
+
+class StripeCardDeclined(StripeFailure):
+    pass
+
+
+class StripeInvalidRequest(StripeFailure):
+    pass
+
+
+class TokenBucket:
+    """Paces calls to ``rate`` a second with bursts of up to ``rate``; blocks until allowed."""
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.rate = rate
+        self.capacity = max(1.0, rate)
+        self.tokens = self.capacity
+        self.clock = clock
+        self.sleep = sleep
+        self.updated = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Take one token; return how long we waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self.clock()
+                self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+                self.updated = now
+                if self.tokens >= 1:
+                    self.tokens -= 1
+                    return waited
+                pause = (1 - self.tokens) / self.rate
+            self.sleep(pause)
+            waited += pause
+
+
+_buckets: dict[str, TokenBucket] = {}
+_buckets_lock = threading.Lock()
+
+
+def bucket_for(key: str, rate: float) -> TokenBucket:
+    """One bucket per Stripe account, shared by every task talking to it."""
+    with _buckets_lock:
+        bucket = _buckets.get(key)
+        if bucket is None or bucket.rate != rate:
+            bucket = _buckets[key] = TokenBucket(rate)
+        return bucket
+
+
+@dataclass
+class StripeConfig:
+    api_key: str
+    account: str | None = None  # acct_… when calling on behalf of a Connect account
+    api_base: str | None = None
+    connect_base: str | None = None
+    rate: float = 20.0
+    max_attempts: int = 5
+    timeout: float = 30.0
+    bucket_key: str = ""
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+
+
+class StripeGateway:
+    def __init__(self, config: StripeConfig) -> None:
+        import stripe
+
+        self.config = config
+        self._stripe = stripe
+        addresses = {
+            "api": (config.api_base or DEFAULT_API_BASE).rstrip("/"),
+            "connect": (config.connect_base or DEFAULT_CONNECT_BASE).rstrip("/"),
+        }
+        http_client = stripe.HTTPXClient(timeout=config.timeout) if hasattr(stripe, "HTTPXClient") else None
+        self._client = stripe.StripeClient(
+            config.api_key, base_addresses=addresses, max_network_retries=0, http_client=http_client
+        )
+        self._bucket = bucket_for(config.bucket_key or config.account or config.api_key[-12:], config.rate)
+        self.calls = 0
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: dict | None = None,
+        *,
+        idempotency_key: str | None = None,
+        base: str = "api",
+    ) -> dict:
+        options: dict[str, Any] = {}
+        if self.config.account and base == "api":
+            options["stripe_account"] = self.config.account
+        if idempotency_key:
+            options["idempotency_key"] = idempotency_key
+        attempt = 0
+        while True:
+            attempt += 1
+            self._bucket.acquire()
+            self.calls += 1
+            try:
+                result = self._client.raw_request(method, path, base=base, **options, **(params or {}))
+                return result.to_dict() if hasattr(result, "to_dict") else dict(result)
+            except Exception as exc:  # translated below; unknown errors propagate
+                failure, retry_after = self._translate(exc)
+                if not isinstance(failure, StripeUnavailable) or attempt >= self.config.max_attempts:
+                    raise failure from exc
+                delay = retry_after if retry_after is not None else min(30.0, 0.5 * 2 ** (attempt - 1))
+                delay += random.uniform(0, delay / 4)  # noqa: S311 - jitter, not security
+                log.warning(
+                    "Stripe %s %s failed (%s); retry %d in %.1fs",
+                    method.upper(),
+                    path,
+                    failure.message,
+                    attempt,
+                    delay,
+                )
+                self.config.sleep(delay)
+
+    def get(self, path: str, params: dict | None = None) -> dict:
+        return self.request("get", path, params)
+
+    def post(self, path: str, params: dict | None = None, *, idempotency_key: str | None = None) -> dict:
+        return self.request("post", path, params, idempotency_key=idempotency_key)
+
+    def list_pages(
+        self, path: str, params: dict | None = None, *, starting_after: str | None = None, limit: int = 100
+    ) -> Iterator[tuple[list[dict], bool]]:
+        """Yield (objects, has_more) page by page, resuming after ``starting_after``."""
+        cursor = starting_after
+        while True:
+            query = {**(params or {}), "limit": limit}
+            if cursor:
+                query["starting_after"] = cursor
+            page = self.get(path, query)
+            data = page.get("data") or []
+            yield data, bool(page.get("has_more"))
+            if not page.get("has_more") or not data:
+                return
+            cursor = data[-1]["id"]
+
+    # -- errors -----------------------------------------------------------------------------
+
+    def _translate(self, exc: Exception) -> tuple[StripeFailure, float | None]:
+        s = self._stripe
+        if not isinstance(exc, s.StripeError):
+            if isinstance(exc, OSError):
+                return StripeUnavailable(f"Stripe could not be reached ({exc})"), None
+            raise exc
+        err = exc.error
+        details = {
+            "status": exc.http_status,
+            "code": exc.code,
+            "decline_code": getattr(err, "decline_code", None) if err else None,
+            "param": getattr(err, "param", None) if err else None,
+            "advice_code": getattr(err, "advice_code", None) if err else None,
+        }
+        message = exc.user_message or str(exc) or exc.__class__.__name__
+        retry_after = None
+        headers = exc.headers or {}
+        if headers.get("retry-after") or headers.get("Retry-After"):
+            try:
+                retry_after = float(headers.get("retry-after") or headers.get("Retry-After"))
+            except ValueError:
+                retry_after = None
+        if isinstance(exc, s.RateLimitError) or exc.http_status == 429:
+            return StripeUnavailable(message, **details), retry_after
+        if isinstance(exc, s.APIConnectionError) or (exc.http_status or 0) >= 500:
+            return StripeUnavailable(message, **details), retry_after
+        if isinstance(exc, s.AuthenticationError):
+            return StripeAuthFailed(message, **details), None
+        if isinstance(exc, s.PermissionError):
+            return StripePermissionMissing(message, **details), None
+        if isinstance(exc, s.CardError):
+            return StripeCardDeclined(message, **details), None
+        if exc.http_status == 404 or exc.code == "resource_missing":
+            return StripeNotFound(message, **details), None
+        if exc.code == "account_invalid" or exc.http_status == 401:
+            return StripeAuthFailed(message, **details), None
+        return StripeInvalidRequest(message, **details), None
+
+
+class StripeOAuth:
+    """Connect OAuth with the platform's credentials: consent URL, code exchange, deauthorize."""
+
+    def __init__(
+        self, client_id: str, secret_key: str, *, api_base: str | None = None, connect_base: str | None = None
+    ) -> None:
+        import stripe
+
+        self._stripe = stripe
+        self.client_id = client_id
+        self._client = stripe.StripeClient(
+            secret_key,
+            client_id=client_id,
+            base_addresses={
+                "api": (api_base or DEFAULT_API_BASE).rstrip("/"),
+                "connect": (connect_base or DEFAULT_CONNECT_BASE).rstrip("/"),
+            },
+            max_network_retries=2,
+        )
+
+    def authorize_url(self, state: str, redirect_uri: str) -> str:
+        return self._client.oauth.authorize_url(
+            {"scope": "read_write", "state": state, "redirect_uri": redirect_uri, "response_type": "code"}
+        )
+
+    def exchange_code(self, code: str) -> dict:
+        """Return stripe_user_id, livemode and scope for an authorization code."""
+        try:
+            token = self._client.oauth.token({"grant_type": "authorization_code", "code": code})
+        except self._stripe.oauth_error.OAuthError as exc:
+            raise StripeAuthFailed(exc.user_message or str(exc), code=exc.code) from exc
+        except self._stripe.StripeError as exc:
+            raise StripeUnavailable(exc.user_message or str(exc), status=exc.http_status) from exc
+        data = token.to_dict() if hasattr(token, "to_dict") else dict(token)
+        return {
+            "stripe_user_id": data.get("stripe_user_id"),
+            "livemode": bool(data.get("livemode")),
+            "scope": data.get("scope"),
+        }
+
+    def deauthorize(self, stripe_user_id: str) -> None:
+        try:
+            self._client.oauth.deauthorize({"client_id": self.client_id, "stripe_user_id": stripe_user_id})
+        except self._stripe.oauth_error.OAuthError as exc:
+            # Already disconnected on Stripe's side: nothing left to undo.
+            log.info("deauthorize for %s: %s", stripe_user_id, exc)
+        except self._stripe.StripeError as exc:
+            raise StripeUnavailable(exc.user_message or str(exc), status=exc.http_status) from exc
