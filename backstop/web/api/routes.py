@@ -57,20 +57,15 @@ async def unknown_path(path: FromPath[str]) -> None:
     raise ApiError(404, f"There is no endpoint at /api/v1{path}; see /api/v1/reference.")
 
 
+# Documentation only: the middleware sets them, on every answer. The value only gives the
+# document the headers' type (a string of digits, as HTTP headers are).
 RATE_LIMIT_HEADERS = [
-    ResponseHeader(
-        name="X-RateLimit-Limit", description="Requests allowed per minute", documentation_only=True
-    ),
-    ResponseHeader(
-        name="X-RateLimit-Remaining",
-        description="Requests left in the current minute",
-        documentation_only=True,
-    ),
-    ResponseHeader(
-        name="X-RateLimit-Reset",
-        description="Seconds until the current minute's window starts over",
-        documentation_only=True,
-    ),
+    ResponseHeader(name=name, value="0", description=description, documentation_only=True)
+    for name, description in (
+        ("X-RateLimit-Limit", "Requests allowed per minute for this token"),
+        ("X-RateLimit-Remaining", "Requests left in the current minute"),
+        ("X-RateLimit-Reset", "Seconds until the current minute's window starts over"),
+    )
 ]
 
 api_router = Router(

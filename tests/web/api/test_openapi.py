@@ -1,0 +1,93 @@
+"""The published description of the API: a valid OpenAPI 3.1 document and a readable page."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import hypothesis
+import pytest
+import schemathesis
+from openapi_spec_validator import validate
+
+from backstop.web.api.errors import ERROR_TYPES
+
+
+@pytest.fixture
+def document(client) -> dict:
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/vnd.oai.openapi+json")
+    return response.json()
+
+
+def test_the_document_is_valid_openapi_3_1(document):
+    assert document["openapi"].startswith("3.1")
+    validate(document)
+
+
+def test_it_needs_no_token_to_read_the_document(client):
+    assert client.get("/api/v1/openapi.json").status_code == 200
+    assert client.get("/api/v1/reference").status_code == 200
+
+
+def test_it_lists_stats_behind_the_bearer_scheme(document):
+    assert document["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A workspace's API token, bk_test_… or bk_live_….",
+    }
+    operation = document["paths"]["/api/v1/stats"]["get"]
+    assert operation["security"] == [{"bearerAuth": []}]
+    assert set(operation["responses"]) >= {"200", "401", "429"}
+
+
+def test_it_describes_the_error_shape_for_refusals(document):
+    operation = document["paths"]["/api/v1/stats"]["get"]
+    for status in ("401", "429"):
+        ref = operation["responses"][status]["content"]["application/json"]["schema"]["$ref"]
+        body = document["components"]["schemas"][ref.rsplit("/", 1)[1]]
+        assert body["required"] == ["error"]
+    detail = document["components"]["schemas"]["ErrorDetail"]
+    assert detail["properties"]["type"]["enum"] == list(ERROR_TYPES)
+    assert set(operation["responses"]["200"]["headers"]) == {
+        "X-RateLimit-Limit",
+        "X-RateLimit-Remaining",
+        "X-RateLimit-Reset",
+    }
+
+
+def test_it_keeps_admin_and_internal_pages_out_of_the_document(document):
+    assert all(path.startswith("/api/v1/") for path in document["paths"])
+    assert "/api/v1/reference" not in document["paths"]
+    assert not any("{path" in path for path in document["paths"])
+
+
+def test_the_reference_page_renders_every_endpoint(client):
+    page = client.get("/api/v1/reference")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Backstop REST API" in page.text
+    assert "GET /api/v1/stats" in page.text
+    assert "Aggregate numbers" in page.text
+    assert 'href="/api/v1/openapi.json"' in page.text
+
+
+def test_the_api_keeps_to_its_own_document(settings, db, acme_auth):
+    """Generated requests, valid and invalid, against every documented operation: no 500s,
+    and every answer matches the status codes, headers and bodies the document declares."""
+    from backstop.web.app import create_app
+
+    # A high limit, so generated requests are judged on their content rather than throttled.
+    app = create_app(dataclasses.replace(settings, api_rate_limit=100_000), run_jobs=False)
+    schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert [f"{op.method.upper()} {op.path}" for op in operations] == ["GET /api/v1/stats"]
+
+    for operation in operations:
+
+        @hypothesis.given(case=operation.as_strategy())
+        @hypothesis.settings(max_examples=30, deadline=None, database=None)
+        def keeps_to_the_document(case):
+            case.call_and_validate(headers=acme_auth)
+
+        keeps_to_the_document()
