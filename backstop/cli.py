@@ -62,6 +62,34 @@ def serve(host: str | None, port: int | None) -> None:
 
 
 @main.command()
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the data (BACKSTOP_DATA_DIR; default: the user data folder, "
+    "e.g. ~/.local/share/Backstop).",
+)
+@click.option(
+    "--url", help="Open the admin of a Backstop running elsewhere instead, e.g. https://backstop.example.com."
+)
+@click.option("--admin", "admin_email", help="Sign in as this admin (default: the first one created).")
+@click.option("--probe", type=click.Path(dir_okay=False, path_type=Path), hidden=True)
+def desktop(data_dir: Path | None, url: str | None, admin_email: str | None, probe: Path | None) -> None:
+    """Open the admin in a window of its own, with Backstop running on this computer."""
+    from backstop.desktop import DesktopError, desktop_data_dir, run_local, run_remote
+
+    folder = desktop_data_dir(data_dir)
+    try:
+        if url:
+            run_remote(url, data_dir=folder, probe=probe)
+            return
+        settings = load_settings().with_overrides(data_dir=folder)
+        if not run_local(settings, admin_email=admin_email, probe=probe):
+            sys.exit(1)
+    except DesktopError as exc:
+        fail(str(exc))
+
+
+@main.command()
 def migrate() -> None:
     """Apply pending database migrations and list them."""
     from backstop.db import migrate as apply

@@ -79,3 +79,21 @@ def create_api_tokens(db: Database) -> None:
         CREATE INDEX api_tokens_workspace ON api_tokens(workspace_id);
         """
     )
+
+
+@migrations(name="0003_create_login_tokens")
+def create_login_tokens(db: Database) -> None:
+    # One-time sign-in links for the desktop window: only a hash is kept, each row is used once.
+    db.executescript(
+        """
+        CREATE TABLE login_tokens (
+            id INTEGER PRIMARY KEY,
+            token_hash TEXT NOT NULL UNIQUE,
+            admin_id INTEGER NOT NULL REFERENCES admins(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_at TEXT
+        );
+        CREATE INDEX login_tokens_expires ON login_tokens(expires_at);
+        """
+    )

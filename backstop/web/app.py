@@ -22,7 +22,7 @@ from backstop.lib.ratelimit import FixedWindowLimiter
 from backstop.paths import static_dir, templates_dir
 from backstop.settings import Settings, ensure_secret_key
 from backstop.web import health
-from backstop.web.admin import auth, settings_pages, upcoming, workspace_pages
+from backstop.web.admin import auth, desktop_login, settings_pages, upcoming, workspace_pages
 from backstop.web.admin.common import current_session, current_workspace
 from backstop.web.api.routes import api_router
 from backstop.web.errors import EXCEPTION_HANDLERS
@@ -98,6 +98,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             auth.login_page,
             auth.login_submit,
             auth.logout,
+            desktop_login.desktop_login,
             workspace_pages.home,
             workspace_pages.new_workspace_page,
             workspace_pages.new_workspace_submit,
