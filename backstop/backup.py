@@ -35,11 +35,14 @@ def backup_databases(settings: Settings, target: Path, *, progress: bool = False
             def report(status: int, remaining: int, total: int, task=task) -> None:
                 bar.update(task, completed=100 * (total - remaining) / max(total, 1))
 
-            src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+            # as_uri() percent-encodes the path: a raw '#' or '?' in a folder name would cut the
+            # URI short and open (and create) some other, empty database.
+            src = sqlite3.connect(source.resolve().as_uri() + "?mode=ro", uri=True)
             dst = sqlite3.connect(dest)
             try:
                 src.backup(dst, pages=256, progress=report)
             except sqlite3.Error as exc:
+                dst.close()
                 dest.unlink(missing_ok=True)
                 raise BackupError(f"Backing up {source.name} failed ({exc}); nothing was overwritten.")
             finally:
