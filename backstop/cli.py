@@ -95,10 +95,11 @@ def migrate() -> None:
     from backstop.db import migrate as apply
 
     settings = load_settings()
-    from backstop.checks import check_data_dir
+    from backstop.checks import check_data_dir, check_database
 
     try:
         check_data_dir(settings.data_dir)
+        check_database(settings.db_path)
     except ConfigError as exc:
         fail(str(exc))
     applied = apply(settings.db_path)
