@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import signal
+import sys
 
 import uvicorn
 
@@ -33,8 +35,25 @@ def build_server(settings: Settings, *, check_port: bool = True) -> uvicorn.Serv
     return uvicorn.Server(config)
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 def serve(settings: Settings) -> None:
     configure_logging(settings.log_level)
     server = build_server(settings)
-    logging.getLogger("backstop").info("Backstop admin at %s", settings.public_url)
-    server.run()
+    log = logging.getLogger("backstop")
+    log.info("Backstop admin at %s", settings.public_url)
+    # Once it has shut down gracefully, uvicorn raises the stop signal again against the
+    # process, which turns a clean stop into "Aborted!" and exit 1 (Ctrl-C) or death by SIGTERM
+    # (exit 143 under Docker). A stop that was asked for and completed is a success, so that
+    # replay lands on handlers that ignore it. uvicorn installs its own while it runs.
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
+    try:
+        server.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not server.started:
+        log.error("Backstop did not start; the messages above say why.")
+        sys.exit(3)
+    log.info("Backstop stopped")
