@@ -79,4 +79,7 @@ def backoff(
     attempts: int, base: timedelta = timedelta(seconds=30), cap: timedelta = timedelta(hours=6)
 ) -> datetime:
     """When to try again after ``attempts`` failures: doubling from ``base``, capped."""
-    return clock.now() + min(cap, base * (2 ** max(0, attempts - 1)))
+    # Doubling in float seconds: a timedelta overflows after about 43 doublings of 30 s, and a
+    # row that keeps failing must still get a next try, not an error.
+    seconds = min(cap.total_seconds(), base.total_seconds() * 2.0 ** min(max(0, attempts - 1), 1000))
+    return clock.now() + timedelta(seconds=seconds)
