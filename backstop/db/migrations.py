@@ -97,3 +97,137 @@ def create_login_tokens(db: Database) -> None:
         CREATE INDEX login_tokens_expires ON login_tokens(expires_at);
         """
     )
+
+
+@migrations(name="0005_create_stripe_mirror")
+def create_stripe_mirror(db: Database) -> None:
+    # Work-row columns spelled out: a migration must not change when shared code does.
+    work = (
+        "work_state TEXT NOT NULL DEFAULT 'pending', due_at TEXT NOT NULL, claimed_until TEXT, "
+        "attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT"
+    )
+    db.executescript(
+        f"""
+        CREATE TABLE stripe_connections (
+            id INTEGER PRIMARY KEY,
+            workspace_id INTEGER NOT NULL UNIQUE REFERENCES workspaces(id) ON DELETE CASCADE,
+            method TEXT NOT NULL CHECK (method IN ('oauth', 'restricted_key')),
+            account_id TEXT,
+            account_name TEXT,
+            livemode INTEGER NOT NULL,
+            scope TEXT,
+            api_key_enc TEXT,
+            webhook_secret_enc TEXT,
+            webhook_endpoint_id TEXT,
+            status TEXT NOT NULL CHECK (status IN ('live', 'revoked', 'failing')),
+            status_reason TEXT,
+            polling INTEGER NOT NULL DEFAULT 0,
+            events_cursor TEXT,
+            last_polled_at TEXT,
+            last_event_at TEXT,
+            connected_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX stripe_connections_account ON stripe_connections(account_id, livemode)
+            WHERE account_id IS NOT NULL;
+        CREATE TABLE stripe_oauth_states (
+            nonce TEXT PRIMARY KEY,
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            admin_id INTEGER NOT NULL REFERENCES admins(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            used_at TEXT
+        );
+        CREATE TABLE stripe_events (
+            id INTEGER PRIMARY KEY,
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            event_id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            object_id TEXT,
+            created INTEGER NOT NULL,
+            livemode INTEGER NOT NULL,
+            payload TEXT NOT NULL,
+            source TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            outcome TEXT,
+            processed_at TEXT,
+            {work},
+            UNIQUE (workspace_id, event_id)
+        );
+        CREATE INDEX stripe_events_work ON stripe_events(work_state, due_at);
+        CREATE INDEX stripe_events_ws_created ON stripe_events(workspace_id, created);
+        CREATE TABLE stripe_backfills (
+            id INTEGER PRIMARY KEY,
+            workspace_id INTEGER NOT NULL UNIQUE REFERENCES workspaces(id) ON DELETE CASCADE,
+            stage TEXT NOT NULL,
+            cursor TEXT,
+            counts TEXT NOT NULL DEFAULT '{{}}',
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            {work}
+        );
+        CREATE INDEX stripe_backfills_work ON stripe_backfills(work_state, due_at);
+        CREATE TABLE stripe_customers (
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            id TEXT NOT NULL, email TEXT COLLATE NOCASE, name TEXT, currency TEXT,
+            delinquent INTEGER NOT NULL DEFAULT 0, default_payment_method TEXT, default_source TEXT,
+            metadata TEXT, created INTEGER, deleted INTEGER NOT NULL DEFAULT 0,
+            version INTEGER NOT NULL, synced_at TEXT NOT NULL,
+            PRIMARY KEY (workspace_id, id)
+        );
+        CREATE INDEX stripe_customers_email ON stripe_customers(workspace_id, email);
+        CREATE TABLE stripe_payment_methods (
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            id TEXT NOT NULL, customer_id TEXT, type TEXT, card_brand TEXT, card_last4 TEXT,
+            card_exp_month INTEGER, card_exp_year INTEGER, created INTEGER,
+            version INTEGER NOT NULL, synced_at TEXT NOT NULL,
+            PRIMARY KEY (workspace_id, id)
+        );
+        CREATE INDEX stripe_payment_methods_customer ON stripe_payment_methods(workspace_id, customer_id);
+        CREATE TABLE stripe_products (
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            id TEXT NOT NULL, name TEXT, active INTEGER NOT NULL DEFAULT 1, deleted INTEGER NOT NULL DEFAULT 0,
+            version INTEGER NOT NULL, synced_at TEXT NOT NULL,
+            PRIMARY KEY (workspace_id, id)
+        );
+        CREATE TABLE stripe_prices (
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            id TEXT NOT NULL, product_id TEXT, currency TEXT, unit_amount INTEGER, interval TEXT,
+            interval_count INTEGER, nickname TEXT, active INTEGER NOT NULL DEFAULT 1,
+            deleted INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL, synced_at TEXT NOT NULL,
+            PRIMARY KEY (workspace_id, id)
+        );
+        CREATE TABLE stripe_subscriptions (
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            id TEXT NOT NULL, customer_id TEXT, status TEXT, item_id TEXT, price_id TEXT, product_id TEXT,
+            quantity INTEGER, currency TEXT, mrr INTEGER NOT NULL DEFAULT 0,
+            current_period_start INTEGER, current_period_end INTEGER,
+            cancel_at_period_end INTEGER NOT NULL DEFAULT 0, cancel_at INTEGER, canceled_at INTEGER,
+            ended_at INTEGER, trial_end INTEGER, pause_collection TEXT, coupon_id TEXT,
+            default_payment_method TEXT, latest_invoice TEXT, collection_method TEXT, created INTEGER,
+            version INTEGER NOT NULL, synced_at TEXT NOT NULL,
+            PRIMARY KEY (workspace_id, id)
+        );
+        CREATE INDEX stripe_subscriptions_customer ON stripe_subscriptions(workspace_id, customer_id);
+        CREATE INDEX stripe_subscriptions_status ON stripe_subscriptions(workspace_id, status);
+        CREATE TABLE stripe_invoices (
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            id TEXT NOT NULL, customer_id TEXT, subscription_id TEXT, status TEXT, number TEXT,
+            billing_reason TEXT, collection_method TEXT, currency TEXT, amount_due INTEGER,
+            amount_paid INTEGER, amount_remaining INTEGER, attempt_count INTEGER,
+            attempted INTEGER NOT NULL DEFAULT 0, next_payment_attempt INTEGER,
+            auto_advance INTEGER NOT NULL DEFAULT 0, hosted_invoice_url TEXT, period_start INTEGER,
+            period_end INTEGER, paid_at INTEGER, voided_at INTEGER, created INTEGER,
+            deleted INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL, synced_at TEXT NOT NULL,
+            PRIMARY KEY (workspace_id, id)
+        );
+        CREATE INDEX stripe_invoices_customer ON stripe_invoices(workspace_id, customer_id);
+        CREATE INDEX stripe_invoices_subscription ON stripe_invoices(workspace_id, subscription_id);
+        CREATE TABLE stripe_invoice_lines (
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            invoice_id TEXT NOT NULL, id TEXT NOT NULL, position INTEGER NOT NULL, description TEXT,
+            amount INTEGER, currency TEXT, quantity INTEGER, price_id TEXT, period_start INTEGER,
+            period_end INTEGER,
+            PRIMARY KEY (workspace_id, invoice_id, id)
+        );
+        """
+    )
