@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import secrets
 import stat
 from collections.abc import Callable, Mapping
@@ -96,6 +97,65 @@ def _parse_str(name: str, raw: str) -> str:
     return raw.strip()
 
 
+def _parse_sender(name: str, raw: str) -> str:
+    # Checked here so a typo stops the server at start, not the first dunning email.
+    from email.utils import parseaddr
+
+    _, address = parseaddr(raw.strip())
+    if "\n" in raw or "\r" in raw or not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", address):
+        raise ConfigError(
+            f"{name}={raw!r} is not an email address; set it to an address SES or your SMTP server "
+            "may send from, such as billing@mail.example.com or 'Example <billing@mail.example.com>'."
+        )
+    return raw.strip()
+
+
+def _parse_smtp_url(name: str, raw: str) -> str:
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("smtp", "smtps", "smtp+plain") or not parts.hostname:
+        raise ConfigError(
+            f"{name} is not an SMTP address; set it like smtp://user:password@smtp.example.com:587 "
+            "(STARTTLS), smtps://…:465 (TLS) or smtp+plain://127.0.0.1:25 (a relay on this machine)."
+        )
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ConfigError(f"{name} has a malformed port; fix the number after the host's colon.")
+    return raw.strip()
+
+
+def _parse_resolvers(name: str, raw: str) -> tuple[str, ...]:
+    import ipaddress
+
+    out = []
+    for item in (p.strip() for p in raw.split(",")):
+        if not item:
+            continue
+        host, _, port = item.rpartition(":") if item.count(":") == 1 else (item, "", "")
+        try:
+            ipaddress.ip_address(host)
+            if port:
+                _parse_port(name, port)
+        except (ValueError, ConfigError):
+            raise ConfigError(
+                f"{name}={raw!r} must list IP addresses of DNS servers, optionally with a port, "
+                "such as 1.1.1.1,8.8.8.8 or 127.0.0.1:5353."
+            )
+        out.append(item)
+    return tuple(out)
+
+
+def _parse_topic_arns(name: str, raw: str) -> tuple[str, ...]:
+    arns = tuple(p.strip() for p in raw.split(",") if p.strip())
+    for arn in arns:
+        if not re.fullmatch(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}", arn):
+            raise ConfigError(
+                f"{name} holds {arn!r}, which is not an SNS topic ARN; list ARNs such as "
+                "arn:aws:sns:us-east-1:123456789012:ses-feedback, separated by commas."
+            )
+    return arns
+
+
 @dataclass(frozen=True)
 class Var:
     name: str
@@ -125,6 +185,13 @@ VARIABLES: tuple[Var, ...] = (
     Var("BACKSTOP_STRIPE_API_BASE", "stripe_api_base", _parse_url),
     Var("BACKSTOP_STRIPE_CONNECT_BASE", "stripe_connect_base", _parse_url),
     Var("BACKSTOP_STRIPE_RATE_LIMIT", "stripe_rate_limit", _parse_positive_int),
+    Var("BACKSTOP_EMAIL_TRANSPORT", "email_transport", _parse_choice(("outbox", "ses", "smtp"))),
+    Var("BACKSTOP_SHARED_SENDER", "shared_sender", _parse_sender),
+    Var("BACKSTOP_SMTP_URL", "smtp_url", _parse_smtp_url, secret=True),
+    Var("BACKSTOP_SES_CONFIGURATION_SET", "ses_configuration_set", _parse_str),
+    Var("BACKSTOP_DNS_RESOLVERS", "dns_resolvers", _parse_resolvers),
+    Var("BACKSTOP_SNS_TOPIC_ARNS", "sns_topic_arns", _parse_topic_arns),
+    Var("BACKSTOP_SNS_TEST_CERT_HOST", "sns_test_cert_host", _parse_str),
 )
 KNOWN_NAMES = frozenset(v.name for v in VARIABLES) | {f"{v.name}_FILE" for v in VARIABLES if v.secret}
 
@@ -140,6 +207,13 @@ class Settings:
     api_rate_limit: int = 60
     jobs_workers: int = 2
     secure_cookies: bool | None = None
+    email_transport: str = "outbox"
+    shared_sender: str | None = None
+    smtp_url: str | None = field(default=None, repr=False)
+    ses_configuration_set: str | None = None
+    dns_resolvers: tuple[str, ...] = ()
+    sns_topic_arns: tuple[str, ...] = ()
+    sns_test_cert_host: str | None = None
     stripe_client_id: str | None = None
     stripe_secret_key: str | None = field(default=None, repr=False)
     stripe_webhook_secret: str | None = field(default=None, repr=False)

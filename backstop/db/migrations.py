@@ -99,6 +99,91 @@ def create_login_tokens(db: Database) -> None:
     )
 
 
+@migrations(name="0004_create_email_tables")
+def create_email_tables(db: Database) -> None:
+    # Every email is a row before it is a message: rendered content, who it is for, and the
+    # work-row columns the send job claims. ``work_state = 'held'`` keeps a blocked message out
+    # of the sweeper until its send domain verifies or is removed.
+    db.executescript(
+        """
+        CREATE TABLE email_messages (
+            id INTEGER PRIMARY KEY,
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            category TEXT NOT NULL CHECK (category IN ('transactional', 'marketing')),
+            dedupe_key TEXT,
+            customer_id TEXT,
+            to_email TEXT NOT NULL,
+            to_name TEXT,
+            subject TEXT NOT NULL,
+            html TEXT NOT NULL,
+            text TEXT NOT NULL,
+            unsubscribe_url TEXT NOT NULL,
+            from_header TEXT,
+            reply_to TEXT,
+            status TEXT NOT NULL DEFAULT 'queued' CHECK (status IN
+                ('queued', 'sent', 'blocked', 'failed', 'suppressed', 'bounced', 'complained')),
+            status_reason TEXT,
+            transport TEXT,
+            provider_message_id TEXT,
+            handoff_at TEXT,
+            sent_at TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            work_state TEXT NOT NULL DEFAULT 'pending',
+            due_at TEXT NOT NULL,
+            claimed_until TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            UNIQUE (workspace_id, dedupe_key)
+        );
+        CREATE INDEX email_messages_work ON email_messages(work_state, due_at);
+        CREATE INDEX email_messages_log ON email_messages(workspace_id, id);
+        CREATE INDEX email_messages_provider ON email_messages(provider_message_id);
+        CREATE TABLE email_suppressions (
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            email TEXT NOT NULL COLLATE NOCASE,
+            unsubscribed_at TEXT,
+            bounced_at TEXT,
+            bounce_detail TEXT,
+            complained_at TEXT,
+            PRIMARY KEY (workspace_id, email)
+        );
+        CREATE TABLE send_domains (
+            id INTEGER PRIMARY KEY,
+            workspace_id INTEGER NOT NULL UNIQUE REFERENCES workspaces(id) ON DELETE CASCADE,
+            domain TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            from_local TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'verified', 'failed')),
+            dkim_tokens TEXT NOT NULL,
+            last_check TEXT,
+            checked_at TEXT,
+            verified_at TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE email_branding (
+            workspace_id INTEGER PRIMARY KEY REFERENCES workspaces(id) ON DELETE CASCADE,
+            from_name TEXT,
+            reply_to TEXT,
+            brand_color TEXT NOT NULL DEFAULT '#3b5bdb',
+            footer TEXT,
+            theme TEXT NOT NULL DEFAULT 'auto' CHECK (theme IN ('light', 'dark', 'auto')),
+            logo BLOB,
+            logo_type TEXT,
+            logo_sha TEXT UNIQUE,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE ses_notifications (
+            message_id TEXT PRIMARY KEY,
+            type TEXT NOT NULL,
+            topic_arn TEXT,
+            outcome TEXT NOT NULL,
+            received_at TEXT NOT NULL
+        );
+        """
+    )
+
+
 @migrations(name="0005_create_stripe_mirror")
 def create_stripe_mirror(db: Database) -> None:
     # Work-row columns spelled out: a migration must not change when shared code does.

@@ -1,0 +1,185 @@
+"""The queue of messages: every email is a row first, written in the caller's transaction.
+
+``queue_email`` is the one call other domains make. It renders the message at once (what is
+queued is exactly what the customer will read), applies the suppression rules, and leaves a
+work row that ``sending.send_message`` claims.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlite_utils import Database
+
+from backstop import clock
+from backstop.db import all_rows, one
+from backstop.email import suppression
+from backstop.email.branding import get_branding
+from backstop.email.kinds import get_kind
+from backstop.email.policy import flatten_header, suppression_reason, valid_address
+from backstop.email.render import render_email
+from backstop.settings import Settings
+from backstop.workspaces.errors import NotFound
+
+TABLE = "email_messages"
+STATUSES = ("queued", "sent", "blocked", "failed", "suppressed", "bounced", "complained")
+
+
+@dataclass(frozen=True)
+class QueuedEmail:
+    id: int
+    status: str
+    created: bool  # False when the dedupe key matched an earlier message
+
+
+def queue_email(
+    db: Database,
+    settings: Settings,
+    *,
+    workspace_id: int,
+    kind: str,
+    to_email: str,
+    to_name: str | None = None,
+    context: dict[str, Any] | None = None,
+    dedupe_key: str | None = None,
+    customer_id: str | None = None,
+) -> QueuedEmail:
+    """Queue one email of ``kind`` for a customer; call it inside the transaction of its cause.
+
+    ``dedupe_key`` (for example ``dunning:in_123:step:2``) makes queuing idempotent: a second
+    call with the same key returns the first message instead of adding another.
+    """
+    spec = get_kind(kind)
+    if not settings.secret_key:
+        raise RuntimeError("settings.secret_key is needed to sign unsubscribe links")
+    if dedupe_key:
+        existing = one(
+            db,
+            "SELECT id, status FROM email_messages WHERE workspace_id = ? AND dedupe_key = ?",
+            [workspace_id, dedupe_key],
+        )
+        if existing:
+            return QueuedEmail(existing["id"], existing["status"], False)
+    address = (to_email or "").strip().lower()
+    name = flatten_header(to_name or "", 100) or None
+    unsubscribe = suppression.unsubscribe_url(settings.public_url, settings.secret_key, workspace_id, address)
+    rendered = render_email(
+        kind,
+        {**(context or {}), "customer_name": name},
+        get_branding(db, workspace_id),
+        settings.public_url,
+        unsubscribe,
+    )
+    status, reason, work_state = "queued", None, "pending"
+    if not valid_address(address):
+        status, reason, work_state = "failed", f"“{address[:80]}” isn't a valid email address.", "failed"
+    elif why := suppression_reason(spec.category, suppression.state(db, workspace_id, address)):
+        status, reason, work_state = "suppressed", why, "done"
+    now = clock.iso()
+    with db.atomic():
+        cur = db.execute(
+            "INSERT INTO email_messages (workspace_id, kind, category, dedupe_key, customer_id, "
+            "to_email, to_name, subject, html, text, unsubscribe_url, status, status_reason, "
+            "created_at, updated_at, work_state, due_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (workspace_id, dedupe_key) DO NOTHING",
+            [
+                workspace_id, kind, spec.category, dedupe_key, customer_id, address, name,
+                rendered.subject, rendered.html, rendered.text, unsubscribe, status, reason,
+                now, now, work_state, now,
+            ],
+        )  # fmt: skip
+        if cur.rowcount == 0:  # a concurrent call with the same key won
+            existing = one(
+                db,
+                "SELECT id, status FROM email_messages WHERE workspace_id = ? AND dedupe_key = ?",
+                [workspace_id, dedupe_key],
+            )
+            return QueuedEmail(existing["id"], existing["status"], False)  # type: ignore[index]
+    return QueuedEmail(cur.lastrowid, status, True)  # type: ignore[arg-type]
+
+
+def release_held(db: Database, workspace_id: int) -> list[int]:
+    """Blocked messages of the workspace become due now; returns their ids to enqueue."""
+    now = clock.iso()
+    rows = db.execute(
+        "UPDATE email_messages SET status = 'queued', status_reason = NULL, work_state = 'pending', "
+        "due_at = ?, claimed_until = NULL, updated_at = ? WHERE workspace_id = ? AND work_state = 'held' "
+        "RETURNING id",
+        [now, now, workspace_id],
+    ).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def held_workspace_ids(db: Database) -> list[int]:
+    return [
+        r["workspace_id"]
+        for r in all_rows(db, "SELECT DISTINCT workspace_id FROM email_messages WHERE work_state = 'held'")
+    ]
+
+
+_LIST_COLUMNS = (
+    "id, kind, category, to_email, to_name, subject, status, status_reason, transport, "
+    "from_header, created_at, sent_at, updated_at, attempts, last_error, work_state, due_at"
+)
+
+
+def list_messages(
+    db: Database,
+    workspace_id: int,
+    *,
+    status: str | None = None,
+    kind: str | None = None,
+    search: str | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> list[dict]:
+    where, params = ["workspace_id = ?"], [workspace_id]
+    if status in STATUSES:
+        where.append("status = ?")
+        params.append(status)
+    if kind:
+        where.append("kind = ?")
+        params.append(kind)
+    if search:
+        where.append("(to_email LIKE ? ESCAPE '\\' OR subject LIKE ? ESCAPE '\\')")
+        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        params += [pattern, pattern]
+    if before_id:
+        where.append("id < ?")
+        params.append(before_id)
+    sql = f"SELECT {_LIST_COLUMNS} FROM email_messages WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?"  # noqa: S608
+    return all_rows(db, sql, [*params, limit])
+
+
+def status_counts(db: Database, workspace_id: int) -> dict[str, int]:
+    rows = all_rows(
+        db,
+        "SELECT status, COUNT(*) AS n FROM email_messages WHERE workspace_id = ? GROUP BY status",
+        [workspace_id],
+    )
+    counts = dict.fromkeys(STATUSES, 0)
+    counts.update({r["status"]: r["n"] for r in rows})
+    return counts
+
+
+def get_message(db: Database, workspace_id: int, message_id: int) -> dict:
+    row = one(
+        db, "SELECT * FROM email_messages WHERE id = ? AND workspace_id = ?", [message_id, workspace_id]
+    )
+    if row is None:
+        raise NotFound(message_id)
+    return row
+
+
+def send_again(db: Database, workspace_id: int, message_id: int) -> bool:
+    """Put a failed message back in the queue (an admin's decision after reading why)."""
+    now = clock.iso()
+    cur = db.execute(
+        "UPDATE email_messages SET status = 'queued', status_reason = NULL, work_state = 'pending', "
+        "due_at = ?, claimed_until = NULL, handoff_at = NULL, attempts = 0, last_error = NULL, "
+        "updated_at = ? WHERE id = ? AND workspace_id = ? AND status = 'failed'",
+        [now, now, message_id, workspace_id],
+    )
+    return cur.rowcount == 1

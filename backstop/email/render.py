@@ -1,0 +1,83 @@
+"""Turning a kind, a context and a workspace's branding into subject, HTML and plain text.
+
+HTML is autoescaped and its CSS inlined with css-inline (media queries kept for phones and dark
+mode); the text part is written for people, not stripped from the HTML.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import css_inline
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from backstop.email.branding import Branding
+from backstop.email.kinds import get_kind
+from backstop.email.policy import flatten_header
+from backstop.lib.money import money
+from backstop.paths import templates_dir
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    html: str
+    text: str
+
+
+@functools.cache
+def _environments() -> tuple[Environment, Environment]:
+    loader = FileSystemLoader(str(templates_dir() / "emails"))
+    html = Environment(loader=loader, autoescape=select_autoescape(["html"]), undefined=StrictUndefined)
+    text = Environment(loader=loader, autoescape=False, undefined=StrictUndefined)  # noqa: S701 - plain text
+    for env in (html, text):
+        env.filters["money"] = money
+        env.trim_blocks = True
+        env.lstrip_blocks = True
+    return html, text
+
+
+@functools.cache
+def _inliner() -> css_inline.CSSInliner:
+    return css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+
+
+def base_context(branding: Branding, public_url: str, unsubscribe_url: str) -> dict[str, Any]:
+    logo = branding.logo_path()
+    return {
+        "company": branding.company,
+        "from_name": branding.display_name,
+        "brand_color": branding.brand_color,
+        "footer": branding.footer,
+        "logo_url": f"{public_url}{logo}" if logo else None,
+        "unsubscribe_url": unsubscribe_url,
+        "customer_name": None,
+    }
+
+
+def render_email(
+    kind_key: str, context: dict[str, Any], branding: Branding, public_url: str, unsubscribe_url: str
+) -> Rendered:
+    kind = get_kind(kind_key)
+    ctx = {**base_context(branding, public_url, unsubscribe_url), **context}
+    if kind.template == "dunning":
+        ctx.setdefault("step", int(kind_key.rsplit("_", 1)[1]))
+    html_env, text_env = _environments()
+    subject = flatten_header(text_env.from_string(kind.subject).render(ctx), 250)
+    html = html_env.get_template(f"{kind.template}.html").render(ctx, subject=subject)
+    text = text_env.get_template(f"{kind.template}.txt").render(ctx, subject=subject)
+    return Rendered(subject=subject, html=_inliner().inline(html), text=text.strip() + "\n")
+
+
+def render_sample(kind_key: str, branding: Branding, public_url: str, customer_name: str = "Sam") -> Rendered:
+    """A preview with made-up data: nothing is looked up, nothing is queued."""
+    kind = get_kind(kind_key)
+    return render_email(
+        kind_key,
+        {**kind.sample, "customer_name": customer_name},
+        branding,
+        public_url,
+        f"{public_url}/u/preview",
+    )
