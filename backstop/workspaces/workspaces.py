@@ -60,6 +60,18 @@ def validate_slug(slug: str) -> str:
     return slug
 
 
+def workspace_name_problem(name: str) -> str | None:
+    """Why a workspace can't be made from this name alone (its slug made from it), or None."""
+    try:
+        cleaned = _clean_name(name)
+    except ValidationError as exc:
+        return exc.message
+    slug = slugify(cleaned) or "workspace"
+    if slug in RESERVED_SLUGS:
+        return f"Its address would be /w/{slug}, which Backstop keeps for itself; add a word to the name."
+    return None
+
+
 def new_embed_secret() -> str:
     return "es_" + random_token(32)
 

@@ -9,12 +9,13 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromQuery
 from litestar.response import Redirect, Template
 
+from backstop.lib import passwords
 from backstop.web.admin.common import render, safe_next, session_token, set_session_cookie
 from backstop.web.deps import DB
 from backstop.web.state import app_state, client_ip
 from backstop.workspaces import admins
 from backstop.workspaces.errors import ValidationError
-from backstop.workspaces.workspaces import create_workspace
+from backstop.workspaces.workspaces import create_workspace, workspace_name_problem
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
@@ -33,13 +34,30 @@ def setup_page(request: Request, db: DB) -> Template | Redirect:
     return render(request, "admin/setup.html", form={}, errors={})
 
 
+def _setup_problems(data: dict[str, str]) -> dict[str, str]:
+    """Every problem with the setup form at once, each under the field it belongs to."""
+    problems: dict[str, str] = {}
+    email, password = data.get("email", ""), data.get("password", "")
+    try:
+        email = admins.normalise_email(email)
+    except ValidationError as exc:
+        problems["email"] = exc.message
+    problem = passwords.password_problem(password, email)
+    if problem:
+        problems["password"] = problem
+    if password != data.get("password_confirm", ""):
+        problems["password_confirm"] = "The two passwords don't match."  # noqa: S105
+    problem = workspace_name_problem(data.get("workspace_name", ""))
+    if problem:
+        problems["workspace_name"] = problem
+    return problems
+
+
 @post("/setup", sync_to_thread=True)
 def setup_submit(request: Request, db: DB, data: Form) -> Template | Redirect:
-    errors: dict[str, str] = {}
-    if data.get("password", "") != data.get("password_confirm", ""):
-        errors["password_confirm"] = "The two passwords don't match."  # noqa: S105
     if admins.any_admin_exists(db):
         return Redirect("/login")
+    errors = _setup_problems(data)
     if not errors:
         try:
             with db.atomic():
@@ -49,7 +67,9 @@ def setup_submit(request: Request, db: DB, data: Form) -> Template | Redirect:
                 admin = admins.create_admin(db, data.get("email", ""), data.get("password", ""))
                 ws, _ = create_workspace(db, app_state(request).box, data.get("workspace_name", ""), admin)
         except ValidationError as exc:
-            errors[exc.field or "form"] = exc.message
+            # The form has no slug field: a workspace's name and slug problems show by its name.
+            field = "workspace_name" if exc.field in ("name", "slug") else exc.field
+            errors[field or "form"] = exc.message
     if errors:
         form = {k: v for k, v in data.items() if "password" not in k}
         return render(request, "admin/setup.html", form=form, errors=errors, status_code=400)
