@@ -49,9 +49,12 @@ def login_redirect(request: Request) -> Redirect:
 
 def safe_next(value: str | None) -> str:
     """Only same-site paths are followed after login, never another host."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/"
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    # Browsers drop tabs and newlines from a URL, so "/\t/evil.test" would become "//evil.test".
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in value):
+        return "/"
+    return value
 
 
 def set_session_cookie(response: Any, request: Request, token: str | None) -> None:
