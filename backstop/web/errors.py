@@ -36,11 +36,16 @@ def _is_api(request: Request) -> bool:
 
 
 def _html(request: Request, status: int, detail: str | None = None) -> Template:
+    from backstop.web.app import SECURITY_HEADERS  # here: app imports this module
+
     title, text = _HTML_MESSAGES.get(status, _HTML_MESSAGES[500 if status >= 500 else 400])
+    # Error pages come from exception handlers, which the admin router's after_request hook
+    # never sees, so they carry the same headers themselves.
     return Template(
         "error.html",
         context={"status": status, "title": title, "text": detail or text},
         status_code=status,
+        headers=SECURITY_HEADERS,
     )
 
 
