@@ -318,5 +318,168 @@ def token_revoke(slug: str, prefix: str) -> None:
     out.print(f"Revoked {prefix}.", highlight=False)
 
 
+@main.group()
+def stripe() -> None:
+    """Connect Stripe, sync the mirror, replay events."""
+
+
+def _workspace_id(db, slug: str) -> int:
+    from backstop.workspaces.workspaces import get_workspace_by_slug
+
+    ws = get_workspace_by_slug(db, slug)
+    if ws is None:
+        fail(f"No workspace has the slug {slug!r}; create one with 'backstop workspace create'.")
+    return ws["id"]
+
+
+@stripe.command("connect")
+@click.option("--workspace", "slug", required=True, help="The workspace's slug.")
+@click.option("--key", required=True, help="A restricted key, rk_test_… or rk_live_….")
+@click.option(
+    "--webhook-secret", help="The signing secret (whsec_…) of the endpoint for /stripe/webhooks/SLUG."
+)
+@click.option("--no-sync", is_flag=True, help="Don't copy the account now (the server's jobs will).")
+def stripe_connect(slug: str, key: str, webhook_secret: str | None, no_sync: bool) -> None:
+    """Connect a workspace with a restricted key, checking every permission it needs."""
+    from backstop.db import opened
+    from backstop.lib.crypto import SecretBox
+    from backstop.stripe_sync import service
+    from backstop.workspaces.errors import ValidationError
+
+    settings = prepared(load_settings())
+    with opened(settings.db_path) as db:
+        ws_id = _workspace_id(db, slug)
+        try:
+            with err.status("Checking the key's permissions with Stripe…"):
+                result = service.connect_restricted_key(
+                    db, SecretBox(settings.secret_key), settings, ws_id, slug, key, webhook_secret
+                )
+        except ValidationError as exc:
+            fail(exc.message)
+    mode = "live mode" if result.livemode else "test mode"
+    how = "webhooks" if result.webhook == "pasted" else "polling every minute"
+    out.print(f"Connected {slug} in {mode}; events arrive by {how}.", highlight=False)
+    if result.missing_optional:
+        out.print(f"Optional permissions not granted: {', '.join(result.missing_optional)}.", highlight=False)
+    if not no_sync:
+        _sync(settings, ws_id, result.backfill_id)
+
+
+def _sync(settings, ws_id: int, backfill_id: int) -> None:
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from backstop.db import opened
+    from backstop.lib.crypto import SecretBox
+    from backstop.stripe_sync import backfill, connection
+
+    box = SecretBox(settings.secret_key)
+    with (
+        opened(settings.db_path) as db,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[synced]} objects"),
+            console=err,
+        ) as bar,
+    ):
+        task = bar.add_task("Syncing from Stripe", total=100, synced=0)
+
+        def on_page(p) -> None:
+            bar.update(
+                task, completed=p.percent, synced=p.synced, description=f"Syncing {p.stage_label.lower()}"
+            )
+
+        outcome = backfill.run(db, backfill_id, lambda w: connection.gateway(db, box, settings, w), on_page)
+        final = backfill.progress(db, ws_id)
+        bar.update(task, completed=final.percent if final else 0)
+    if outcome is None:
+        fail("Another process is running this sync right now; watch its progress in the admin.", code=1)
+    if outcome != "done":
+        fail(
+            f"The sync stopped: {final.last_error if final else outcome}. It resumes where it stopped when run again.",
+            code=1,
+        )
+    out.print(
+        f"Synced {final.synced} objects: "
+        + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in final.counts.items()),
+        highlight=False,
+    )
+
+
+@stripe.command("sync")
+@click.option("--workspace", "slug", required=True, help="The workspace's slug.")
+@click.option("--restart", is_flag=True, help="Start over instead of resuming an unfinished sync.")
+def stripe_sync(slug: str, restart: bool) -> None:
+    """Copy (or finish copying) the Stripe account into Backstop, with a progress bar."""
+    from backstop.db import one, opened
+    from backstop.stripe_sync import backfill, connection
+
+    settings = prepared(load_settings())
+    with opened(settings.db_path) as db:
+        ws_id = _workspace_id(db, slug)
+        if connection.get(db, ws_id) is None:
+            fail(f"Stripe isn't connected for {slug}; run 'backstop stripe connect' first.")
+        row = one(
+            db, "SELECT id, finished_at, work_state FROM stripe_backfills WHERE workspace_id = ?", [ws_id]
+        )
+        if row is None or restart or row["finished_at"] or row["work_state"] == "failed":
+            backfill_id = backfill.start(db, ws_id)
+        else:
+            backfill_id = row["id"]
+            # Resume now rather than waiting for a lease left by a stopped process to run out.
+            db.execute(
+                "UPDATE stripe_backfills SET work_state = 'pending', claimed_until = NULL, due_at = ? "
+                "WHERE id = ? AND work_state != 'done'",
+                [_now_iso(), backfill_id],
+            )
+    _sync(settings, ws_id, backfill_id)
+
+
+def _now_iso() -> str:
+    from backstop import clock
+
+    return clock.iso()
+
+
+@stripe.command("replay")
+@click.option("--workspace", "slug", required=True, help="The workspace's slug.")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    help="Only events created at or after this UTC date/time.",
+)
+def stripe_replay(slug: str, since) -> None:
+    """Run stored events through processing again, oldest first (same path as new events)."""
+    from datetime import UTC
+
+    from rich.progress import Progress
+
+    from backstop.db import opened
+    from backstop.lib.crypto import SecretBox
+    from backstop.stripe_sync import connection, events
+    from backstop.stripe_sync import handlers as _handlers  # noqa: F401 - registers handlers
+
+    settings = prepared(load_settings())
+    box = SecretBox(settings.secret_key)
+    with opened(settings.db_path) as db:
+        ws_id = _workspace_id(db, slug)
+        since_ts = int(since.replace(tzinfo=UTC).timestamp()) if since else None
+        ids = events.replay(db, ws_id, since_ts)
+
+        def fetch_for(workspace_id: int):
+            gateway = connection.gateway(db, box, settings, workspace_id)
+            return lambda path, params=None: gateway.get(path, params)
+
+        outcomes: dict[str, int] = {}
+        with Progress(console=err, transient=True) as bar:
+            task = bar.add_task("Replaying events", total=len(ids))
+            for row_id in ids:
+                outcome = events.process_event(db, row_id, fetch_for) or "skipped"
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+                bar.advance(task)
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())) or "nothing to replay"
+    out.print(f"Replayed {len(ids)} events: {summary}.", highlight=False)
+
+
 if __name__ == "__main__":
     main()

@@ -22,10 +22,11 @@ from backstop.lib.ratelimit import FixedWindowLimiter
 from backstop.paths import static_dir, templates_dir
 from backstop.settings import Settings, ensure_secret_key
 from backstop.web import health
-from backstop.web.admin import auth, desktop_login, settings_pages, upcoming, workspace_pages
+from backstop.web.admin import auth, desktop_login, settings_pages, stripe_pages, upcoming, workspace_pages
 from backstop.web.admin.common import current_session, current_workspace
 from backstop.web.api.routes import api_router
 from backstop.web.errors import EXCEPTION_HANDLERS
+from backstop.web.hooks import stripe as stripe_hooks
 from backstop.web.state import AppState, provide_db
 
 log = logging.getLogger("backstop")
@@ -115,6 +116,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             settings_pages.tokens_page,
             settings_pages.create_token,
             settings_pages.revoke_token,
+            *stripe_pages.handlers,
             *upcoming.handlers,
         ],
     )
@@ -122,6 +124,8 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
     return Litestar(
         route_handlers=[
             health.healthz,
+            stripe_hooks.workspace_webhook,
+            stripe_hooks.platform_webhook,
             admin_router,
             api_router,
             create_static_files_router(
@@ -169,5 +173,6 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
 
 def _register_tasks() -> None:
     """Import every task module so the consumer knows each task by name."""
+    import jobs.stripe
     import jobs.sweeper  # noqa: F401
     import jobs.email  # noqa: F401

@@ -32,7 +32,7 @@ _HTML_MESSAGES = {
 
 
 def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    return request.url.path.startswith(("/api/", "/stripe/webhooks", "/hooks/"))
 
 
 def _html(request: Request, status: int, detail: str | None = None) -> Template:

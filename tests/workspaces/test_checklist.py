@@ -56,7 +56,7 @@ def test_it_lists_the_five_steps_of_the_seed_in_order_none_done(db, acme):
 
 
 def test_it_ticks_connect_stripe_only_when_the_connection_is_live(db, acme):
-    put_row(db, "stripe_connections", {"workspace_id": acme.id, "status": "revoked", "livemode": 0})
+    put_row(db, "stripe_connections", {"workspace_id": acme.id, "method": "restricted_key", "status": "revoked", "livemode": 0})
     assert done_steps(db, acme) == []
     db.execute("UPDATE stripe_connections SET status = 'live' WHERE workspace_id = ?", [acme.id])
     assert done_steps(db, acme) == [1]
@@ -88,7 +88,7 @@ def test_it_ticks_the_last_step_when_the_first_campaign_opens(db, acme):
 
 def test_it_ticks_steps_from_this_workspace_only(db, box, acme, marco):
     side, _ = create_workspace(db, box, "Side", marco.admin, "side")
-    put_row(db, "stripe_connections", {"workspace_id": side.id, "status": "live", "livemode": 1})
+    put_row(db, "stripe_connections", {"workspace_id": side.id, "method": "restricted_key", "status": "live", "livemode": 1})
     put_row(db, "campaigns", {"workspace_id": side.id})
     set_embed_step_done(db, side, True)
     assert done_steps(db, acme) == []
@@ -98,5 +98,5 @@ def test_it_ticks_steps_from_this_workspace_only(db, box, acme, marco):
 @pytest.mark.parametrize(("livemode", "label"), [(0, "testmode"), (1, "livemode")])
 def test_it_names_the_mode_stripe_was_connected_in(db, acme, livemode, label):
     assert checklist.mode_label(db, acme.id) is None
-    put_row(db, "stripe_connections", {"workspace_id": acme.id, "status": "live", "livemode": livemode})
+    put_row(db, "stripe_connections", {"workspace_id": acme.id, "method": "restricted_key", "status": "live", "livemode": livemode})
     assert checklist.mode_label(db, acme.id) == label

@@ -42,12 +42,6 @@ UPCOMING: dict[str, tuple[str, str, str, str]] = {
         "Emails",
         "The send log and email templates: every message with its status, and previews.",
     ),
-    "settings/stripe": (
-        "settings",
-        "stripe",
-        "Stripe connection",
-        "Connect Stripe through Connect OAuth or a restricted key, and see the sync progress.",
-    ),
     "settings/retry-policy": (
         "settings",
         "retry-policy",

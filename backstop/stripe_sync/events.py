@@ -1,0 +1,174 @@
+"""Taking in Stripe events exactly once, and processing each one until it has worked.
+
+Every way an event arrives — webhook, polling, the 72-hour reconciliation, a replay — goes
+through ``ingest_event``: insert-or-ignore by event id, so duplicates are no-ops. Processing is a
+work row (see backstop.lib.workrows): a handler's failure rolls its writes back, is recorded on
+the event row, and the event is tried again later with backoff; it is never marked done on
+receipt.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlite_utils import Database
+
+from backstop import clock
+from backstop.db import one
+from backstop.lib import workrows
+
+log = logging.getLogger("backstop.stripe.events")
+
+TABLE = "stripe_events"
+MAX_ATTEMPTS = 12  # with doubling backoff from 30 s (capped at 6 h): about two and a half days
+
+
+@dataclass(frozen=True)
+class EventContext:
+    """What a handler gets: the event, the db (inside the event's transaction), and a way to
+    fetch an object's current state from Stripe when the payload can't be trusted."""
+
+    db: Database
+    workspace_id: int
+    event: dict
+    fetch: Callable[..., dict]
+
+    @property
+    def object(self) -> dict:
+        return self.event["data"]["object"]
+
+    @property
+    def version(self) -> int:
+        return int(self.event.get("created") or 0)
+
+
+Handler = Callable[[EventContext], None]
+HANDLERS: dict[str, list[Handler]] = {}
+
+
+def on(*event_types: str) -> Callable[[Handler], Handler]:
+    """Register a handler for event types; several capabilities may handle the same type."""
+
+    def register(handler: Handler) -> Handler:
+        for event_type in event_types:
+            HANDLERS.setdefault(event_type, []).append(handler)
+        return handler
+
+    return register
+
+
+class InvalidEvent(ValueError):
+    pass
+
+
+def parse_event(payload: bytes | str) -> dict:
+    try:
+        event = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidEvent("The body is not JSON.") from exc
+    return parse_event_object(event)
+
+
+def parse_event_object(event: object) -> dict:
+    """Check that a decoded body (or an item of GET /v1/events) is a usable Stripe event."""
+    if not isinstance(event, dict) or event.get("object") != "event":
+        raise InvalidEvent("The body is not a Stripe event object.")
+    if not isinstance(event.get("id"), str) or not event["id"].startswith("evt_"):
+        raise InvalidEvent("The event has no evt_ id.")
+    if not isinstance(event.get("type"), str) or not isinstance(event.get("created"), int):
+        raise InvalidEvent("The event has no type or created time.")
+    obj = (event.get("data") or {}).get("object")
+    if not isinstance(obj, dict):
+        raise InvalidEvent("The event has no data.object.")
+    return event
+
+
+def ingest_event(db: Database, workspace_id: int, event: dict, source: str) -> tuple[int, bool]:
+    """Store the event once; return (row id, whether it was new)."""
+    obj = event["data"]["object"]
+    payload = json.dumps(event, separators=(",", ":"))
+    cur = db.execute(
+        "INSERT OR IGNORE INTO stripe_events (workspace_id, event_id, type, object_id, created, livemode, "
+        "payload, source, received_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            workspace_id,
+            event["id"],
+            event["type"],
+            obj.get("id"),
+            event["created"],
+            int(bool(event.get("livemode"))),
+            payload,
+            source,
+            clock.iso(),
+            clock.iso(),
+        ],
+    )
+    if cur.rowcount == 1:
+        return cur.lastrowid, True
+    row = one(
+        db,
+        "SELECT id FROM stripe_events WHERE workspace_id = ? AND event_id = ?",
+        [workspace_id, event["id"]],
+    )
+    return row["id"], False
+
+
+def replay(db: Database, workspace_id: int, since: int | None = None) -> list[int]:
+    """Put stored events (optionally from ``since``) back through processing, oldest first."""
+    where = "workspace_id = ?" + (" AND created >= ?" if since is not None else "")
+    params: list = [workspace_id] + ([since] if since is not None else [])
+    ids = [
+        r[0]
+        for r in db.execute(
+            f"SELECT id FROM stripe_events WHERE {where} ORDER BY created, id",  # noqa: S608
+            params,
+        ).fetchall()
+    ]
+    if ids:
+        db.execute(
+            f"UPDATE stripe_events SET work_state = 'pending', due_at = ?, claimed_until = NULL, "  # noqa: S608
+            f"attempts = 0, outcome = NULL, last_error = NULL WHERE {where}",
+            [clock.iso(), *params],
+        )
+    return ids
+
+
+def process_event(db: Database, row_id: int, fetch_for: Callable[[int], Callable[..., dict]]) -> str | None:
+    """Run the handlers of one stored event. Returns the outcome, or None if another worker
+    holds it. ``fetch_for(workspace_id)`` gives a function that reads an object from Stripe."""
+    if not workrows.claim(db, TABLE, row_id, lease=timedelta(minutes=2)):
+        return None
+    row = one(db, "SELECT workspace_id, type, payload, attempts FROM stripe_events WHERE id = ?", [row_id])
+    event = json.loads(row["payload"])
+    handlers = HANDLERS.get(row["type"], [])
+    if not handlers:
+        _finish(db, row_id, "ignored")
+        return "ignored"
+    ctx = EventContext(db, row["workspace_id"], event, fetch_for(row["workspace_id"]))
+    try:
+        with db.atomic():
+            for handler in handlers:
+                handler(ctx)
+            _finish(db, row_id, "processed")
+        return "processed"
+    except Exception as exc:
+        # The handler's writes were rolled back; the error is recorded outside that transaction.
+        log.warning("event %s (%s) failed: %s", event["id"], row["type"], exc, exc_info=True)
+        error = f"{exc.__class__.__name__}: {exc}"
+        if row["attempts"] >= MAX_ATTEMPTS:
+            workrows.fail(db, TABLE, row_id, error)
+            db.execute("UPDATE stripe_events SET outcome = 'failed' WHERE id = ?", [row_id])
+            return "failed"
+        workrows.retry_later(db, TABLE, row_id, workrows.backoff(row["attempts"]), error)
+        return "retrying"
+
+
+def _finish(db: Database, row_id: int, outcome: str) -> None:
+    workrows.complete(db, TABLE, row_id)
+    db.execute(
+        "UPDATE stripe_events SET outcome = ?, processed_at = ? WHERE id = ?", [outcome, clock.iso(), row_id]
+    )

@@ -1,0 +1,110 @@
+"""Stripe tasks: process a stored event, run a backfill, poll events, reconcile the last 72 h."""
+
+from __future__ import annotations
+
+import logging
+
+from huey import crontab
+
+from backstop.connectors.stripe import StripeAuthFailed, StripeFailure
+from backstop.db import all_rows
+from backstop.lib.crypto import SecretBox
+from backstop.stripe_sync import backfill, connection, events, polling
+from backstop.stripe_sync import handlers as _handlers  # noqa: F401 - registers the mirror's handlers
+from jobs import sweeper
+from jobs.queue import app_db, huey, settings
+
+log = logging.getLogger("backstop.jobs.stripe")
+
+
+def _box() -> SecretBox:
+    return SecretBox(settings().secret_key)
+
+
+def _gateway_for(db):
+    box, conf = _box(), settings()
+
+    def make(workspace_id: int):
+        return connection.gateway(db, box, conf, workspace_id)
+
+    return make
+
+
+def _fetcher_for(db):
+    make = _gateway_for(db)
+
+    def fetch_for(workspace_id: int):
+        gateway = None
+
+        def fetch(path: str, params: dict | None = None) -> dict:
+            nonlocal gateway
+            gateway = gateway or make(workspace_id)
+            return gateway.get(path, params)
+
+        return fetch
+
+    return fetch_for
+
+
+@huey.task(name="stripe.process_event")
+def process_event(row_id: int) -> str | None:
+    with app_db() as db:
+        return events.process_event(db, row_id, _fetcher_for(db))
+
+
+@huey.task(name="stripe.run_backfill")
+def run_backfill(row_id: int) -> str | None:
+    with app_db() as db:
+        return backfill.run(db, row_id, _gateway_for(db))
+
+
+def enqueue_events(row_ids: list[int]) -> None:
+    for row_id in row_ids:
+        process_event(row_id)
+
+
+def _live_connections(db, where: str = "1") -> list[dict]:
+    return all_rows(db, f"SELECT workspace_id FROM stripe_connections WHERE status = 'live' AND {where}")  # noqa: S608
+
+
+@huey.periodic_task(crontab(minute="*"), name="stripe.poll_events")
+def poll_events() -> int:
+    """Installs Stripe can't reach (laptops, the desktop app) fetch new events every minute."""
+    taken = 0
+    with app_db() as db:
+        for row in _live_connections(db, "polling = 1"):
+            try:
+                new = polling.poll(db, row["workspace_id"], _gateway_for(db)(row["workspace_id"]))
+            except StripeAuthFailed as exc:
+                connection.mark_failing(
+                    db, row["workspace_id"], f"Stripe refused Backstop's key: {exc.message}"
+                )
+                continue
+            except StripeFailure as exc:
+                log.warning("polling events for workspace %s failed: %s", row["workspace_id"], exc.message)
+                continue
+            enqueue_events(new)
+            taken += len(new)
+    return taken
+
+
+@huey.periodic_task(crontab(minute="17", hour="*/3"), name="stripe.reconcile_events")
+def reconcile_events() -> int:
+    """Catch events a webhook missed: re-read the last 72 hours every three hours."""
+    taken = 0
+    with app_db() as db:
+        for row in _live_connections(db):
+            try:
+                new = polling.reconcile(db, row["workspace_id"], _gateway_for(db)(row["workspace_id"]))
+            except StripeFailure as exc:
+                log.warning(
+                    "reconciling events for workspace %s failed: %s", row["workspace_id"], exc.message
+                )
+                continue
+            enqueue_events(new)
+            taken += len(new)
+    return taken
+
+
+sweeper.register("stripe_events", process_event)
+sweeper.register("stripe_backfills", run_backfill)
