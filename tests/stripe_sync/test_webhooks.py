@@ -3,9 +3,8 @@
 import json
 import time
 
-from tests.stripe_sync.conftest import WHSEC, customer, deliver, make_event
-
 from backstop.stripe_sync.signature import signature_header
+from tests.stripe_sync.conftest import WHSEC, customer, deliver, make_event
 
 
 def events_in(db):

@@ -153,7 +153,7 @@ def oauth_callback(
         )
     try:
         workspace_id, backfill_id = service.oauth_finish(
-            db, app_state(request).settings, session.admin.id, code, state
+            db, app_state(request).settings, session.admin.id, code, oauth_state
         )
     except ValidationError as exc:
         return render(
