@@ -47,11 +47,11 @@ async def reference(request: Request) -> Template:
 
 
 @route(
-    "/{path:path}",
+    ["/", "/{path:path}"],
     http_method=[HttpMethod.GET, HttpMethod.POST, HttpMethod.PUT, HttpMethod.PATCH, HttpMethod.DELETE],
     include_in_schema=False,
 )
-async def unknown_path(path: FromPath[str]) -> None:
+async def unknown_path(path: FromPath[str] = "") -> None:
     """Any other address under /api/v1: answered here, behind the middleware, so it is
     authenticated and rate-limited like every endpoint and its 404 carries the error shape."""
     raise ApiError(404, f"There is no endpoint at /api/v1{path}; see /api/v1/reference.")

@@ -43,11 +43,12 @@ def widgets_api(client, db):
     return client
 
 
-def test_it_answers_an_unknown_api_path_with_not_found(client, acme_auth):
+@pytest.mark.parametrize("path", ["/api/v1/customerz", "/api/v1", "/api/v1/", "/api/v1/stats/extra/parts"])
+def test_it_answers_an_unknown_api_path_with_not_found(client, acme_auth, path):
     for method in ("GET", "POST", "DELETE"):
-        response = client.request(method, "/api/v1/customerz", headers=acme_auth)
+        response = client.request(method, path, headers=acme_auth)
         message = assert_error(response, 404, "not_found")
-        assert "/api/v1/customerz" in message
+        assert "/api/v1" in message
         assert "X-RateLimit-Remaining" in response.headers
 
 
