@@ -40,6 +40,18 @@ def put_row(db, table: str, values: dict) -> None:
         db.execute("PRAGMA foreign_keys=ON")
 
 
+def connect_stripe(db, workspace_id: int, status: str = "live", livemode: int = 0) -> None:
+    """A Stripe connection row as the Stripe capability leaves it, by restricted key."""
+    values = {"workspace_id": workspace_id, "status": status, "livemode": livemode}
+    put_row(db, "stripe_connections", {**values, "method": "restricted_key"})
+
+
+def open_campaign(db, workspace_id: int) -> None:
+    """A recovery campaign in flight, with the columns the Overview's numbers read."""
+    values = {"workspace_id": workspace_id, "status": "in_flight", "currency": "usd", "amount_due": 4900}
+    put_row(db, "campaigns", {**values, "closed_at": None})
+
+
 def done_steps(db, workspace) -> list[int]:
     fresh = db.execute("SELECT embed_step_done_at FROM workspaces WHERE id = ?", [workspace.id]).fetchone()
     steps = checklist.steps(db, workspace.id, workspace.slug, fresh[0])
@@ -56,7 +68,7 @@ def test_it_lists_the_five_steps_of_the_seed_in_order_none_done(db, acme):
 
 
 def test_it_ticks_connect_stripe_only_when_the_connection_is_live(db, acme):
-    put_row(db, "stripe_connections", {"workspace_id": acme.id, "method": "restricted_key", "status": "revoked", "livemode": 0})
+    connect_stripe(db, acme.id, "revoked", 0)
     assert done_steps(db, acme) == []
     db.execute("UPDATE stripe_connections SET status = 'live' WHERE workspace_id = ?", [acme.id])
     assert done_steps(db, acme) == [1]
@@ -82,14 +94,14 @@ def test_it_ticks_the_embed_step_by_hand_and_unticks_it_by_hand(db, acme):
 
 
 def test_it_ticks_the_last_step_when_the_first_campaign_opens(db, acme):
-    put_row(db, "campaigns", {"workspace_id": acme.id})
+    open_campaign(db, acme.id)
     assert done_steps(db, acme) == [5]
 
 
 def test_it_ticks_steps_from_this_workspace_only(db, box, acme, marco):
     side, _ = create_workspace(db, box, "Side", marco.admin, "side")
-    put_row(db, "stripe_connections", {"workspace_id": side.id, "method": "restricted_key", "status": "live", "livemode": 1})
-    put_row(db, "campaigns", {"workspace_id": side.id})
+    connect_stripe(db, side.id, "live", 1)
+    open_campaign(db, side.id)
     set_embed_step_done(db, side, True)
     assert done_steps(db, acme) == []
     assert done_steps(db, side) == [1, 4, 5]
@@ -98,5 +110,5 @@ def test_it_ticks_steps_from_this_workspace_only(db, box, acme, marco):
 @pytest.mark.parametrize(("livemode", "label"), [(0, "testmode"), (1, "livemode")])
 def test_it_names_the_mode_stripe_was_connected_in(db, acme, livemode, label):
     assert checklist.mode_label(db, acme.id) is None
-    put_row(db, "stripe_connections", {"workspace_id": acme.id, "method": "restricted_key", "status": "live", "livemode": livemode})
+    connect_stripe(db, acme.id, "live", livemode)
     assert checklist.mode_label(db, acme.id) == label

@@ -1,0 +1,42 @@
+"""Navigation: every item in the sidebar opens, and pages not built yet say so plainly."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from backstop.web.admin.upcoming import UPCOMING
+from tests.web.admin.conftest import text_of
+
+NAV = ["Overview", "Recovery", "Cancel flows", "Customers", "Emails", "Settings"]
+
+
+@pytest.mark.parametrize("suffix", sorted(UPCOMING))
+def test_it_says_plainly_that_a_page_is_not_built_yet(as_olivia, suffix):
+    response = as_olivia.get(f"/w/acme/{suffix}")
+    assert response.status_code == 200
+    text = text_of(response.text)
+    title = UPCOMING[suffix][2]
+    assert title in text
+    assert "This page isn't built yet." in text
+
+
+def test_it_shows_the_seeds_nav_items_in_order(as_olivia):
+    nav = re.search(r'<ul class="nav">(.*?)</ul>', as_olivia.get("/w/acme/overview").text, re.S).group(1)
+    assert text_of(nav).split(" ") == " ".join(NAV).split(" ")
+
+
+def test_it_opens_every_sidebar_and_settings_link(as_olivia):
+    html = as_olivia.get("/w/acme/settings").text
+    links = set(re.findall(r'href="(/w/acme/[^"#?]*)"', html))
+    assert len(links) >= 10
+    for link in sorted(links):
+        response = as_olivia.get(link)
+        assert response.status_code == 200, link
+        assert "Traceback" not in response.text
+
+
+def test_it_marks_the_current_nav_item(as_olivia):
+    html = as_olivia.get("/w/acme/customers").text
+    assert re.search(r'href="/w/acme/customers" aria-current="page">Customers<', html)
