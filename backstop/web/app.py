@@ -22,11 +22,23 @@ from backstop.lib.ratelimit import FixedWindowLimiter
 from backstop.paths import static_dir, templates_dir
 from backstop.settings import Settings, ensure_secret_key
 from backstop.web import health
-from backstop.web.admin import auth, desktop_login, settings_pages, stripe_pages, upcoming, workspace_pages
+from backstop.web.admin import (
+    auth,
+    branding_pages,
+    desktop_login,
+    email_pages,
+    send_domain_pages,
+    settings_pages,
+    stripe_pages,
+    upcoming,
+    workspace_pages,
+)
 from backstop.web.admin.common import current_session, current_workspace
 from backstop.web.api.routes import api_router
 from backstop.web.errors import EXCEPTION_HANDLERS
+from backstop.web.hooks import ses as ses_hooks
 from backstop.web.hooks import stripe as stripe_hooks
+from backstop.web.public import unsubscribe
 from backstop.web.state import AppState, provide_db
 
 log = logging.getLogger("backstop")
@@ -117,6 +129,9 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             settings_pages.create_token,
             settings_pages.revoke_token,
             *stripe_pages.handlers,
+            *email_pages.handlers,
+            *send_domain_pages.handlers,
+            *branding_pages.handlers,
             *upcoming.handlers,
         ],
     )
@@ -126,6 +141,8 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             health.healthz,
             stripe_hooks.workspace_webhook,
             stripe_hooks.platform_webhook,
+            ses_hooks.ses_notifications,
+            *unsubscribe.handlers,
             admin_router,
             api_router,
             create_static_files_router(
@@ -142,7 +159,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             cookie_name="backstop_csrf",
             cookie_secure=settings.cookies_secure,
             cookie_httponly=True,
-            exclude=["^/api/", "^/stripe/", "^/hooks/", "^/healthz"],
+            exclude=["^/api/", "^/stripe/", "^/hooks/", "^/healthz", "^/u/"],
         ),
         openapi_config=OpenAPIConfig(
             title="Backstop REST API",

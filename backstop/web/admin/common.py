@@ -93,6 +93,16 @@ def render(
         ctx["mode"] = checklist.mode_label(db, workspace.id)
         ctx["stripe_connection"] = conn
         ctx["banners"] = banners(workspace, conn)
+        if app_state(request).settings.email_transport == "outbox":
+            ctx["banners"].append(
+                {
+                    "tone": "neutral",
+                    "text": "Emails are not delivered — outbox mode: Backstop keeps them for you to "
+                    "read under Emails. Set BACKSTOP_EMAIL_TRANSPORT to ses or smtp to send them.",
+                    "action": "Open the outbox",
+                    "href": f"/w/{workspace.slug}/emails",
+                }
+            )
     ctx.setdefault("banners", [])
     ctx["base_url"] = app_state(request).settings.public_url
     return Template(template_name=template, context=ctx, status_code=status_code)

@@ -36,12 +36,6 @@ UPCOMING: dict[str, tuple[str, str, str, str]] = {
         "Customers",
         "Your Stripe customers as Backstop mirrors them: subscriptions, invoices, card on file.",
     ),
-    "emails": (
-        "emails",
-        "",
-        "Emails",
-        "The send log and email templates: every message with its status, and previews.",
-    ),
     "settings/retry-policy": (
         "settings",
         "retry-policy",
@@ -53,18 +47,6 @@ UPCOMING: dict[str, tuple[str, str, str, str]] = {
         "pause-recovery",
         "Pause recovery",
         "Stop all retries and sends for this workspace; nothing is dropped.",
-    ),
-    "settings/send-domain": (
-        "settings",
-        "send-domain",
-        "Send domain",
-        "Send email from your own subdomain, verified with Easy DKIM records.",
-    ),
-    "settings/email-branding": (
-        "settings",
-        "email-branding",
-        "Email branding",
-        "Logo, brand colour, from name, reply-to, footer and page theme.",
     ),
     "settings/offer-policies": (
         "settings",

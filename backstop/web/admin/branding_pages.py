@@ -1,0 +1,132 @@
+"""Settings → Email branding: logo, brand colour, from name, reply-to, footer, page theme, and
+a live preview of a dunning email with the values in the form."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Annotated, Any
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath
+from litestar.response import Redirect, Template
+
+from backstop.email import branding as brand
+from backstop.email.render import render_sample
+from backstop.web.admin.common import render
+from backstop.web.admin.email_pages import email_frame
+from backstop.web.deps import DB, CurrentSession, CurrentWorkspace
+from backstop.web.state import app_state
+from backstop.workspaces.errors import ValidationError
+from backstop.workspaces.workspaces import require_owner
+
+# Room for a logo well past the limit, so an oversized file gets a sentence, not a bare 413.
+UPLOAD_BODY_LIMIT = 8 * 1024 * 1024
+Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
+PREVIEW_KINDS = ("dunning_1", "payment_recovered", "winback")
+
+
+def _page(
+    request: Request,
+    db: DB,
+    session: CurrentSession,
+    workspace: CurrentWorkspace,
+    *,
+    errors: dict | None = None,
+    form: dict | None = None,
+    notice: str | None = None,
+    status_code: int = 200,
+) -> Template:
+    current = brand.get_branding(db, workspace.id)
+    values = form or {
+        "from_name": current.from_name or "",
+        "reply_to": current.reply_to or "",
+        "brand_color": current.brand_color,
+        "footer": current.footer or "",
+        "theme": current.theme,
+    }
+    return render(
+        request,
+        "admin/settings_email_branding.html",
+        db=db,
+        session=session,
+        workspace=workspace,
+        nav="settings",
+        subnav="email-branding",
+        branding=current,
+        values=values,
+        errors=errors or {},
+        notice=notice,
+        logo_limit_kb=brand.LOGO_MAX_BYTES // 1024,
+        status_code=status_code,
+    )
+
+
+@get("/w/{slug:str}/settings/email-branding", sync_to_thread=True)
+def branding_page(
+    request: Request, slug: FromPath[str], db: DB, session: CurrentSession, workspace: CurrentWorkspace
+) -> Template:
+    saved = request.query_params.get("saved")
+    return _page(request, db, session, workspace, notice="Branding saved." if saved else None)
+
+
+@post("/w/{slug:str}/settings/email-branding", sync_to_thread=True, request_max_body_size=UPLOAD_BODY_LIMIT)
+def save_branding(
+    request: Request,
+    slug: FromPath[str],
+    db: DB,
+    session: CurrentSession,
+    workspace: CurrentWorkspace,
+    data: Multipart,
+) -> Template | Redirect:
+    require_owner(workspace)
+    form = {k: v for k, v in data.items() if isinstance(v, str)}
+    _, errors = brand.clean_branding(form)
+    logo = data.get("logo")
+    logo_bytes = b""
+    if isinstance(logo, UploadFile) and logo.filename:
+        logo_bytes = logo.file.read()  # bounded by UPLOAD_BODY_LIMIT
+        try:
+            brand.check_logo(logo_bytes, logo.filename)
+        except ValidationError as exc:
+            errors.setdefault("logo", exc.message)
+    if errors:
+        return _page(request, db, session, workspace, errors=errors, form=form, status_code=400)
+    with db.atomic():
+        brand.save_branding(db, workspace.id, form)
+        if logo_bytes:
+            brand.set_logo(db, workspace.id, logo_bytes, logo.filename)  # type: ignore[union-attr]
+    return Redirect(f"/w/{workspace.slug}/settings/email-branding?saved=1")
+
+
+@post("/w/{slug:str}/settings/email-branding/remove-logo", sync_to_thread=True)
+def remove_logo(slug: FromPath[str], db: DB, workspace: CurrentWorkspace) -> Redirect:
+    require_owner(workspace)
+    brand.remove_logo(db, workspace.id)
+    return Redirect(f"/w/{workspace.slug}/settings/email-branding?saved=1")
+
+
+@get("/w/{slug:str}/settings/email-branding/preview", sync_to_thread=True)
+def branding_preview(request: Request, slug: FromPath[str], db: DB, workspace: CurrentWorkspace) -> Response:
+    """The preview frame: saved branding with any valid values from the query on top."""
+    current = brand.get_branding(db, workspace.id)
+    params = dict(request.query_params)
+    values, errors = brand.clean_branding({**_as_form(current), **params})
+    overrides = {k: v for k, v in values.items() if k not in errors}
+    kind = params.get("kind") if params.get("kind") in PREVIEW_KINDS else PREVIEW_KINDS[0]
+    preview = replace(current, **overrides)
+    return email_frame(render_sample(kind, preview, app_state(request).settings.public_url).html)
+
+
+def _as_form(b: brand.Branding) -> dict[str, str]:
+    return {
+        "from_name": b.from_name or "",
+        "reply_to": b.reply_to or "",
+        "brand_color": b.brand_color,
+        "footer": b.footer or "",
+        "theme": b.theme,
+    }
+
+
+handlers = [branding_page, save_branding, remove_logo, branding_preview]
