@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlite_utils import Database
 
@@ -74,5 +75,10 @@ def authenticate_token(db: Database, raw: str) -> TokenOwner | None:
     )
     if row is None or row["revoked_at"] is not None:
         return None
-    db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [clock.iso(), row["id"]])
+    # At most one write a minute per token: "last used" is shown in minutes, and a busy token
+    # shouldn't take SQLite's write lock on every request.
+    db.execute(
+        "UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
+        [clock.iso(), row["id"], clock.iso(clock.now() - timedelta(minutes=1))],
+    )
     return TokenOwner(row["id"], row["workspace_id"], row["slug"], raw.startswith("bk_live_"))
