@@ -11,6 +11,7 @@ from datetime import timedelta
 from sqlite_utils import Database
 
 from backstop import clock
+from backstop.stripe_sync.customers import active_mrr
 
 WINDOW_DAYS = 30
 
@@ -21,7 +22,12 @@ DEFINITIONS = {
     ),
     "saved_mrr_30d": "Monthly recurring revenue kept by cancel-flow saves in the last 30 days.",
     "net_mrr_30d": "Saved MRR minus MRR lost to cancellations and lost campaigns in the last 30 days.",
-    "active_mrr": "Monthly recurring revenue of subscriptions that are active now.",
+    "active_mrr": (
+        "Monthly recurring revenue of subscriptions that are active or past_due now (a failed renewal "
+        "still counts while it is being recovered), per currency; yearly and weekly prices are "
+        "converted to a month. Trials, paused collection and canceled or unpaid subscriptions don't "
+        "count; one set to cancel at the period's end counts until it ends."
+    ),
 }
 
 
@@ -46,6 +52,7 @@ def _campaign_numbers(db: Database, workspace_id: int, since: str) -> tuple[dict
 def workspace_stats(db: Database, workspace_id: int) -> dict:
     since = clock.iso(clock.now() - timedelta(days=WINDOW_DAYS))
     recovered, recovered_count, closed_count = _campaign_numbers(db, workspace_id, since)
+    mrr, mrr_subscriptions = active_mrr(db, workspace_id)
     return {
         "window_days": WINDOW_DAYS,
         "recovered_30d": {"amounts": recovered, "campaigns": recovered_count},
@@ -56,5 +63,5 @@ def workspace_stats(db: Database, workspace_id: int) -> dict:
         },
         "saved_mrr_30d": {"amounts": {}, "sessions": 0},
         "net_mrr_30d": {"amounts": {}},
-        "active_mrr": {"amounts": {}, "subscriptions": 0},
+        "active_mrr": {"amounts": mrr, "subscriptions": mrr_subscriptions},
     }
