@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from backstop.workspaces.admins import authenticate
 from backstop.workspaces.workspaces import members, workspace_for
 from tests.conftest import post_form
@@ -37,9 +35,8 @@ def test_it_adds_someone_new_with_a_first_password(as_olivia, db, acme):
     assert workspace_for(db, nina, "acme").role == "owner"
 
 
-@pytest.mark.parametrize(
-    ("data", "field", "message"),
-    [
+def test_it_explains_why_someone_cannot_be_added(as_olivia, db, acme):
+    for data, field, message in (
         (
             {"email": "nina@acme.test", "role": "member", "password": ""},
             "password",
@@ -48,14 +45,12 @@ def test_it_adds_someone_new_with_a_first_password(as_olivia, db, acme):
         ({"email": "nina@acme.test", "role": "member", "password": "Xq7!pz"}, "password", "at least 10"),
         ({"email": "not-an-email", "role": "member"}, "email", "doesn't look like an email address"),
         ({"email": "olivia@acme.test", "role": "member"}, "email", "already a member of this workspace"),
-    ],
-)
-def test_it_explains_why_someone_cannot_be_added(as_olivia, db, acme, data, field, message):
-    response = post_form(as_olivia, PAGE, PAGE, data)
-    assert response.status_code == 400
-    assert message in field_error(response.text, field)
-    assert roles(db, acme) == {"olivia@acme.test": "owner"}
-    assert data.get("password", "") == "" or data["password"] not in response.text
+    ):
+        response = post_form(as_olivia, PAGE, PAGE, data)
+        assert response.status_code == 400
+        assert message in field_error(response.text, field)
+        assert roles(db, acme) == {"olivia@acme.test": "owner"}
+        assert data.get("password", "") == "" or data["password"] not in response.text
 
 
 def test_it_refuses_a_role_that_does_not_exist(as_olivia, db, acme, marco):
@@ -109,20 +104,14 @@ def test_it_shows_a_member_the_list_without_the_controls(as_marco):
     assert "/remove" not in html
 
 
-@pytest.mark.parametrize(
-    ("suffix", "data"),
-    [
+def test_it_refuses_member_changes_from_a_member_with_a_403_page(as_marco, db, acme, olivia, marco_in_acme):
+    for suffix, data in (
         ("", {"email": "friend@acme.test", "role": "owner", "password": "a-long-first-password"}),
-        ("/{olivia}/role", {"role": "member"}),
-        ("/{marco}/role", {"role": "owner"}),
-        ("/{olivia}/remove", {}),
-    ],
-)
-def test_it_refuses_member_changes_from_a_member_with_a_403_page(
-    as_marco, db, acme, olivia, marco_in_acme, suffix, data
-):
-    action = PAGE + suffix.format(olivia=olivia.admin.id, marco=marco_in_acme.admin.id)
-    response = post_form(as_marco, PAGE, action, data)
-    assert response.status_code == 403
-    assert "Only an owner of this workspace can do that." in text_of(response.text)
+        (f"/{olivia.admin.id}/role", {"role": "member"}),
+        (f"/{marco_in_acme.admin.id}/role", {"role": "owner"}),
+        (f"/{olivia.admin.id}/remove", {}),
+    ):
+        response = post_form(as_marco, PAGE, PAGE + suffix, data)
+        assert response.status_code == 403, suffix
+        assert "Only an owner of this workspace can do that." in text_of(response.text)
     assert roles(db, acme) == {"olivia@acme.test": "owner", "marco@acme.test": "member"}

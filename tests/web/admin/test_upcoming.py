@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from backstop.web.admin.upcoming import UPCOMING
 from tests.web.admin.conftest import text_of
 
 NAV = ["Overview", "Recovery", "Cancel flows", "Customers", "Emails", "Settings"]
 
 
-@pytest.mark.parametrize("suffix", sorted(UPCOMING))
-def test_it_says_plainly_that_a_page_is_not_built_yet(as_olivia, suffix):
-    response = as_olivia.get(f"/w/acme/{suffix}")
-    assert response.status_code == 200
-    text = text_of(response.text)
-    title = UPCOMING[suffix][2]
-    assert title in text
-    assert "This page isn't built yet." in text
+def test_it_says_plainly_that_a_page_is_not_built_yet(as_olivia):
+    assert UPCOMING, "every page is built: this test can go"
+    for suffix, (_, _, title, _) in sorted(UPCOMING.items()):
+        response = as_olivia.get(f"/w/acme/{suffix}")
+        assert response.status_code == 200, suffix
+        text = text_of(response.text)
+        assert title in text, suffix
+        assert "This page isn't built yet." in text, suffix
 
 
 def test_it_shows_the_seeds_nav_items_in_order(as_olivia):

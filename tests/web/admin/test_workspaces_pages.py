@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from backstop.workspaces.workspaces import embed_secret, workspace_for, workspaces_for
 from tests.conftest import post_form
 from tests.web.admin.conftest import field_error, text_of
@@ -18,19 +16,16 @@ def test_it_creates_a_workspace_and_opens_its_overview(as_olivia, db, olivia):
     assert "Zebra Labs" in text_of(as_olivia.get("/w/zebra-labs/overview").text)
 
 
-@pytest.mark.parametrize(
-    ("data", "field", "message"),
-    [
+def test_it_explains_why_a_workspace_cannot_be_created(as_olivia, db, olivia):
+    for data, field, message in (
         ({"name": "Acme again", "slug": "acme"}, "slug", "The slug “acme” is taken; pick another."),
         ({"name": "Acme", "slug": "Not OK!"}, "slug", "lowercase letters, digits and dashes"),
         ({"name": "Acme", "slug": "settings"}, "slug", "“settings” is reserved; pick another slug."),
         ({"name": "", "slug": ""}, "name", "Give the workspace a name"),
-    ],
-)
-def test_it_explains_why_a_workspace_cannot_be_created(as_olivia, db, olivia, data, field, message):
-    response = post_form(as_olivia, "/workspaces/new", "/workspaces/new", data)
-    assert response.status_code == 400
-    assert message in field_error(response.text, field)
+    ):
+        response = post_form(as_olivia, "/workspaces/new", "/workspaces/new", data)
+        assert response.status_code == 400, data
+        assert message in field_error(response.text, field)
     assert len(workspaces_for(db, olivia.admin)) == 1
 
 
@@ -90,14 +85,14 @@ def test_it_hides_the_embed_secret_from_a_member(as_marco, db, box, acme):
     assert "Rotate embed secret" not in html
 
 
-@pytest.mark.parametrize(
-    ("action", "data"),
-    [("/w/acme/settings/rename", {"name": "Marco's now"}), ("/w/acme/settings/rotate-embed-secret", {})],
-)
-def test_it_refuses_owner_actions_to_a_member_with_a_403_page(as_marco, db, box, acme, action, data):
+def test_it_refuses_owner_actions_to_a_member_with_a_403_page(as_marco, db, box, acme):
     before = embed_secret(db, box, acme.id)
-    response = post_form(as_marco, "/w/acme/settings", action, data)
-    assert response.status_code == 403
-    assert "Only an owner of this workspace can do that." in text_of(response.text)
+    for action, data in (
+        ("/w/acme/settings/rename", {"name": "Marco's now"}),
+        ("/w/acme/settings/rotate-embed-secret", {}),
+    ):
+        response = post_form(as_marco, "/w/acme/settings", action, data)
+        assert response.status_code == 403, action
+        assert "Only an owner of this workspace can do that." in text_of(response.text)
     assert embed_secret(db, box, acme.id) == before
     assert db.execute("SELECT name FROM workspaces").fetchone()[0] == "Acme Analytics"
