@@ -255,7 +255,7 @@ class State:
     def create_connected_account(
         self, *, email: str | None = None, name: str | None = None, account_id: str | None = None
     ) -> str:
-        from .shapes_billing import account as account_shape
+        from .shapes_account import account as account_shape
 
         acct = account_id or self.ids.new("acct", 16)
         self.accounts[acct] = ConnectedAccount(
@@ -265,6 +265,6 @@ class State:
 
 
 def _platform_account(state: State) -> dict[str, Any]:
-    from .shapes_billing import account as account_shape
+    from .shapes_account import account as account_shape
 
     return account_shape(PLATFORM_ACCOUNT, state.clock.now(), "founder@example.com", "Fake Stripe Platform")

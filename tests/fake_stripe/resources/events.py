@@ -10,7 +10,7 @@ from ..encoding import as_bool, as_list, metadata_update
 from ..render import created_filter
 from ..router import Ctx, route
 from ..shapes import deleted
-from ..shapes_billing import portal_configuration, webhook_endpoint
+from ..shapes_account import portal_configuration, webhook_endpoint
 from ..state import Store
 from .common import Change
 

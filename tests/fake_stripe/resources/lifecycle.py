@@ -113,9 +113,9 @@ def renew(store: Store, sub: dict[str, Any]) -> dict[str, Any] | None:
     if trial_ending and default_payment_method_for(store, sub) is None:
         behaviour = sub["trial_settings"]["end_behavior"]["missing_payment_method"]
         if behaviour == "pause":
-            with Change(store, sub, UPDATED) as change:
+            with Change(store, sub, UPDATED):
                 sub["status"] = "paused"
-            store.emit("customer.subscription.paused", sub, {"status": change.before["status"]})
+            store.emit("customer.subscription.paused", sub, {"status": "trialing"})
             return None
         if behaviour == "cancel":
             return cancel_now(store, sub) and None
@@ -181,10 +181,10 @@ def resume(store: Store, sub: dict[str, Any]) -> dict[str, Any]:
         raise errors.invalid_request(f"Subscription cannot be resumed because its status is {sub['status']}.")
     now = store.now()
     interval, count = interval_of(sub)
-    with Change(store, sub, UPDATED) as change:
+    with Change(store, sub, UPDATED):
         sub["status"] = "active"
         _set_period(sub, now, add_interval(now, interval, count))
-    store.emit("customer.subscription.resumed", sub, {"status": change.before["status"]})
+    store.emit("customer.subscription.resumed", sub, {"status": "paused"})
     inv = subscription_invoice(store, sub, "subscription_cycle", period_of(sub))
     with Change(store, sub, UPDATED):
         sub["latest_invoice"] = inv["id"]
