@@ -57,8 +57,12 @@ class Faults:
         path: str | re.Pattern[str] | None = None,
         method: str | None = None,
         retry_after: float | None = 1,
+        should_retry: bool | None = None,
     ) -> Fault:
-        return self.add("rate_limit", count, path=path, method=method, retry_after=retry_after)
+        """429s. The SDK retries a 429 only when `Stripe-Should-Retry: true` comes with it."""
+        return self.add(
+            "rate_limit", count, path=path, method=method, retry_after=retry_after, should_retry=should_retry
+        )
 
     def server_error(
         self,

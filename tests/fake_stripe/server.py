@@ -160,17 +160,15 @@ class FakeStripe(Helpers):
                 with contextlib.suppress(OSError):
                     h.connection.shutdown(socket.SHUT_RDWR)
                 return
-            elif fault.kind == "rate_limit":
-                err = errors.rate_limited(fault.retry_after)
-                response = (err.status, err.body, err.headers)
-            elif fault.kind == "server_error":
-                err = errors.api_error()
-                headers = (
-                    {}
-                    if fault.should_retry is None
-                    else {"Stripe-Should-Retry": str(fault.should_retry).lower()}
+            elif fault.kind in ("rate_limit", "server_error"):
+                err = (
+                    errors.rate_limited(fault.retry_after)
+                    if fault.kind == "rate_limit"
+                    else errors.api_error()
                 )
-                response = (err.status, err.body, headers)
+                if fault.should_retry is not None:
+                    err.headers["Stripe-Should-Retry"] = str(fault.should_retry).lower()
+                response = (err.status, err.body, err.headers)
         if response is None:
             response = self.dispatch(method, path, params, record)
         record.status = response[0]

@@ -170,6 +170,9 @@ def test_injected_429_carries_retry_after_and_counts_down(fake_stripe: FakeStrip
     stripe_client.v1.customers.list()
     stripe_client.v1.products.list()
     assert [r.fault for r in fake_stripe.requests] == ["rate_limit", "rate_limit", None, None]
+    fake_stripe.faults.rate_limit(should_retry=True)
+    fake_stripe.client(max_network_retries=1).v1.customers.list()  # the SDK retries only when told to
+    assert [r.status for r in fake_stripe.requests][-2:] == [429, 200]
 
 
 def test_injected_500_is_retried_by_the_sdk_when_allowed(fake_stripe: FakeStripe):
@@ -279,3 +282,5 @@ def test_events_list_with_cursors_types_and_created(fake_stripe: FakeStripe, str
     api_made = stripe_client.v1.customers.create(params={"email": "api@example.com"})
     latest = stripe_client.v1.events.list(params={"limit": 1}).data[0]
     assert latest.data.object.id == api_made.id and latest.request.id.startswith("req_")
+    fake_stripe.clock.advance(days=31)
+    assert stripe_client.v1.events.list().data == []  # Stripe keeps events listable for 30 days

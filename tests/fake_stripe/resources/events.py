@@ -14,6 +14,8 @@ from ..shapes_account import portal_configuration, webhook_endpoint
 from ..state import Store
 from .common import Change
 
+EVENT_RETENTION = 30 * 86_400  # `GET /v1/events` only reaches back 30 days
+
 
 @route("GET", "/v1/events", "event")
 def list_events(ctx: Ctx) -> dict:
@@ -26,9 +28,15 @@ def list_events(ctx: Ctx) -> dict:
         )
     patterns = types or ([params["type"]] if params.get("type") else [])
     keep = created_filter(params)
+    oldest = ctx.store.now() - EVENT_RETENTION
 
     def wanted(ev: dict[str, Any]) -> bool:
-        return keep(ev) and (not patterns or any(fnmatch.fnmatchcase(ev["type"], p) for p in patterns))
+        recent = ev["created"] >= oldest
+        return (
+            recent
+            and keep(ev)
+            and (not patterns or any(fnmatch.fnmatchcase(ev["type"], p) for p in patterns))
+        )
 
     return ctx.list(e for e in ctx.store.all("event") if wanted(e))
 
