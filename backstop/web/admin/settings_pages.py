@@ -30,7 +30,14 @@ def _general(
     status_code: int = 200,
     new_secret: str | None = None,
 ) -> Template:
-    secret = ws_domain.embed_secret(db, app_state(request).box, workspace.id) if workspace.is_owner else None
+    secret = None
+    unreadable = False
+    if workspace.is_owner:
+        try:
+            secret = ws_domain.embed_secret(db, app_state(request).box, workspace.id)
+        except ValueError:
+            # Saved under another BACKSTOP_SECRET_KEY: the page must still offer rotation.
+            unreadable = True
     return render(
         request,
         "admin/settings_general.html",
@@ -42,6 +49,7 @@ def _general(
         errors=errors or {},
         notice=notice,
         embed_secret=secret,
+        embed_secret_unreadable=unreadable,
         new_secret=new_secret,
         status_code=status_code,
     )

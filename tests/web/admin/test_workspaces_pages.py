@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from backstop.lib.crypto import SecretBox
 from backstop.workspaces.workspaces import embed_secret, workspace_for, workspaces_for
 from tests.conftest import post_form
 from tests.web.admin.conftest import field_error, text_of
@@ -96,3 +97,15 @@ def test_it_refuses_owner_actions_to_a_member_with_a_403_page(as_marco, db, box,
         assert "Only an owner of this workspace can do that." in text_of(response.text)
     assert embed_secret(db, box, acme.id) == before
     assert db.execute("SELECT name FROM workspaces").fetchone()[0] == "Acme Analytics"
+
+
+def test_it_offers_a_fresh_embed_secret_when_the_old_one_cannot_be_read(as_olivia, db, box, acme):
+    # What a lost or changed BACKSTOP_SECRET_KEY leaves behind: a secret no key here can open.
+    other = SecretBox("a-different-instance-secret-key-0123456789")
+    db.execute("UPDATE workspaces SET embed_secret_enc = ?", [other.encrypt("es_old")])
+    page = as_olivia.get("/w/acme/settings")
+    assert page.status_code == 200
+    assert "can't be read" in text_of(page.text)
+    assert "Rotate embed secret" in page.text
+    rotated = post_form(as_olivia, "/w/acme/settings", "/w/acme/settings/rotate-embed-secret", {})
+    assert shown_secret(rotated.text) == embed_secret(db, box, acme.id)
