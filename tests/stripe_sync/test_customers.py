@@ -177,7 +177,7 @@ def stripe_invoice(
 
 def put(db, workspace_id: int, *objects: dict) -> None:
     for obj in objects:
-        assert apply_object(db, workspace_id, obj, VERSION) == "written"
+        assert apply_object(db, workspace_id, obj, VERSION) in ("written", "unchanged")
 
 
 def put_customer_with_plan(
@@ -196,6 +196,7 @@ def put_customer_with_plan(
         db,
         workspace_id,
         stripe_product(),
+        stripe_price(),
         stripe_customer(cid, email, name, created, card=card),
         stripe_subscription(f"sub_{cid}", cid, created=created, **sub),
     )

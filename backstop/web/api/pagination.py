@@ -51,6 +51,26 @@ def decode_cursor(cursor: str | None) -> int | None:
         raise ApiError(400, "cursor is not one this API returned; pass next_cursor from the previous page.")
 
 
+def encode_key_cursor(key: tuple[int, str]) -> str:
+    """A cursor for lists ordered by (an integer, a text id) descending, such as Stripe objects
+    newest first by ``created`` then id; ``key`` is the last row's pair."""
+    payload = {"after": [key[0], key[1]]}
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+def decode_key_cursor(cursor: str | None) -> tuple[int, str] | None:
+    if not cursor:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        number, text = json.loads(base64.urlsafe_b64decode(padded.encode()))["after"]
+        if type(number) is not int or not 0 <= number <= MAX_ID or type(text) is not str or len(text) > 255:
+            raise ValueError
+        return number, text
+    except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError):
+        raise ApiError(400, "cursor is not one this API returned; pass next_cursor from the previous page.")
+
+
 def paginate(
     db: Database,
     table: str,
