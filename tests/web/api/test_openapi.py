@@ -8,6 +8,7 @@ import hypothesis
 import pytest
 import schemathesis
 from openapi_spec_validator import validate
+from schemathesis.checks import positive_data_acceptance
 
 from backstop.web.api.errors import ERROR_TYPES
 
@@ -81,13 +82,23 @@ def test_the_api_keeps_to_its_own_document(settings, db, acme_auth):
     app = create_app(dataclasses.replace(settings, api_rate_limit=100_000), run_jobs=False)
     schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert [f"{op.method.upper()} {op.path}" for op in operations] == ["GET /api/v1/stats"]
+    assert [f"{op.method.upper()} {op.path}" for op in operations] == [
+        "GET /api/v1/stats",
+        "GET /api/v1/customers",
+        "GET /api/v1/customers/{customer_id}",
+    ]
 
     for operation in operations:
+        # A cursor is valid only when the API made it, which no schema can say: a generated
+        # string is rightly refused with 400, so "every schema-valid request is accepted" cannot
+        # hold for lists. Every other check still runs on them.
+        paged = any(p.name == "cursor" for p in operation.query)
+        excluded = [positive_data_acceptance] if paged else []
 
         @hypothesis.given(case=operation.as_strategy())
         @hypothesis.settings(max_examples=30, deadline=None, database=None)
         def keeps_to_the_document(case):
-            case.call_and_validate(headers=acme_auth)
+            # Run at once, inside this iteration: the loop variable is the current one.
+            case.call_and_validate(headers=acme_auth, excluded_checks=excluded)  # noqa: B023
 
         keeps_to_the_document()
