@@ -1,4 +1,4 @@
-# ruff: noqa: F811 - fixtures imported from tests.email.fixtures are used as parameters
+# ruff: noqa: F401, F811 - fixtures imported from tests.email.fixtures are used as parameters
 """Settings → Send domain: a subdomain, its three CNAMEs, Verify DNS, and mail held until then."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from backstop.email.messages import queue_email
 from backstop.settings import Settings
 from jobs.email import send_message
 from tests.conftest import free_port, post_form
-from tests.email.fixtures import SHARED_SENDER, aws_env, dns_server, identities, publish_dkim, ses  # noqa: F401
+from tests.email.fixtures import SHARED_SENDER, aws_env, dns_server, identities, publish_dkim, ses
 from tests.web.admin.conftest import field_error, text_of
 
 PAGE = "/w/acme/settings/send-domain"
