@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import engine
-from .resources import catalog, connect, customers, events, payment_methods, subscriptions
+from .resources import catalog, connect, customers, payment_methods, subscriptions
+from .resources import events as event_resources
 from .resources.lifecycle import default_payment_method_for, renew
 from .state import (
     PLATFORM_ACCOUNT,
@@ -195,7 +196,9 @@ class Helpers:
     ) -> tuple[dict, str]:
         """Register a platform webhook endpoint; returns (endpoint, signing secret)."""
         with self.state.lock:
-            we, signing = events_create(self.store(None, livemode), url, list(events), connect, secret)
+            we, signing = event_resources.create_endpoint(
+                self.store(None, livemode), url, list(events), connect=connect, secret=secret
+            )
             return snapshot(we), signing
 
     def add_portal_configuration(
@@ -204,7 +207,9 @@ class Helpers:
         features = {"subscription_cancel": {"enabled": cancel_enabled}}
         with self.state.lock:
             return snapshot(
-                events.create_portal_configuration(self.store(account, livemode), {"features": features})
+                event_resources.create_portal_configuration(
+                    self.store(account, livemode), {"features": features}
+                )
             )
 
     def seed_customers(
@@ -317,7 +322,3 @@ class Helpers:
         """The founder disconnects the platform from their Stripe dashboard."""
         with self.state.lock:
             connect.deauthorize(self.state, account, livemode)
-
-
-def events_create(store: Store, url: str, enabled: list[str], connect_: bool, secret: str | None):
-    return events.create_endpoint(store, url, enabled, connect=connect_, secret=secret)

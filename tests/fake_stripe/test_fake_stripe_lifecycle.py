@@ -91,3 +91,39 @@ def test_it_runs_by_hand(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_cards_from_numbers_and_the_any_code_token(fake_stripe: FakeStripe, stripe_client):
+    story = fake_stripe.customer_with_declining_card()
+    cus = story.customer["id"]
+    by_number = stripe_client.v1.payment_methods.create(
+        params={"type": "card", "card": {"number": "4000000000000341", "exp_month": 4, "exp_year": 2032}}
+    )
+    assert (by_number.card.last4, by_number.card.exp_year) == ("0341", 2032)
+    stripe_client.v1.payment_methods.attach(by_number.id, params={"customer": cus})  # attaches, fails later
+    lost = stripe_client.v1.payment_methods.attach(
+        "pm_card_chargeCustomerFail_lost_card", params={"customer": cus}
+    )
+    stripe_client.v1.subscriptions.update(
+        story.subscription["id"], params={"default_payment_method": lost.id}
+    )
+    fake_stripe.renewal_fails(story.subscription["id"])
+    charge = fake_stripe.events("charge.failed")[0]["data"]["object"]
+    assert charge["payment_method"] == lost.id and charge["outcome"]["reason"] == "lost_card"
+    assert charge["outcome"]["advice_code"] == "do_not_try_again"
+
+
+def test_a_publishable_key_can_only_confirm_with_the_client_secret(fake_stripe: FakeStripe, stripe_client):
+    cus = stripe_client.v1.customers.create(params={"email": "browser@example.com"})
+    seti = stripe_client.v1.setup_intents.create(params={"customer": cus.id})
+    browser = fake_stripe.client(fake_stripe.publishable_key)
+    with pytest.raises(stripe.AuthenticationError):
+        browser.v1.customers.list()
+    with pytest.raises(stripe.InvalidRequestError):
+        browser.v1.setup_intents.confirm(
+            seti.id, params={"client_secret": "wrong", "payment_method": "pm_card_visa"}
+        )
+    done = browser.v1.setup_intents.confirm(
+        seti.id, params={"client_secret": seti.client_secret, "payment_method": "pm_card_visa"}
+    )
+    assert done.status == "succeeded"
