@@ -14,7 +14,7 @@ from backstop.lib import passwords
 from backstop.lib.crypto import random_token, sha256_hex
 from backstop.workspaces.errors import ValidationError
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL_RE = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
 SESSION_LIFETIME = timedelta(days=14)
 LOGIN_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_EMAIL = 5

@@ -11,6 +11,7 @@ from backstop import clock
 from backstop.db import all_rows, one
 from backstop.lib.crypto import random_token, sha256_hex
 from backstop.workspaces.errors import NotFound, ValidationError
+from backstop.workspaces.workspaces import has_control_characters
 
 PREFIX_SHOWN = 16  # "bk_test_" + 8 characters: enough to tell tokens apart in a list
 
@@ -32,6 +33,8 @@ def create_token(
         raise ValidationError("Name the token after what uses it, such as “billing backend”.", "name")
     if len(name) > 80:
         raise ValidationError("Keep the token name under 80 characters.", "name")
+    if has_control_characters(name):
+        raise ValidationError("Remove the invisible control characters from the name.", "name")
     raw = ("bk_live_" if livemode else "bk_test_") + random_token(32)
     cur = db.execute(
         "INSERT INTO api_tokens (workspace_id, name, token_hash, prefix, created_by, created_at) "

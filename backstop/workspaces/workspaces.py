@@ -38,10 +38,17 @@ def slugify(name: str) -> str:
     return slug[:40].strip("-")
 
 
+def has_control_characters(text: str) -> bool:
+    """Invisible characters (NUL, escape sequences…) that no one means to type in a name."""
+    return any(unicodedata.category(c) == "Cc" for c in text)
+
+
 def _clean_name(name: str) -> str:
     name = " ".join((name or "").split())
     if not name:
         raise ValidationError("Give the workspace a name, such as your product's name.", "name")
+    if has_control_characters(name):
+        raise ValidationError("Remove the invisible control characters from the name.", "name")
     if len(name) > 80:
         raise ValidationError("Keep the name under 80 characters.", "name")
     return name

@@ -185,3 +185,9 @@ def test_it_dates_sessions_with_the_clock(db, olivia):
         row = db.execute("SELECT created_at, expires_at FROM admin_sessions").fetchone()
         assert clock.parse(row["created_at"]) == clock.now()
         assert clock.parse(row["expires_at"]) - clock.now() == admins.SESSION_LIFETIME
+
+
+@pytest.mark.parametrize("email", ["olivia\x00@acme.test", "olivia@acme.test\x07", "oli\x7fvia@acme.test"])
+def test_it_refuses_control_characters_in_an_email(db, email):
+    assert field_error(admins.create_admin, db, email, OLIVIA_PASSWORD).field == "email"
+    assert not admins.any_admin_exists(db)

@@ -115,3 +115,9 @@ def test_it_lists_active_tokens_first_with_who_made_them(db, acme, olivia):
     assert [t["name"] for t in listed] == ["newest", "newer", "old"]
     assert [t["created_by"] for t in listed] == [None, "olivia@acme.test", "olivia@acme.test"]
     assert "token_hash" not in listed[0]
+
+
+def test_it_refuses_control_characters_in_a_token_name(db, acme):
+    with pytest.raises(ValidationError) as caught:
+        tokens.create_token(db, acme.id, "billing\x00backend", False)
+    assert caught.value.field == "name"

@@ -218,3 +218,16 @@ def test_it_ticks_and_unticks_the_embed_step_by_hand(db, acme, olivia):
     assert ws.workspace_for(db, olivia.admin, "acme").embed_step_done_at is not None
     ws.set_embed_step_done(db, acme, False)
     assert ws.workspace_for(db, olivia.admin, "acme").embed_step_done_at is None
+
+
+@pytest.mark.parametrize("name", ["Acme\x00Corp", "Acme\x1b[31m", "Acme\x7f"])
+def test_it_refuses_control_characters_in_a_name(db, box, olivia, acme, name):
+    assert validation_error(ws.create_workspace, db, box, name, olivia.admin).field == "name"
+    assert validation_error(ws.rename_workspace, db, acme, name).field == "name"
+    assert ws.get_workspace_by_slug(db, "acme")["name"] == "Acme Analytics"
+
+
+def test_it_keeps_emoji_and_accents_in_a_name(db, box, olivia):
+    created, _ = ws.create_workspace(db, box, "Café 👩‍💻", olivia.admin)
+    assert created.name == "Café 👩‍💻"
+    assert created.slug == "cafe"
