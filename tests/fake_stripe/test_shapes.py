@@ -1,6 +1,6 @@
 """The fake's objects have the fields of the pinned API version.
 
-Two checks per resource: every field in Stripe's own example object (shared/stripe/fixtures3.json)
+Two checks per resource: every field in Stripe's own example object (tests/fixtures/stripe_examples.json)
 is present, and every field the fake adds is one the pinned SDK declares for that resource.
 """
 
@@ -14,7 +14,8 @@ from stripe._object_classes import get_object_class
 
 from tests.fake_stripe import FakeStripe
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "stripe" / "fixtures3.json"
+# Stripe's own example objects for the pinned API version, kept with the tests.
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stripe_examples.json"
 
 # Fields Stripe's example still shows but the pinned API version no longer returns.
 GONE = {"invoice": {"subscription"}}
@@ -22,8 +23,6 @@ GONE = {"invoice": {"subscription"}}
 
 @pytest.fixture(scope="module")
 def examples() -> dict:
-    if not FIXTURES.exists():
-        pytest.skip(f"Stripe's example objects are not at {FIXTURES}")
     return json.loads(FIXTURES.read_text())["resources"]
 
 

@@ -1,4 +1,4 @@
-"""Flattening Stripe's own example objects (fixtures3.json, the pinned API version)."""
+"""Flattening Stripe's own example objects (tests/fixtures/stripe_examples.json, the pinned API version)."""
 
 import copy
 import json
@@ -8,12 +8,12 @@ import pytest
 
 from backstop.stripe_sync import objects
 
-HERE_FIXTURES = Path(__file__).resolve().parent / "stripe_examples.json"
+EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "stripe_examples.json"
 
 
 @pytest.fixture(scope="module")
 def examples() -> dict:
-    return json.loads(HERE_FIXTURES.read_text())
+    return json.loads(EXAMPLES.read_text())["resources"]
 
 
 def test_it_reads_the_subscription_of_an_invoice_from_its_parent(examples):
