@@ -3,9 +3,8 @@ workspace logos referenced by emails."""
 
 from __future__ import annotations
 
-from litestar import Request, Response, get, post
+from litestar import Request, Response, get, route
 from litestar.params import FromPath
-from litestar.response import Template
 
 from backstop.db import one
 from backstop.email import suppression
@@ -25,36 +24,39 @@ PUBLIC_HEADERS = {
 }
 
 
-def _page(request: Request, db: DB, token: str, state: str, target: tuple[int, str] | None) -> Template:
+def _page(request: Request, db: DB, token: str, state: str, target: tuple[int, str] | None) -> Response:
     branding = get_branding(db, target[0]) if target else None
-    return Template(
-        "public/unsubscribe.html",
-        context={
-            "state": state,
-            "branding": branding,
-            "email": target[1] if target else None,
-            "token": token,
-        },
+    template = request.app.template_engine.get_template("public/unsubscribe.html")
+    html = template.render(state=state, branding=branding, email=target[1] if target else None, token=token)
+    return Response(
+        html,
+        media_type="text/html; charset=utf-8",
         status_code=404 if state == "invalid" else 200,
         headers=PUBLIC_HEADERS,
     )
 
 
-@get("/u/{token:str}", sync_to_thread=True, include_in_schema=False)
-def unsubscribe_page(request: Request, token: FromPath[str], db: DB) -> Template:
-    """Show what the link does. A GET never unsubscribes: mail scanners open links."""
-    target = suppression.read_unsubscribe_token(app_state(request).settings.secret_key, token)
+# One handler for both methods: with separate sync GET and POST handlers on one path, Litestar
+# 2.25 hands the GET's un-awaited coroutine to the response (a 500).
+@route(
+    "/u/{token:str}",
+    http_method=["GET", "POST"],
+    sync_to_thread=True,
+    include_in_schema=False,
+    status_code=200,
+)
+def unsubscribe(request: Request, token: FromPath[str], db: DB) -> Response:
+    """GET shows what the link does and never unsubscribes (mail scanners open links); POST is
+    the page's button and mail apps' one-click (``List-Unsubscribe=One-Click``)."""
+    secret_key = app_state(request).settings.secret_key
+    if request.method == "POST":
+        target = suppression.unsubscribe(db, secret_key, token)
+        return _page(request, db, token, "done" if target else "invalid", target)
+    target = suppression.read_unsubscribe_token(secret_key, token)
     if target is None or not one(db, "SELECT id FROM workspaces WHERE id = ?", [target[0]]):
         return _page(request, db, token, "invalid", None)
     already = suppression.state(db, target[0], target[1]).unsubscribed
     return _page(request, db, token, "done" if already else "confirm", target)
-
-
-@post("/u/{token:str}", sync_to_thread=True, include_in_schema=False, status_code=200)
-def unsubscribe(request: Request, token: FromPath[str], db: DB) -> Template:
-    """The page's button and mail apps' one-click (``List-Unsubscribe=One-Click``) both land here."""
-    target = suppression.unsubscribe(db, app_state(request).settings.secret_key, token)
-    return _page(request, db, token, "done" if target else "invalid", target)
 
 
 @get("/brand/logo/{name:str}", sync_to_thread=True, include_in_schema=False)
@@ -71,4 +73,4 @@ def brand_logo(name: FromPath[str], db: DB) -> Response:
     )
 
 
-handlers = [unsubscribe_page, unsubscribe, brand_logo]
+handlers = [unsubscribe, brand_logo]
