@@ -316,3 +316,86 @@ def create_stripe_mirror(db: Database) -> None:
         );
         """
     )
+
+
+@migrations(name="0006_create_recovery_tables")
+def create_recovery_tables(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE recovery_settings (
+            workspace_id INTEGER PRIMARY KEY REFERENCES workspaces(id) ON DELETE CASCADE,
+            policy TEXT NOT NULL,
+            paused_at TEXT,
+            paused_by TEXT,
+            winback_days INTEGER NOT NULL DEFAULT 14,
+            winback_coupon TEXT,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE campaigns (
+            id INTEGER PRIMARY KEY,
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            invoice_id TEXT NOT NULL,
+            customer_id TEXT,
+            subscription_id TEXT,
+            customer_email TEXT,
+            customer_name TEXT,
+            amount_due INTEGER NOT NULL,
+            currency TEXT NOT NULL,
+            decline_code TEXT,
+            advice_code TEXT,
+            decline_class TEXT NOT NULL DEFAULT 'soft',
+            stripe_attempts INTEGER NOT NULL DEFAULT 0,
+            our_attempts INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL DEFAULT 'in_flight'
+                CHECK (status IN ('in_flight', 'recovered', 'lost', 'abandoned')),
+            close_reason TEXT,
+            took_over INTEGER NOT NULL DEFAULT 0,
+            first_failed_at TEXT NOT NULL,
+            opened_at TEXT NOT NULL,
+            closed_at TEXT,
+            UNIQUE (workspace_id, invoice_id)
+        );
+        CREATE INDEX campaigns_status ON campaigns(workspace_id, status, opened_at);
+        CREATE INDEX campaigns_closed ON campaigns(workspace_id, closed_at);
+        CREATE INDEX campaigns_customer ON campaigns(workspace_id, customer_id);
+        CREATE TABLE campaign_events (
+            id INTEGER PRIMARY KEY,
+            campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            detail TEXT
+        );
+        CREATE INDEX campaign_events_campaign ON campaign_events(campaign_id, id);
+        CREATE TABLE recovery_steps (
+            id INTEGER PRIMARY KEY,
+            campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('takeover', 'retry', 'dunning', 'terminal')),
+            seq INTEGER NOT NULL,
+            trigger TEXT NOT NULL DEFAULT 'schedule',
+            status TEXT NOT NULL DEFAULT 'scheduled'
+                CHECK (status IN ('scheduled', 'done', 'skipped', 'canceled', 'failed')),
+            outcome TEXT,
+            work_state TEXT NOT NULL DEFAULT 'pending',
+            due_at TEXT NOT NULL,
+            claimed_until TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            UNIQUE (campaign_id, kind, seq)
+        );
+        CREATE INDEX recovery_steps_work ON recovery_steps(work_state, due_at);
+        CREATE INDEX recovery_steps_campaign ON recovery_steps(campaign_id);
+        CREATE TABLE payment_attempts (
+            id INTEGER PRIMARY KEY,
+            campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+            attempt_number INTEGER NOT NULL,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            trigger TEXT NOT NULL,
+            attempted_at TEXT NOT NULL,
+            outcome TEXT NOT NULL CHECK (outcome IN ('succeeded', 'declined', 'error')),
+            decline_code TEXT,
+            message TEXT
+        );
+        CREATE INDEX payment_attempts_campaign ON payment_attempts(campaign_id);
+        """
+    )

@@ -1,0 +1,1 @@
+"""Recovering failed payments: campaigns, the retry policy, dunning, the terminal action."""
