@@ -181,24 +181,30 @@ class Customer:
         ends = [s.current_period_end for s in self.subscriptions if s.renews]
         return min(ends) if ends else None
 
-    def card_warning(self, now: datetime | None = None) -> str | None:
-        """Why the next charge may fail because of the card, in words; None when it looks fine."""
+    def card_warning(self, now: datetime | None = None) -> CardWarning | None:
+        """Why the next charge may fail because of the card; None when it looks fine."""
         now = now or clock.now()
         renewal = ts_to_datetime(self.next_renewal)
         if self.card is None:
             charged = [s for s in self.subscriptions if s.renews and s.collection_method != "send_invoice"]
-            return "No card on file: the next renewal will fail." if charged else None
+            return CardWarning("No card", "No card on file: the next renewal will fail.") if charged else None
         expires = self.card.expires_at
         if expires is None:
             return None
         if expires <= now:
-            return f"The card expired at the end of {self.card.expiry}."
+            return CardWarning("Expired", f"The card expired at the end of {self.card.expiry}.")
         if renewal is not None and expires <= renewal:
-            return (
-                f"The card expires at the end of {self.card.expiry}, before the next renewal "
-                f"on {renewal:%Y-%m-%d}."
+            return CardWarning(
+                "Expires before renewal",
+                f"The card expires at the end of {self.card.expiry}, before the next renewal on {renewal:%Y-%m-%d}.",
             )
         return None
+
+
+@dataclass(frozen=True)
+class CardWarning:
+    label: str  # a few words for a table cell
+    text: str  # the whole sentence
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from backstop.web import health
 from backstop.web.admin import (
     auth,
     branding_pages,
+    customers,
     desktop_login,
     email_pages,
     send_domain_pages,
@@ -132,6 +133,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             *email_pages.handlers,
             *send_domain_pages.handlers,
             *branding_pages.handlers,
+            *customers.handlers,
             *upcoming.handlers,
         ],
     )

@@ -536,7 +536,7 @@ def test_it_warns_when_the_card_will_not_last_until_the_next_renewal(db, acme, e
     if warning is None:
         assert found is None
     else:
-        assert warning in found
+        assert warning in found.text
 
 
 # --- Active MRR -----------------------------------------------------------------------------

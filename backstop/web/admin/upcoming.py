@@ -30,12 +30,6 @@ UPCOMING: dict[str, tuple[str, str, str, str]] = {
         "Embed on your site",
         "The copy-paste snippet for embed.js, backend signer samples and the curl check.",
     ),
-    "customers": (
-        "customers",
-        "",
-        "Customers",
-        "Your Stripe customers as Backstop mirrors them: subscriptions, invoices, card on file.",
-    ),
     "settings/retry-policy": (
         "settings",
         "retry-policy",
