@@ -95,7 +95,7 @@ def run_child(settings: Settings, message_id: int, crash: str, moto) -> subproce
         "AWS_ENDPOINT_URL_SES": moto.url,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
     }
     return subprocess.run(
         [sys.executable, "-c", CHILD, str(settings.data_dir), str(message_id), crash],

@@ -48,7 +48,7 @@ def make_client(**kwargs):
     try:
         return boto3.client("sesv2", endpoint_url=ses_endpoint(), config=config, **kwargs)
     except NoRegionError:
-        raise NotSent("SES needs an AWS region: set AWS_REGION (for example us-east-1) and restart.")
+        raise NotSent("SES needs an AWS region: set AWS_DEFAULT_REGION (for example us-east-1) and restart.")
 
 
 def _error_code(exc: ClientError) -> tuple[str, int, str]:
