@@ -7,6 +7,7 @@ account, shared with the founder's own app) and retried on 429 and 5xx with back
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -137,7 +138,9 @@ class StripeGateway:
             "api": (config.api_base or DEFAULT_API_BASE).rstrip("/"),
             "connect": (config.connect_base or DEFAULT_CONNECT_BASE).rstrip("/"),
         }
-        http_client = stripe.HTTPXClient(timeout=config.timeout) if hasattr(stripe, "HTTPXClient") else None
+        # Every call here is synchronous (jobs, the CLI, sync handlers); the SDK's HTTPX client
+        # refuses sync calls unless asked to allow them.
+        http_client = stripe.HTTPXClient(timeout=config.timeout, allow_sync_methods=True)
         self._client = stripe.StripeClient(
             config.api_key, base_addresses=addresses, max_network_retries=0, http_client=http_client
         )
@@ -167,7 +170,8 @@ class StripeGateway:
             self.calls += 1
             try:
                 result = self._client.raw_request(method, path, base=base, **options, **(params or {}))
-                return result.to_dict() if hasattr(result, "to_dict") else dict(result)
+                # raw_request hands back the HTTP response, not an object: read its JSON body.
+                return json.loads(result.body)
             except Exception as exc:  # translated below; unknown errors propagate
                 failure, retry_after = self._translate(exc)
                 if not isinstance(failure, StripeUnavailable) or attempt >= self.config.max_attempts:
