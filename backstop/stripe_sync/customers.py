@@ -466,29 +466,24 @@ _CAMPAIGN_COLUMNS = (
     "amount_due",
     "decline_code",
     "opened_at",
-    "created_at",
     "closed_at",
+    "close_reason",
 )
 
 
 def recent_campaigns(
     db: Database, workspace_id: int, customer_id: str, limit: int = RECENT_CAMPAIGNS
 ) -> list[dict]:
-    """The customer's latest recovery campaigns. Until recovery's migration has created the
-    ``campaigns`` table (with a ``customer_id`` column), there are none."""
+    """The customer's latest recovery campaigns, newest first. Read only if recovery's
+    ``campaigns`` table (with a ``customer_id``) is there, so the mirror works without it."""
     if not db["campaigns"].exists():
         return []
     present = set(db["campaigns"].columns_dict)
-    if not {"workspace_id", "customer_id"} <= present:
+    if not {"id", "workspace_id", "customer_id"} <= present:
         return []
     columns = [c for c in _CAMPAIGN_COLUMNS if c in present]
-    order = "id DESC" if "id" in present else "rowid DESC"
-    return all_rows(
-        db,
-        f"SELECT {', '.join(columns)} FROM campaigns WHERE workspace_id = ? AND customer_id = ? "  # noqa: S608
-        f"ORDER BY {order} LIMIT ?",
-        [workspace_id, customer_id, limit],
-    )
+    sql = f"SELECT {', '.join(columns)} FROM campaigns WHERE workspace_id = ? AND customer_id = ? ORDER BY id DESC LIMIT ?"  # noqa: S608
+    return all_rows(db, sql, [workspace_id, customer_id, limit])
 
 
 def active_mrr(db: Database, workspace_id: int) -> tuple[dict[str, int], int]:

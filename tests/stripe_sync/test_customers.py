@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from sqlite_utils import Database
 
 from backstop.reporting.stats import DEFINITIONS, workspace_stats
 from backstop.stripe_sync import customers
 from backstop.stripe_sync.mirror import apply_object, mark_deleted
 from backstop.workspaces.workspaces import create_workspace
 from tests.workspaces.conftest import fast_password_hashing  # noqa: F401 - autouse here too
+from tests.workspaces.test_checklist import put_row
 
 EXAMPLES = json.loads((Path(__file__).resolve().parent / "stripe_examples.json").read_text())
 VERSION = 1_760_000_000
@@ -440,62 +442,30 @@ def test_it_lists_invoices_newest_first_with_lines_on_demand(db, acme, zebra):
     assert customers.invoice_lines(db, zebra.id, "cus_ada", "in_0002") is None
 
 
-def test_it_has_no_campaigns_until_recovery_creates_its_table(db, acme):
+def open_campaign(
+    db, workspace_id: int, customer_id: str, invoice_id: str, status: str = "in_flight"
+) -> None:
+    """A recovery campaign row as recovery writes it, with the columns a customer's page reads."""
+    values = {"customer_id": customer_id, "invoice_id": invoice_id, "status": status}
+    money = {"amount_due": 4900, "currency": "usd", "opened_at": "2026-11-01T10:00:00+00:00"}
+    put_row(db, "campaigns", {"workspace_id": workspace_id, **values, **money})
+
+
+def test_it_reads_no_campaigns_where_recovery_has_no_table(acme):
+    bare = Database(memory=True)
+    assert customers.recent_campaigns(bare, acme.id, "cus_ada") == []
+
+
+def test_it_lists_the_customers_own_campaigns_newest_first(db, acme, zebra):
     put(db, acme.id, stripe_customer("cus_ada", "ada@acme.test"))
-    assert not db["campaigns"].exists()
     assert customers.recent_campaigns(db, acme.id, "cus_ada") == []
-
-
-def test_it_picks_up_campaigns_once_the_table_exists(db, acme, zebra):
-    db["campaigns"].create(
-        {
-            "id": int,
-            "workspace_id": int,
-            "customer_id": str,
-            "status": str,
-            "amount_due": int,
-            "currency": str,
-        },
-        pk="id",
-    )
-    db["campaigns"].insert_all(
-        [
-            {
-                "id": 1,
-                "workspace_id": acme.id,
-                "customer_id": "cus_ada",
-                "status": "lost",
-                "amount_due": 4900,
-                "currency": "usd",
-            },
-            {
-                "id": 2,
-                "workspace_id": acme.id,
-                "customer_id": "cus_ada",
-                "status": "in_flight",
-                "amount_due": 4900,
-                "currency": "usd",
-            },
-            {
-                "id": 3,
-                "workspace_id": acme.id,
-                "customer_id": "cus_bob",
-                "status": "lost",
-                "amount_due": 100,
-                "currency": "usd",
-            },
-            {
-                "id": 4,
-                "workspace_id": zebra.id,
-                "customer_id": "cus_ada",
-                "status": "lost",
-                "amount_due": 100,
-                "currency": "usd",
-            },
-        ]
-    )
+    open_campaign(db, acme.id, "cus_ada", "in_1", status="lost")
+    open_campaign(db, acme.id, "cus_ada", "in_2")
+    open_campaign(db, acme.id, "cus_bob", "in_3")
+    open_campaign(db, zebra.id, "cus_ada", "in_4")
     found = customers.recent_campaigns(db, acme.id, "cus_ada")
-    assert [(c["id"], c["status"]) for c in found] == [(2, "in_flight"), (1, "lost")]
+    assert [(c["invoice_id"], c["status"]) for c in found] == [("in_2", "in_flight"), ("in_1", "lost")]
+    assert found[0]["amount_due"] == 4900 and found[0]["currency"] == "usd"
 
 
 # --- the card on file against the next renewal ----------------------------------------------

@@ -13,6 +13,7 @@ from backstop.connectors.stripe import StripeUnavailable
 from backstop.stripe_sync import backfill, connection
 from backstop.workspaces.workspaces import create_workspace
 from tests.stripe_sync.test_customers import (
+    open_campaign,
     put,
     put_customer_with_plan,
     stripe_card,
@@ -362,6 +363,18 @@ def test_a_customer_page_says_what_will_appear_when_there_is_nothing_yet(as_oliv
     assert "No subscriptions. When this customer subscribes in Stripe" in text
     assert "No invoices mirrored for this customer" in text
     assert "No card on file" in text
+    assert "No recovery campaigns. One opens here when a renewal payment of this customer fails." in text
+
+
+def test_a_customer_page_lists_their_recovery_campaigns(as_olivia, db, acme):
+    put(db, acme.id, stripe_customer("cus_ada", "ada@acme.test", "Ada"))
+    assert "No recovery campaigns" in page_text(as_olivia, "/w/acme/customers/cus_ada")
+    open_campaign(db, acme.id, "cus_ada", "in_failed_renewal")
+    open_campaign(db, acme.id, "cus_bob", "in_someone_else")
+    html = as_olivia.get("/w/acme/customers/cus_ada").text
+    section = html[html.index('id="campaigns-title"') :]
+    assert [r.split()[0] for r in rows_of(section)] == ["in_failed_renewal"]
+    assert "In flight $49.00" in rows_of(section)[0]
 
 
 def test_another_workspaces_customer_is_404(as_olivia, db, acme, zebra):

@@ -10,6 +10,7 @@ from backstop.workspaces.tokens import create_token
 from backstop.workspaces.workspaces import create_workspace
 from tests.stripe_sync.test_customers import (
     VERSION,
+    open_campaign,
     put,
     put_customer_with_plan,
     stripe_card,
@@ -185,14 +186,16 @@ def test_it_shows_a_pause_in_collection(client, db, acme, acme_auth):
     assert sub["counts_toward_mrr"] is False
 
 
-def test_it_picks_up_recovery_campaigns_once_they_exist(client, db, acme, acme_auth):
+def test_it_lists_the_customers_recent_recovery_campaigns(client, db, acme, acme_auth):
     put(db, acme.id, stripe_customer("cus_ada", "ada@acme.test"))
-    db["campaigns"].create({"id": int, "workspace_id": int, "customer_id": str, "status": str}, pk="id")
-    db["campaigns"].insert(
-        {"id": 7, "workspace_id": acme.id, "customer_id": "cus_ada", "status": "in_flight"}
-    )
-    body = client.get("/api/v1/customers/cus_ada", headers=acme_auth).json()
-    assert body["recent_campaigns"] == [{"id": 7, "status": "in_flight"}]
+    open_campaign(db, acme.id, "cus_ada", "in_failed", status="in_flight")
+    open_campaign(db, acme.id, "cus_bob", "in_other")
+    campaigns = client.get("/api/v1/customers/cus_ada", headers=acme_auth).json()["recent_campaigns"]
+    assert len(campaigns) == 1
+    assert campaigns[0]["invoice_id"] == "in_failed"
+    assert campaigns[0]["status"] == "in_flight"
+    assert campaigns[0]["amount_due"] == 4900 and campaigns[0]["currency"] == "usd"
+    assert campaigns[0]["opened_at"] == "2026-11-01T10:00:00+00:00"
 
 
 def test_it_answers_404_for_an_unknown_id_or_another_workspaces_customer(
