@@ -398,5 +398,5 @@ def test_the_overview_shows_active_mrr_from_the_mirror(as_olivia, db, acme):
         r'<div class="kpi"[^>]*>(?:(?!</div>).)*Active MRR(?:(?!</div>).)*</div>', html, flags=re.S
     )
     assert tile, "the Active MRR tile"
-    assert text_of(tile.group(0)).startswith("$98.00 Active MRR")
+    assert text_of(tile.group(0)).startswith("$98.00 Active MRR 2 paying subscriptions")
     assert "past_due" in unescape(tile.group(0))
