@@ -37,7 +37,6 @@ def test_an_unreachable_endpoint_is_retried_later(aws_env, monkeypatch):
 
 def test_a_missing_region_says_how_to_fix_it(aws_env, monkeypatch):
     monkeypatch.delenv("AWS_DEFAULT_REGION")
-    monkeypatch.delenv("AWS_DEFAULT_REGION")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     with pytest.raises(NotSent, match="set AWS_DEFAULT_REGION"):
         SesMailer().send(OutgoingEmail(SHARED_SENDER, "sam@customer.test", RAW))
