@@ -265,30 +265,14 @@ def _subscription(row: dict) -> Subscription:
         pause = json.loads(row["pause_collection"]) if row["pause_collection"] else None
     except ValueError:
         pause = {"behavior": "unknown"}
+    computed = {"plan_name", "mrr", "cancel_at_period_end", "pause_collection"}
+    plain = {k: row[k] for k in Subscription.__dataclass_fields__ if k not in computed}
     return Subscription(
-        id=row["id"],
-        status=row["status"],
+        **plain,
         plan_name=row["product_name"] or row["nickname"] or row["price_id"],
-        price_id=row["price_id"],
-        product_id=row["product_id"],
-        quantity=row["quantity"],
-        currency=row["currency"],
-        unit_amount=row["unit_amount"],
-        interval=row["interval"],
-        interval_count=row["interval_count"],
         mrr=row["mrr"] or 0,
-        created=row["created"],
-        current_period_start=row["current_period_start"],
-        current_period_end=row["current_period_end"],
         cancel_at_period_end=bool(row["cancel_at_period_end"]),
-        cancel_at=row["cancel_at"],
-        canceled_at=row["canceled_at"],
-        ended_at=row["ended_at"],
-        trial_end=row["trial_end"],
         pause_collection=pause,
-        collection_method=row["collection_method"],
-        default_payment_method=row["default_payment_method"],
-        latest_invoice=row["latest_invoice"],
     )
 
 
