@@ -454,10 +454,10 @@ def stripe_replay(slug: str, since) -> None:
 
     from rich.progress import Progress
 
+    import jobs.stripe  # noqa: F401 - registers every event handler, in order
     from backstop.db import opened
     from backstop.lib.crypto import SecretBox
     from backstop.stripe_sync import connection, events
-    from backstop.stripe_sync import handlers as _handlers  # noqa: F401 - registers handlers
 
     settings = prepared(load_settings())
     box = SecretBox(settings.secret_key)

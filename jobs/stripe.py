@@ -9,8 +9,9 @@ from huey import crontab
 from backstop.connectors.stripe import StripeAuthFailed, StripeFailure
 from backstop.db import all_rows
 from backstop.lib.crypto import SecretBox
+from backstop.recovery import handlers as _recovery_handlers  # noqa: F401 - registers campaign handlers
 from backstop.stripe_sync import backfill, connection, events, polling
-from backstop.stripe_sync import handlers as _handlers  # noqa: F401 - registers the mirror's handlers
+from backstop.stripe_sync import handlers as _mirror_handlers  # noqa: F401 - registers the mirror's handlers
 from jobs import sweeper
 from jobs.queue import app_db, huey, settings
 
@@ -49,7 +50,14 @@ def _fetcher_for(db):
 @huey.task(name="stripe.process_event")
 def process_event(row_id: int) -> str | None:
     with app_db() as db:
-        return events.process_event(db, row_id, _fetcher_for(db))
+        outcome = events.process_event(db, row_id, _fetcher_for(db))
+    if outcome == "processed":
+        # An event may have opened a campaign or brought a retry forward: run what is due now
+        # rather than at the next minute.
+        from jobs.recovery import run_due_steps
+
+        run_due_steps.call_local()
+    return outcome
 
 
 @huey.task(name="stripe.run_backfill")

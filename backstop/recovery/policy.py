@@ -94,16 +94,15 @@ CUSTOMER_MESSAGES = {
 
 
 def classify(decline_code: str | None, advice_code: str | None = None) -> str:
-    """soft, hard or never. Stripe's advice code, when present, outranks the decline code."""
-    if advice_code == "do_not_try_again":
+    """soft, hard or never. A code card networks forbid retrying is always never; otherwise
+    Stripe's advice code, when present, outranks the decline code."""
+    code = (decline_code or "").strip()
+    if advice_code == "do_not_try_again" or code in NEVER_RETRY_CODES:
         return NEVER
     if advice_code == "confirm_card_data":
         return HARD
     if advice_code == "try_again_later":
         return SOFT
-    code = (decline_code or "").strip()
-    if code in NEVER_RETRY_CODES:
-        return NEVER
     if code in HARD_CODES:
         return HARD
     return SOFT  # soft codes and anything unknown: retrying later is the safe default

@@ -48,14 +48,22 @@ class EventContext:
 
 Handler = Callable[[EventContext], None]
 HANDLERS: dict[str, list[Handler]] = {}
+MIRROR_STAGE = 0  # the mirror's upserts run before anything that reads the mirror
+DEFAULT_STAGE = 10
+_stages: dict[Handler, int] = {}
 
 
-def on(*event_types: str) -> Callable[[Handler], Handler]:
-    """Register a handler for event types; several capabilities may handle the same type."""
+def on(*event_types: str, stage: int = DEFAULT_STAGE) -> Callable[[Handler], Handler]:
+    """Register a handler for event types. Several capabilities may handle the same type; they
+    run in order of ``stage`` (then registration), all in the event's one transaction."""
 
     def register(handler: Handler) -> Handler:
+        _stages[handler] = stage
         for event_type in event_types:
-            HANDLERS.setdefault(event_type, []).append(handler)
+            handlers = HANDLERS.setdefault(event_type, [])
+            if handler not in handlers:
+                handlers.append(handler)
+                handlers.sort(key=lambda h: _stages[h])
         return handler
 
     return register

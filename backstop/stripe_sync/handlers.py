@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from backstop.stripe_sync import connection, mirror
-from backstop.stripe_sync.events import EventContext, on
+from backstop.stripe_sync.events import MIRROR_STAGE, EventContext, on
 
 _PATHS = {
     "customer": "/v1/customers/{}",
@@ -52,6 +52,7 @@ def _refetcher(ctx: EventContext, obj: dict):
     "product.updated",
     "price.created",
     "price.updated",
+    stage=MIRROR_STAGE,
 )
 def upsert_object(ctx: EventContext) -> None:
     mirror.apply_object(ctx.db, ctx.workspace_id, ctx.object, ctx.version, _refetcher(ctx, ctx.object))
@@ -69,13 +70,14 @@ def upsert_object(ctx: EventContext) -> None:
     "invoice.marked_uncollectible",
     "invoice.overdue",
     "invoice.will_be_due",
+    stage=MIRROR_STAGE,
 )
 def upsert_invoice(ctx: EventContext) -> None:
     invoice = mirror.complete_invoice_lines(ctx.fetch, ctx.object)
     mirror.apply_object(ctx.db, ctx.workspace_id, invoice, ctx.version, _refetcher(ctx, invoice))
 
 
-@on("customer.deleted", "product.deleted", "price.deleted", "invoice.deleted")
+@on("customer.deleted", "product.deleted", "price.deleted", "invoice.deleted", stage=MIRROR_STAGE)
 def mark_deleted(ctx: EventContext) -> None:
     kind = ctx.object.get("object")
     if kind in mirror.TABLES:
@@ -83,7 +85,7 @@ def mark_deleted(ctx: EventContext) -> None:
         mirror.mark_deleted(ctx.db, ctx.workspace_id, kind, ctx.object["id"], ctx.version)
 
 
-@on("account.application.deauthorized")
+@on("account.application.deauthorized", stage=MIRROR_STAGE)
 def deauthorized(ctx: EventContext) -> None:
     connection.mark_revoked(
         ctx.db, ctx.workspace_id, "Backstop's access was removed in Stripe (the Connect grant was revoked)."

@@ -1,0 +1,270 @@
+"""Campaigns: opening one per failed invoice, planning its steps, closing it, its timeline."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlite_utils import Database
+
+from backstop import clock
+from backstop.db import all_rows, one
+from backstop.recovery import policy as rules
+from backstop.recovery.policy import RetryPolicy, RetryState
+
+STATUSES = ("in_flight", "recovered", "lost", "abandoned")
+
+
+# -- settings -----------------------------------------------------------------------------------
+
+
+def get_policy(db: Database, workspace_id: int) -> RetryPolicy:
+    row = one(db, "SELECT policy FROM recovery_settings WHERE workspace_id = ?", [workspace_id])
+    return RetryPolicy.from_json(row["policy"] if row else None)
+
+
+def save_policy(db: Database, workspace_id: int, policy: RetryPolicy) -> None:
+    db.execute(
+        "INSERT INTO recovery_settings (workspace_id, policy, updated_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (workspace_id) DO UPDATE SET policy = excluded.policy, updated_at = excluded.updated_at",
+        [workspace_id, policy.to_json(), clock.iso()],
+    )
+
+
+def paused_at(db: Database, workspace_id: int) -> str | None:
+    row = one(db, "SELECT paused_at FROM recovery_settings WHERE workspace_id = ?", [workspace_id])
+    return row["paused_at"] if row else None
+
+
+def set_paused(db: Database, workspace_id: int, paused: bool, by: str | None = None) -> None:
+    db.execute(
+        "INSERT INTO recovery_settings (workspace_id, policy, paused_at, paused_by, updated_at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (workspace_id) DO UPDATE SET paused_at = excluded.paused_at, "
+        "paused_by = excluded.paused_by, updated_at = excluded.updated_at",
+        [
+            workspace_id,
+            RetryPolicy().to_json(),
+            clock.iso() if paused else None,
+            by if paused else None,
+            clock.iso(),
+        ],
+    )
+
+
+# -- timeline -----------------------------------------------------------------------------------
+
+
+def note(db: Database, campaign_id: int, kind: str, **detail) -> None:
+    db.execute(
+        "INSERT INTO campaign_events (campaign_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+        [campaign_id, clock.iso(), kind, json.dumps(detail, sort_keys=True) if detail else None],
+    )
+
+
+def timeline(db: Database, campaign_id: int) -> list[dict]:
+    rows = all_rows(
+        db, "SELECT at, kind, detail FROM campaign_events WHERE campaign_id = ? ORDER BY id", [campaign_id]
+    )
+    for row in rows:
+        row["detail"] = json.loads(row["detail"]) if row["detail"] else {}
+    return rows
+
+
+# -- steps --------------------------------------------------------------------------------------
+
+
+def schedule_step(
+    db: Database, campaign: dict, kind: str, seq: int, due: datetime, trigger: str = "schedule"
+) -> bool:
+    """Add a step unless that (kind, seq) is already planned; True when added."""
+    cur = db.execute(
+        "INSERT OR IGNORE INTO recovery_steps (campaign_id, workspace_id, kind, seq, trigger, due_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [campaign["id"], campaign["workspace_id"], kind, seq, trigger, clock.iso(due)],
+    )
+    return cur.rowcount == 1
+
+
+def next_retry_seq(db: Database, campaign_id: int) -> int:
+    row = db.execute(
+        "SELECT COALESCE(MAX(seq), 0) FROM recovery_steps WHERE campaign_id = ? AND kind = 'retry'",
+        [campaign_id],
+    ).fetchone()
+    return row[0] + 1
+
+
+def pending_steps(db: Database, campaign_id: int) -> list[dict]:
+    return all_rows(
+        db,
+        "SELECT id, kind, seq, trigger, due_at FROM recovery_steps WHERE campaign_id = ? AND status = 'scheduled' "
+        "ORDER BY due_at, id",
+        [campaign_id],
+    )
+
+
+def retry_state(db: Database, campaign: dict) -> RetryState:
+    attempts = [
+        clock.parse(r["attempted_at"])
+        for r in all_rows(
+            db,
+            "SELECT attempted_at FROM payment_attempts WHERE campaign_id = ? ORDER BY id",
+            [campaign["id"]],
+        )
+    ]
+    first = clock.parse(campaign["first_failed_at"])
+    return RetryState(
+        decline_class=campaign["decline_class"],
+        our_attempts=db.execute(
+            "SELECT COUNT(*) FROM recovery_steps WHERE campaign_id = ? AND kind = 'retry' AND trigger = 'schedule' "
+            "AND status IN ('done', 'failed')",
+            [campaign["id"]],
+        ).fetchone()[0],
+        total_attempts=max(campaign["stripe_attempts"], len(attempts)),
+        first_failed_at=first,
+        last_attempt_at=attempts[-1] if attempts else first,
+        attempts_in_window=attempts,
+    )
+
+
+def plan_next_retry(db: Database, campaign: dict, policy: RetryPolicy) -> datetime | None:
+    """Schedule the next retry the policy allows; return when, or None."""
+    due = rules.next_retry_at(policy, retry_state(db, campaign))
+    if due is not None:
+        schedule_step(db, campaign, "retry", next_retry_seq(db, campaign["id"]), due)
+        note(db, campaign["id"], "retry_scheduled", due_at=clock.iso(due))
+    return due
+
+
+# -- opening and closing -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FailedInvoice:
+    invoice_id: str
+    customer_id: str | None
+    subscription_id: str | None
+    amount_due: int
+    currency: str
+    attempt_count: int
+    decline_code: str | None
+    advice_code: str | None
+    customer_email: str | None
+    customer_name: str | None
+
+
+def get(db: Database, workspace_id: int, campaign_id: int) -> dict | None:
+    return one(db, "SELECT * FROM campaigns WHERE id = ? AND workspace_id = ?", [campaign_id, workspace_id])
+
+
+def by_invoice(db: Database, workspace_id: int, invoice_id: str) -> dict | None:
+    return one(
+        db, "SELECT * FROM campaigns WHERE workspace_id = ? AND invoice_id = ?", [workspace_id, invoice_id]
+    )
+
+
+def open_campaign(db: Database, workspace_id: int, failed: FailedInvoice) -> tuple[dict, bool]:
+    """Open the invoice's campaign (once) and plan its steps. Returns (campaign, newly opened)."""
+    existing = by_invoice(db, workspace_id, failed.invoice_id)
+    if existing is not None:
+        return existing, False
+    policy = get_policy(db, workspace_id)
+    now = clock.now()
+    decline_class = rules.classify(failed.decline_code, failed.advice_code)
+    cur = db.execute(
+        "INSERT INTO campaigns (workspace_id, invoice_id, customer_id, subscription_id, customer_email, "
+        "customer_name, amount_due, currency, decline_code, advice_code, decline_class, stripe_attempts, "
+        "first_failed_at, opened_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            workspace_id,
+            failed.invoice_id,
+            failed.customer_id,
+            failed.subscription_id,
+            failed.customer_email,
+            failed.customer_name,
+            failed.amount_due,
+            failed.currency,
+            failed.decline_code,
+            failed.advice_code,
+            decline_class,
+            failed.attempt_count,
+            clock.iso(now),
+            clock.iso(now),
+        ],
+    )
+    campaign = one(db, "SELECT * FROM campaigns WHERE id = ?", [cur.lastrowid])
+    note(
+        db,
+        campaign["id"],
+        "opened",
+        amount_due=failed.amount_due,
+        currency=failed.currency,
+        decline_code=failed.decline_code,
+        decline_class=decline_class,
+    )
+    if not policy.let_stripe_retry:
+        schedule_step(db, campaign, "takeover", 1, now)
+    for step, due in enumerate(rules.dunning_times(policy, now), start=1):
+        schedule_step(db, campaign, "dunning", step, due)
+    retry_due = plan_next_retry(db, campaign, policy)
+    schedule_step(db, campaign, "terminal", 1, rules.terminal_at(policy, now, retry_due))
+    return campaign, True
+
+
+def close(db: Database, campaign_id: int, status: str, reason: str, **detail) -> bool:
+    """Close an in-flight campaign; remaining steps are canceled. False if it was already closed."""
+    cur = db.execute(
+        "UPDATE campaigns SET status = ?, close_reason = ?, closed_at = ? WHERE id = ? AND status = 'in_flight'",
+        [status, reason, clock.iso(), campaign_id],
+    )
+    if cur.rowcount != 1:
+        return False
+    db.execute(
+        "UPDATE recovery_steps SET status = 'canceled', work_state = 'done', claimed_until = NULL "
+        "WHERE campaign_id = ? AND status = 'scheduled'",
+        [campaign_id],
+    )
+    note(db, campaign_id, status, reason=reason, **detail)
+    return True
+
+
+def in_flight_for(
+    db: Database, workspace_id: int, *, customer_id: str | None = None, subscription_id: str | None = None
+) -> list[dict]:
+    if customer_id:
+        return all_rows(
+            db,
+            "SELECT * FROM campaigns WHERE workspace_id = ? AND customer_id = ? AND status = 'in_flight'",
+            [workspace_id, customer_id],
+        )
+    return all_rows(
+        db,
+        "SELECT * FROM campaigns WHERE workspace_id = ? AND subscription_id = ? AND status = 'in_flight'",
+        [workspace_id, subscription_id],
+    )
+
+
+def card_changed(db: Database, workspace_id: int, customer_id: str, source: str) -> list[int]:
+    """A new default card: retry each in-flight campaign of the customer now, if the policy allows."""
+    policy = get_policy(db, workspace_id)
+    retried = []
+    for campaign in in_flight_for(db, workspace_id, customer_id=customer_id):
+        note(db, campaign["id"], "card_updated", source=source)
+        already = one(
+            db,
+            "SELECT id FROM recovery_steps WHERE campaign_id = ? AND kind = 'retry' "
+            "AND trigger = 'card_update' AND status = 'scheduled'",
+            [campaign["id"]],
+        )
+        if already or not rules.retry_on_new_card(policy, retry_state(db, campaign), clock.now()):
+            continue
+        db.execute("UPDATE campaigns SET decline_class = 'soft' WHERE id = ?", [campaign["id"]])
+        schedule_step(
+            db, campaign, "retry", next_retry_seq(db, campaign["id"]), clock.now(), trigger="card_update"
+        )
+        retried.append(campaign["id"])
+    return retried
+
+
+def pending_steps_of_kind(db: Database, campaign_id: int, kind: str) -> list[dict]:
+    return [s for s in pending_steps(db, campaign_id) if s["kind"] == kind]

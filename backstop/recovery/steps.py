@@ -1,0 +1,269 @@
+"""Running what is due: take over collection, retry a charge, send a dunning email, give up.
+
+Each step is a work row claimed with compare-and-set, so it runs once even when enqueued twice.
+Charges carry the key ``backstop-<campaign>-attempt-<n>``: if a retry's answer is lost and the
+step runs again, Stripe replays the first answer instead of charging twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlite_utils import Database
+
+from backstop import clock
+from backstop.connectors.stripe import (
+    StripeAuthFailed,
+    StripeCardDeclined,
+    StripeGateway,
+    StripeInvalidRequest,
+    StripeUnavailable,
+)
+from backstop.db import all_rows, one
+from backstop.lib import workrows
+from backstop.recovery import campaigns, links
+from backstop.recovery import policy as rules
+from backstop.settings import Settings
+
+log = logging.getLogger("backstop.recovery")
+
+TABLE = "recovery_steps"
+LEASE = timedelta(minutes=5)
+
+
+def due_step_ids(db: Database, limit: int = 200) -> list[int]:
+    """Due steps of workspaces that aren't paused, oldest first, plus steps whose worker died."""
+    now = clock.iso()
+    rows = db.execute(
+        "SELECT s.id FROM recovery_steps s LEFT JOIN recovery_settings r ON r.workspace_id = s.workspace_id "
+        "WHERE ((s.work_state = 'pending' AND s.due_at <= ?) OR (s.work_state = 'working' AND s.claimed_until < ?)) "
+        "AND r.paused_at IS NULL ORDER BY s.due_at, s.id LIMIT ?",
+        [now, now, limit],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _finish(db: Database, step_id: int, status: str, outcome: str) -> None:
+    db.execute("UPDATE recovery_steps SET status = ?, outcome = ? WHERE id = ?", [status, outcome, step_id])
+    workrows.complete(db, TABLE, step_id)
+
+
+def run_step(
+    db: Database, step_id: int, *, settings: Settings, gateway_for: Callable[[int], StripeGateway]
+) -> str | None:
+    if campaigns_paused(db, step_id):
+        return None
+    if not workrows.claim(db, TABLE, step_id, lease=LEASE):
+        return None
+    step = one(db, "SELECT * FROM recovery_steps WHERE id = ?", [step_id])
+    campaign = one(db, "SELECT * FROM campaigns WHERE id = ?", [step["campaign_id"]])
+    if campaign["status"] != "in_flight" or step["status"] != "scheduled":
+        _finish(
+            db, step_id, "canceled" if step["status"] == "scheduled" else step["status"], "campaign closed"
+        )
+        return "canceled"
+    try:
+        handler = {"takeover": _takeover, "retry": _retry, "dunning": _dunning, "terminal": _terminal}[
+            step["kind"]
+        ]
+        return handler(db, step, campaign, settings, gateway_for)
+    except StripeUnavailable as exc:
+        workrows.retry_later(
+            db,
+            TABLE,
+            step_id,
+            workrows.backoff(step["attempts"], cap=timedelta(hours=1)),
+            f"Stripe is unavailable: {exc.message}",
+        )
+        return "waiting"
+    except StripeAuthFailed as exc:
+        from backstop.stripe_sync import connection
+
+        connection.mark_failing(db, campaign["workspace_id"], f"Stripe refused Backstop's key: {exc.message}")
+        workrows.retry_later(
+            db,
+            TABLE,
+            step_id,
+            workrows.backoff(step["attempts"], cap=timedelta(hours=6)),
+            f"Stripe refused the key: {exc.message}",
+        )
+        return "waiting"
+
+
+def campaigns_paused(db: Database, step_id: int) -> bool:
+    row = db.execute(
+        "SELECT r.paused_at FROM recovery_steps s JOIN recovery_settings r ON r.workspace_id = s.workspace_id "
+        "WHERE s.id = ?",
+        [step_id],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _takeover(db, step, campaign, settings, gateway_for) -> str:
+    gateway = gateway_for(campaign["workspace_id"])
+    try:
+        gateway.post(
+            f"/v1/invoices/{campaign['invoice_id']}",
+            {"auto_advance": "false"},
+            idempotency_key=f"backstop-{campaign['id']}-takeover",
+        )
+    except StripeInvalidRequest as exc:
+        # Already paid, voided or otherwise final: nothing to take over; events will close it.
+        with db.atomic():
+            campaigns.note(db, campaign["id"], "takeover_skipped", reason=exc.message)
+            _finish(db, step["id"], "skipped", exc.message)
+        return "skipped"
+    with db.atomic():
+        db.execute("UPDATE campaigns SET took_over = 1 WHERE id = ?", [campaign["id"]])
+        campaigns.note(db, campaign["id"], "took_over")
+        _finish(db, step["id"], "done", "auto_advance off")
+    return "done"
+
+
+def _retry(db, step, campaign, settings, gateway_for) -> str:
+    policy = campaigns.get_policy(db, campaign["workspace_id"])
+    state = campaigns.retry_state(db, campaign)
+    if not rules.under_cap(policy, state, clock.now()):
+        with db.atomic():
+            campaigns.note(db, campaign["id"], "retry_skipped", reason="attempt cap reached")
+            _finish(db, step["id"], "skipped", "attempt cap reached")
+        return "skipped"
+    number = len(state.attempts_in_window) + 1
+    key = f"backstop-{campaign['id']}-attempt-{number}"
+    gateway = gateway_for(campaign["workspace_id"])
+    try:
+        invoice = gateway.post(f"/v1/invoices/{campaign['invoice_id']}/pay", {}, idempotency_key=key)
+        outcome, decline, message = ("succeeded" if invoice.get("status") == "paid" else "error"), None, None
+    except StripeCardDeclined as exc:
+        outcome, decline, message = "declined", exc.decline_code or exc.code, exc.message
+    except StripeInvalidRequest as exc:
+        if "already paid" in exc.message.lower() or exc.code == "invoice_already_paid":
+            outcome, decline, message = "succeeded", None, "already paid"
+        else:
+            outcome, decline, message = "error", exc.code, exc.message
+    with db.atomic():
+        db.execute(
+            "INSERT OR IGNORE INTO payment_attempts (campaign_id, attempt_number, idempotency_key, trigger, "
+            "attempted_at, outcome, decline_code, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [campaign["id"], number, key, step["trigger"], clock.iso(), outcome, decline, message],
+        )
+        db.execute("UPDATE campaigns SET our_attempts = our_attempts + 1 WHERE id = ?", [campaign["id"]])
+        campaigns.note(
+            db,
+            campaign["id"],
+            "retry_attempted",
+            attempt=number,
+            outcome=outcome,
+            decline_code=decline,
+            trigger=step["trigger"],
+        )
+        _finish(db, step["id"], "done" if outcome == "succeeded" else "failed", outcome)
+        if outcome == "succeeded":
+            campaigns.close(db, campaign["id"], "recovered", "Paid on a retry by Backstop", attempt=number)
+            return "recovered"
+        if decline:
+            db.execute(
+                "UPDATE campaigns SET decline_code = ?, decline_class = ? WHERE id = ?",
+                [decline, rules.classify(decline), campaign["id"]],
+            )
+        fresh = one(db, "SELECT * FROM campaigns WHERE id = ?", [campaign["id"]])
+        if step["trigger"] == "schedule" or not campaigns.pending_steps_of_kind(db, campaign["id"], "retry"):
+            campaigns.plan_next_retry(db, fresh, policy)
+    return outcome
+
+
+def _dunning(db, step, campaign, settings, gateway_for) -> str:
+    from backstop.email.messages import queue_email
+
+    if not campaign["customer_email"]:
+        with db.atomic():
+            campaigns.note(db, campaign["id"], "email_skipped", step=step["seq"], reason="no email address")
+            _finish(db, step["id"], "skipped", "no email address")
+        return "skipped"
+    card = _card_on_file(db, campaign)
+    context = {
+        "amount_due": campaign["amount_due"],
+        "currency": campaign["currency"],
+        "plan_name": _plan_name(db, campaign),
+        "card_brand": (card or {}).get("card_brand"),
+        "card_last4": (card or {}).get("card_last4"),
+        "update_card_url": links.update_card_url(
+            settings.public_url, settings.secret_key, campaign["workspace_id"], campaign["id"]
+        ),
+        "decline_message": rules.customer_message(campaign["decline_code"]),
+        "step": step["seq"],
+    }
+    with db.atomic():
+        queued = queue_email(
+            db,
+            settings,
+            workspace_id=campaign["workspace_id"],
+            kind=f"dunning_{step['seq']}",
+            to_email=campaign["customer_email"],
+            to_name=campaign["customer_name"],
+            context=context,
+            dedupe_key=f"dunning:{campaign['invoice_id']}:{step['seq']}",
+            customer_id=campaign["customer_id"],
+        )
+        campaigns.note(
+            db, campaign["id"], "email_queued", step=step["seq"], message_id=queued.id, status=queued.status
+        )
+        _finish(db, step["id"], "done", f"email {queued.status}")
+    return "queued"
+
+
+def _terminal(db, step, campaign, settings, gateway_for) -> str:
+    policy = campaigns.get_policy(db, campaign["workspace_id"])
+    action = policy.terminal_action
+    gateway = gateway_for(campaign["workspace_id"])
+    try:
+        if action == "cancel" and campaign["subscription_id"]:
+            gateway.request(
+                "delete",
+                f"/v1/subscriptions/{campaign['subscription_id']}",
+                idempotency_key=f"backstop-{campaign['id']}-terminal",
+            )
+        elif action == "mark_unpaid":
+            gateway.post(
+                f"/v1/invoices/{campaign['invoice_id']}/mark_uncollectible",
+                {},
+                idempotency_key=f"backstop-{campaign['id']}-terminal",
+            )
+    except StripeInvalidRequest as exc:
+        log.info("terminal action for campaign %s: %s", campaign["id"], exc.message)
+    with db.atomic():
+        _finish(db, step["id"], "done", action)
+        campaigns.close(db, campaign["id"], "lost", rules.TERMINAL_ACTIONS[action], action=action)
+    return "lost"
+
+
+def _card_on_file(db: Database, campaign: dict) -> dict | None:
+    if not db["stripe_customers"].exists():
+        return None
+    return one(
+        db,
+        "SELECT pm.card_brand, pm.card_last4, pm.card_exp_month, pm.card_exp_year FROM stripe_customers c "
+        "JOIN stripe_payment_methods pm ON pm.workspace_id = c.workspace_id AND pm.id = c.default_payment_method "
+        "WHERE c.workspace_id = ? AND c.id = ?",
+        [campaign["workspace_id"], campaign["customer_id"]],
+    )
+
+
+def _plan_name(db: Database, campaign: dict) -> str | None:
+    row = one(
+        db,
+        "SELECT COALESCE(p.nickname, prod.name) AS name FROM stripe_subscriptions s "
+        "LEFT JOIN stripe_prices p ON p.workspace_id = s.workspace_id AND p.id = s.price_id "
+        "LEFT JOIN stripe_products prod ON prod.workspace_id = s.workspace_id AND prod.id = s.product_id "
+        "WHERE s.workspace_id = ? AND s.id = ?",
+        [campaign["workspace_id"], campaign["subscription_id"]],
+    )
+    return row["name"] if row else None
+
+
+def steps_of(db: Database, campaign_id: int) -> list[dict]:
+    return all_rows(
+        db, "SELECT * FROM recovery_steps WHERE campaign_id = ? ORDER BY due_at, id", [campaign_id]
+    )
