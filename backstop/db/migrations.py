@@ -399,3 +399,40 @@ def create_recovery_tables(db: Database) -> None:
         CREATE INDEX payment_attempts_campaign ON payment_attempts(campaign_id);
         """
     )
+
+
+@migrations(name="0007_add_publishable_key_and_winbacks")
+def add_publishable_key_and_winbacks(db: Database) -> None:
+    # Stripe.js needs a publishable key in the customer's browser to take a new card; a
+    # restricted-key workspace pastes it beside its key (Connect OAuth uses the platform's).
+    db.executescript(
+        """
+        ALTER TABLE stripe_connections ADD COLUMN publishable_key TEXT;
+        CREATE TABLE winbacks (
+            id INTEGER PRIMARY KEY,
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            subscription_id TEXT NOT NULL,
+            customer_id TEXT NOT NULL,
+            customer_email TEXT,
+            customer_name TEXT,
+            price_id TEXT,
+            plan_name TEXT,
+            amount INTEGER,
+            currency TEXT,
+            ended_at TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'scheduled'
+                CHECK (status IN ('scheduled', 'sent', 'skipped', 'restarted')),
+            outcome TEXT,
+            email_message_id INTEGER,
+            new_subscription_id TEXT,
+            restarted_at TEXT,
+            created_at TEXT NOT NULL,
+            work_state TEXT NOT NULL DEFAULT 'pending', due_at TEXT NOT NULL, claimed_until TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+            UNIQUE (workspace_id, subscription_id)
+        );
+        CREATE INDEX winbacks_work ON winbacks(work_state, due_at);
+        CREATE INDEX winbacks_customer ON winbacks(workspace_id, customer_id);
+        """
+    )
