@@ -7,37 +7,7 @@ from datetime import datetime
 from jinja2 import Environment
 
 from backstop import clock
-
-ZERO_DECIMAL = {
-    "bif",
-    "clp",
-    "djf",
-    "gnf",
-    "jpy",
-    "kmf",
-    "krw",
-    "mga",
-    "pyg",
-    "rwf",
-    "ugx",
-    "vnd",
-    "vuv",
-    "xaf",
-    "xof",
-    "xpf",
-}
-SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "cad": "CA$", "aud": "A$", "inr": "₹"}
-
-
-def money(amount: int | None, currency: str | None) -> str:
-    """Integer minor units to a readable amount: 4900, 'usd' → '$49.00'."""
-    if amount is None or not currency:
-        return "—"
-    cur = currency.lower()
-    value = amount if cur in ZERO_DECIMAL else amount / 100
-    text = f"{value:,.0f}" if cur in ZERO_DECIMAL else f"{value:,.2f}"
-    symbol = SYMBOLS.get(cur)
-    return f"{symbol}{text}" if symbol else f"{text} {cur.upper()}"
+from backstop.lib.money import money
 
 
 def reltime(value: str | datetime | None) -> str:
