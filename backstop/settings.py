@@ -185,6 +185,12 @@ VARIABLES: tuple[Var, ...] = (
     Var("BACKSTOP_STRIPE_API_BASE", "stripe_api_base", _parse_url),
     Var("BACKSTOP_STRIPE_CONNECT_BASE", "stripe_connect_base", _parse_url),
     Var("BACKSTOP_STRIPE_RATE_LIMIT", "stripe_rate_limit", _parse_positive_int),
+    Var(
+        "BACKSTOP_STRIPE_PUBLISHABLE_KEY",
+        "stripe_publishable_key",
+        _parse_prefixed(("pk_test_", "pk_live_")),
+    ),
+    Var("BACKSTOP_STRIPE_JS_URL", "stripe_js_url", _parse_url),
     Var("BACKSTOP_EMAIL_TRANSPORT", "email_transport", _parse_choice(("outbox", "ses", "smtp"))),
     Var("BACKSTOP_SHARED_SENDER", "shared_sender", _parse_sender),
     Var("BACKSTOP_SMTP_URL", "smtp_url", _parse_smtp_url, secret=True),
@@ -220,6 +226,8 @@ class Settings:
     stripe_api_base: str | None = None
     stripe_connect_base: str | None = None
     stripe_rate_limit: int = 20
+    stripe_publishable_key: str | None = None
+    stripe_js_url: str = "https://js.stripe.com/v3/"
 
     @property
     def stripe_platform_configured(self) -> bool:

@@ -32,6 +32,7 @@ class Connection:
     connected_at: str
     last_event_at: str | None
     last_polled_at: str | None
+    publishable_key: str | None = None
 
     @property
     def mode(self) -> str:
@@ -55,6 +56,7 @@ def get(db: Database, workspace_id: int) -> Connection | None:
         connected_at=row["connected_at"],
         last_event_at=row["last_event_at"],
         last_polled_at=row["last_polled_at"],
+        publishable_key=row.get("publishable_key"),
     )
 
 
@@ -76,6 +78,57 @@ def check_restricted_key(key: str) -> tuple[str, bool]:
             "That doesn't look like a Stripe restricted key (rk_test_… or rk_live_…).", "key"
         )
     return key, key.split("_")[1] == "live"
+
+
+PK_RE = re.compile(r"^pk_(test|live)_[A-Za-z0-9]{10,250}$")
+
+
+def check_publishable_key(key: str | None, livemode: bool) -> str | None:
+    """Validate a pasted publishable key (empty clears it); it must match the connection's mode."""
+    key = (key or "").strip()
+    if not key:
+        return None
+    if key.startswith(("sk_", "rk_")):
+        raise ValidationError(
+            "That is a secret key. Paste the publishable key (pk_…) instead: it is the one that is "
+            "safe to show in a customer's browser.",
+            "publishable_key",
+        )
+    if not PK_RE.match(key):
+        raise ValidationError(
+            "That doesn't look like a Stripe publishable key (pk_test_… or pk_live_…).", "publishable_key"
+        )
+    if (key.split("_")[1] == "live") != livemode:
+        mode = "live" if livemode else "test"
+        raise ValidationError(
+            f"This workspace is connected in {mode} mode; paste the pk_{mode}_… key of the same account.",
+            "publishable_key",
+        )
+    return key
+
+
+def set_publishable_key(db: Database, workspace_id: int, key: str | None) -> None:
+    db.execute(
+        "UPDATE stripe_connections SET publishable_key = ?, updated_at = ? WHERE workspace_id = ?",
+        [key, clock.iso(), workspace_id],
+    )
+
+
+def browser_keys(db: Database, settings: Settings, workspace_id: int) -> tuple[str, str | None] | None:
+    """(publishable key, Stripe-Account or None) for Stripe.js on this workspace's pages, or None
+    when no publishable key is known yet."""
+    row = one(
+        db,
+        "SELECT method, account_id, publishable_key FROM stripe_connections WHERE workspace_id = ?",
+        [workspace_id],
+    )
+    if row is None:
+        return None
+    if row["method"] == "oauth":
+        if not settings.stripe_publishable_key or not row["account_id"]:
+            return None
+        return settings.stripe_publishable_key, row["account_id"]
+    return (row["publishable_key"], None) if row["publishable_key"] else None
 
 
 def check_webhook_secret(secret: str | None) -> str | None:

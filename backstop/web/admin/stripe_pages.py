@@ -192,6 +192,35 @@ def save_webhook(
     return Redirect(f"/w/{workspace.slug}/settings/stripe?notice=saved")
 
 
+@post("/w/{slug:str}/settings/stripe/publishable", sync_to_thread=True)
+def save_publishable_key(
+    request: Request,
+    slug: FromPath[str],
+    db: DB,
+    session: CurrentSession,
+    workspace: CurrentWorkspace,
+    data: Form,
+) -> Template | Redirect:
+    require_owner(workspace)
+    conn = connection.get(db, workspace.id)
+    if conn is None:
+        return Redirect(f"/w/{workspace.slug}/settings/stripe")
+    try:
+        key = connection.check_publishable_key(data.get("publishable_key"), conn.livemode)
+    except ValidationError as exc:
+        return _page(
+            request,
+            db,
+            session,
+            workspace,
+            errors={"publishable_key": exc.message},
+            form={"publishable_key": data.get("publishable_key", "")},
+            status_code=400,
+        )
+    connection.set_publishable_key(db, workspace.id, key)
+    return Redirect(f"/w/{workspace.slug}/settings/stripe?notice=saved")
+
+
 @post("/w/{slug:str}/settings/stripe/polling", sync_to_thread=True)
 def toggle_polling(slug: FromPath[str], db: DB, workspace: CurrentWorkspace, data: Form) -> Redirect:
     require_owner(workspace)
@@ -221,6 +250,7 @@ handlers = [
     start_oauth,
     oauth_callback,
     save_webhook,
+    save_publishable_key,
     toggle_polling,
     resync,
     disconnect,
