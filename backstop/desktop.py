@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,39 +92,57 @@ def remote_admin_url(url: str) -> str:
 
 
 class LocalServer:
-    """``backstop serve`` in a thread, on a loopback socket bound before the server starts."""
+    """``backstop serve`` in a thread, on a loopback socket that is listening before it starts.
+
+    Connections wait in the socket's backlog until uvicorn accepts them, so the window can start
+    loading while the server is still importing and starting: the two start-ups overlap.
+    """
 
     def __init__(self, settings: Settings) -> None:
-        from backstop.server import build_server
-
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
         port = self.sock.getsockname()[1]
         self.settings = settings.with_overrides(host="127.0.0.1", port=port)
         self.url = f"http://127.0.0.1:{port}"
-        # The socket is already ours, so no other program can take the port in between.
-        self.server = build_server(self.settings, check_port=False)
-        self.thread = threading.Thread(target=self._run, name="backstop-server", daemon=True)
         self.error: BaseException | None = None
+        self._server: Any = None
+        self._stopping = False
+        self._lock = threading.Lock()
+        self.thread = threading.Thread(target=self._run, name="backstop-server", daemon=True)
 
     def _run(self) -> None:
         try:
-            self.server.run(sockets=[self.sock])
-        except BaseException as exc:  # reported by start() / stop()
+            from backstop.server import build_server
+
+            # The socket is already ours, so no other program can take the port in between.
+            server = build_server(self.settings, check_port=False)
+            with self._lock:
+                if self._stopping:
+                    return
+                self._server = server
+            server.run(sockets=[self.sock])
+        except BaseException as exc:  # reported by wait_started() / stop()
+            log.exception("the local server failed")
             self.error = exc
 
-    def start(self, timeout: float = SERVER_START_TIMEOUT) -> None:
+    def start(self) -> None:
         self.thread.start()
+
+    def wait_started(self, timeout: float = SERVER_START_TIMEOUT) -> bool:
         deadline = time.monotonic() + timeout
-        while not self.server.started:
+        while not (self._server is not None and self._server.started):
             if not self.thread.is_alive() or time.monotonic() > deadline:
-                self.server.should_exit = True
-                raise DesktopError(f"The local server did not start ({self.error or 'timed out'}).")
+                return False
             time.sleep(0.01)
+        return True
 
     def stop(self, timeout: float = SERVER_STOP_TIMEOUT) -> bool:
         """Ask the server to finish (it stops the jobs on the way out); True if it did in time."""
-        self.server.should_exit = True
+        with self._lock:
+            self._stopping = True
+            if self._server is not None:
+                self._server.should_exit = True
         self.thread.join(timeout)
         self.sock.close()
         return not self.thread.is_alive() and self.error is None
@@ -181,6 +200,8 @@ class WindowOptions:
     data_dir: Path | None = None  # None: remote, no local folder to show
     storage_path: Path | None = None  # None: private profile, nothing kept after closing
     probe: Path | None = None
+    # Runs in its own thread once the window exists; returns False to close the window.
+    watch: Callable[[], bool] | None = None
 
 
 def run_window(options: WindowOptions) -> None:
@@ -227,8 +248,14 @@ def run_window(options: WindowOptions) -> None:
         threading.Thread(target=window.destroy, daemon=True).start()
 
     signal.signal(signal.SIGTERM, on_stop_signal)
+
+    def watch() -> None:
+        if options.watch is not None and not options.watch():
+            window.destroy()
+
     icon = static_dir() / "favicon.svg"
     webview.start(
+        watch,
         gui="qt",
         menu=[Menu("Backstop", items)],
         icon=str(icon) if icon.exists() else None,
@@ -254,18 +281,26 @@ def run_local(settings: Settings, *, admin_email: str | None = None, probe: Path
     try:
         check_data_dir(settings.data_dir)
         migrate(settings.db_path)
-        server = LocalServer(settings)
     except ConfigError as exc:
         raise DesktopError(str(exc))
+    server = LocalServer(settings)
+    token = issue_desktop_login(server.settings, admin_email)
     server.start()
-    log.info("Backstop is running at %s with data in %s", server.url, settings.data_dir.resolve())
+    log.info("Backstop is starting at %s with data in %s", server.url, settings.data_dir.resolve())
     try:
-        token = issue_desktop_login(server.settings, admin_email)
-        url = f"{server.url}/desktop-login/{token}" if token else f"{server.url}/"
-        run_window(WindowOptions(url=url, data_dir=settings.data_dir, probe=probe))
+        run_window(
+            WindowOptions(
+                url=f"{server.url}/desktop-login/{token}" if token else f"{server.url}/",
+                data_dir=settings.data_dir,
+                probe=probe,
+                watch=server.wait_started,
+            )
+        )
     finally:
         log.info("window closed; stopping the server and jobs")
         stopped = server.stop()
+    if server.error is not None:
+        raise DesktopError(f"The local server stopped with an error: {server.error}")
     if not stopped:
         log.error("the server did not stop within %.0f s", SERVER_STOP_TIMEOUT)
     return stopped
