@@ -16,7 +16,7 @@ from tests.packaging.conftest import ROOT, need
 pytestmark = pytest.mark.slow
 
 PACKAGING = ROOT / "packaging"
-CADDY_ENV = {"BACKSTOP_DOMAIN": "backstop.example.com", "ACME_EMAIL": "olivia@acme.test"}
+CADDY_ENV = {"DOMAIN": "backstop.example.com", "ACME_EMAIL": "olivia@acme.test"}
 
 
 def caddy_adapt(caddyfile: Path) -> str:
@@ -67,7 +67,7 @@ def test_the_compose_file_runs_the_image_behind_caddy_with_a_data_volume():
     assert (PACKAGING / backstop["build"]["context"] / "Dockerfile").exists()
     assert "backstop-data:/data" in backstop["volumes"]
     assert "ports" not in backstop, "only Caddy should be reachable from outside"
-    assert backstop["environment"]["BACKSTOP_BASE_URL"].startswith("https://${BACKSTOP_DOMAIN")
+    assert backstop["environment"]["BACKSTOP_BASE_URL"].startswith("https://${DOMAIN")
     assert caddy["depends_on"]["backstop"]["condition"] == "service_healthy"
     assert "./Caddyfile:/etc/caddy/Caddyfile:ro" in caddy["volumes"]
     assert {"80:80", "443:443"} <= set(caddy["ports"])
