@@ -182,19 +182,7 @@ def _dunning(db, step, campaign, settings, gateway_for) -> str:
             campaigns.note(db, campaign["id"], "email_skipped", step=step["seq"], reason="no email address")
             _finish(db, step["id"], "skipped", "no email address")
         return "skipped"
-    card = _card_on_file(db, campaign)
-    context = {
-        "amount_due": campaign["amount_due"],
-        "currency": campaign["currency"],
-        "plan_name": _plan_name(db, campaign),
-        "card_brand": (card or {}).get("card_brand"),
-        "card_last4": (card or {}).get("card_last4"),
-        "update_card_url": links.update_card_url(
-            settings.public_url, settings.secret_key, campaign["workspace_id"], campaign["id"]
-        ),
-        "decline_message": rules.customer_message(campaign["decline_code"]),
-        "step": step["seq"],
-    }
+    context = dunning_context(db, campaign, settings, step["seq"])
     with db.atomic():
         queued = queue_email(
             db,
@@ -212,6 +200,23 @@ def _dunning(db, step, campaign, settings, gateway_for) -> str:
         )
         _finish(db, step["id"], "done", f"email {queued.status}")
     return "queued"
+
+
+def dunning_context(db: Database, campaign: dict, settings: Settings, seq: int) -> dict:
+    """What a dunning email of step ``seq`` says about this campaign (also used to resend it)."""
+    card = _card_on_file(db, campaign)
+    return {
+        "amount_due": campaign["amount_due"],
+        "currency": campaign["currency"],
+        "plan_name": _plan_name(db, campaign),
+        "card_brand": (card or {}).get("card_brand"),
+        "card_last4": (card or {}).get("card_last4"),
+        "update_card_url": links.update_card_url(
+            settings.public_url, settings.secret_key, campaign["workspace_id"], campaign["id"]
+        ),
+        "decline_message": rules.customer_message(campaign["decline_code"]),
+        "step": seq,
+    }
 
 
 def _terminal(db, step, campaign, settings, gateway_for) -> str:

@@ -28,6 +28,7 @@ from backstop.web.admin import (
     customers,
     desktop_login,
     email_pages,
+    recovery_pages,
     send_domain_pages,
     settings_pages,
     stripe_pages,
@@ -39,7 +40,7 @@ from backstop.web.api.routes import api_router
 from backstop.web.errors import EXCEPTION_HANDLERS
 from backstop.web.hooks import ses as ses_hooks
 from backstop.web.hooks import stripe as stripe_hooks
-from backstop.web.public import unsubscribe
+from backstop.web.public import unsubscribe, update_card
 from backstop.web.state import AppState, provide_db
 
 log = logging.getLogger("backstop")
@@ -134,6 +135,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             *send_domain_pages.handlers,
             *branding_pages.handlers,
             *customers.handlers,
+            *recovery_pages.handlers,
             *upcoming.handlers,
         ],
     )
@@ -145,6 +147,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             stripe_hooks.platform_webhook,
             ses_hooks.ses_notifications,
             *unsubscribe.handlers,
+            *update_card.handlers,
             admin_router,
             api_router,
             create_static_files_router(

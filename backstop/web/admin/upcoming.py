@@ -11,13 +11,6 @@ from backstop.web.deps import DB, CurrentSession, CurrentWorkspace
 
 # path suffix -> (nav, subnav, title, what the page will do)
 UPCOMING: dict[str, tuple[str, str, str, str]] = {
-    "recovery": (
-        "recovery",
-        "",
-        "Recovery",
-        "Campaigns for failed payments: decline-code-aware retries, the dunning sequence "
-        "and their outcomes, filtered by In flight / Recovered / Lost / Abandoned.",
-    ),
     "cancel-flows": (
         "cancel-flows",
         "",
