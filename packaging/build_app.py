@@ -11,6 +11,7 @@ this Python, and made again only when they change. The app lands in DIST/Backsto
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import platform
@@ -20,6 +21,11 @@ import sys
 import time
 import tomllib
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: builds there are one at a time anyway
+    fcntl = None
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,6 +39,20 @@ def cache_dir() -> Path:
     path = Path(base) / "backstop-build"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@contextlib.contextmanager
+def cache_lock(name: str):
+    """One build at a time per cache entry, also across checkouts sharing the machine."""
+    if fcntl is None:
+        yield
+        return
+    with (cache_dir() / f"{name}.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def build_requirements() -> list[str]:
@@ -67,25 +87,28 @@ def clean_venv() -> Path:
 
 
 def build_app(dist: Path, work: Path) -> Path:
-    python = clean_venv()
+    with cache_lock("app-venv"):
+        python = clean_venv()
     log("running PyInstaller")
-    subprocess.run(
-        [
-            str(python),
-            "-m",
-            "PyInstaller",
-            "--noconfirm",
-            "--log-level",
-            "WARN",
-            "--distpath",
-            str(dist),
-            "--workpath",
-            str(work),
-            str(ROOT / "backstop.spec"),
-        ],
-        check=True,
-        cwd=ROOT,
-    )
+    # Two builds sharing a work folder would trample each other's files.
+    with cache_lock("pyinstaller-" + hashlib.sha256(str(work).encode()).hexdigest()[:12]):
+        subprocess.run(
+            [
+                str(python),
+                "-m",
+                "PyInstaller",
+                "--noconfirm",
+                "--log-level",
+                "WARN",
+                "--distpath",
+                str(dist),
+                "--workpath",
+                str(work),
+                str(ROOT / "backstop.spec"),
+            ],
+            check=True,
+            cwd=ROOT,
+        )
     app = dist / "Backstop"
     if not (app / ("Backstop.exe" if os.name == "nt" else "Backstop")).exists():
         raise SystemExit(f"PyInstaller finished but {app} has no Backstop executable")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import functools
 import http.server
 import os
@@ -199,10 +200,27 @@ def serve_directory(directory: Path) -> Iterator[str]:
         server.server_close()
 
 
+@contextlib.contextmanager
+def cache_lock(name: str) -> Iterator[None]:
+    """One build at a time on this machine: they share the base, the cache and the storage."""
+    with (cache_dir() / f"{name}.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def build_image(tag: str = DEFAULT_TAG) -> float:
     """Build the image and return the seconds it took."""
     need("buildah")
     started = time.monotonic()
+    with cache_lock("image"):
+        _build(tag)
+    return time.monotonic() - started
+
+
+def _build(tag: str) -> None:
     ensure_base_image()
     with tempfile.TemporaryDirectory() as tmp:
         wheels = Path(tmp)
@@ -230,7 +248,6 @@ def build_image(tag: str = DEFAULT_TAG) -> float:
                 ],
                 stdout=sys.stderr,
             )
-    return time.monotonic() - started
 
 
 def main() -> int:
