@@ -436,3 +436,21 @@ def add_publishable_key_and_winbacks(db: Database) -> None:
         CREATE INDEX winbacks_customer ON winbacks(workspace_id, customer_id);
         """
     )
+
+
+@migrations(name="0008_create_dunning_copy")
+def create_dunning_copy(db: Database) -> None:
+    """A workspace's own words for each dunning email: a subject line and an opening paragraph
+    that replace the defaults. Missing rows or empty values keep the defaults."""
+    db.executescript(
+        """
+        CREATE TABLE dunning_copy (
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            step INTEGER NOT NULL CHECK (step BETWEEN 1 AND 4),
+            subject TEXT,
+            intro TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (workspace_id, step)
+        );
+        """
+    )
