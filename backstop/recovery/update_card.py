@@ -1,0 +1,290 @@
+"""The hosted update-card page's side of recovery: what the customer owes, the card on file, a
+SetupIntent for Stripe.js, and — once Stripe.js has confirmed it — the new card made the default
+and the invoice retried at once.
+
+Every read is scoped by the workspace and campaign named in the signed link, so a link for one
+workspace can never show or change another's customer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from itsdangerous import URLSafeTimedSerializer
+from sqlite_utils import Database
+
+from backstop.connectors.stripe import (
+    StripeFailure,
+    StripeGateway,
+    StripeInvalidRequest,
+    StripeNotFound,
+)
+from backstop.db import one
+from backstop.recovery import campaigns, links, steps
+from backstop.recovery import policy as rules
+from backstop.settings import Settings
+from backstop.stripe_sync import connection
+from backstop.stripe_sync.objects import ref_id
+
+log = logging.getLogger("backstop.recovery")
+
+SOURCE = "update_card_page"
+
+# What the page can be showing; each has its own words in the template.
+STATES = ("form", "expired", "invalid", "paid", "closed", "unreachable", "unavailable")
+
+
+@dataclass
+class PageView:
+    state: str
+    workspace_id: int | None = None
+    campaign: dict | None = None
+    plan_name: str | None = None
+    card: dict | None = None
+    client_secret: str | None = None
+    publishable_key: str | None = None
+    stripe_account: str | None = None
+    problem: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def read_link(db: Database, secret_key: str, token: str) -> tuple[str, int | None, dict | None]:
+    """(state, workspace id, campaign) for a link. State is "ok", "expired" or "invalid"; an
+    expired link still names its workspace (for the branding) when its signature is good."""
+    try:
+        workspace_id, campaign_id = links.read_update_card_token(secret_key, token)
+    except links.LinkError as exc:
+        if exc.reason == "expired":
+            return "expired", _expired_workspace(db, secret_key, token), None
+        return "invalid", None, None
+    campaign = campaigns.get(db, workspace_id, campaign_id)
+    if campaign is None:
+        return "invalid", None, None
+    return "ok", workspace_id, campaign
+
+
+def _expired_workspace(db: Database, secret_key: str, token: str) -> int | None:
+    serializer = URLSafeTimedSerializer(secret_key, salt="backstop.update-card.v1")
+    valid, data = serializer.loads_unsafe(token)
+    if not valid or not isinstance(data, dict) or not isinstance(data.get("w"), int):
+        return None
+    row = one(db, "SELECT id FROM workspaces WHERE id = ?", [data["w"]])
+    return row["id"] if row else None
+
+
+def card_on_file(db: Database, campaign: dict) -> dict | None:
+    """The card that will be charged: the subscription's own default, else the customer's."""
+    row = one(
+        db,
+        "SELECT pm.card_brand, pm.card_last4, pm.card_exp_month, pm.card_exp_year "
+        "FROM stripe_payment_methods pm WHERE pm.workspace_id = ? AND pm.id = COALESCE("
+        "(SELECT s.default_payment_method FROM stripe_subscriptions s WHERE s.workspace_id = ? AND s.id = ?), "
+        "(SELECT c.default_payment_method FROM stripe_customers c WHERE c.workspace_id = ? AND c.id = ?))",
+        [
+            campaign["workspace_id"],
+            campaign["workspace_id"],
+            campaign["subscription_id"],
+            campaign["workspace_id"],
+            campaign["customer_id"],
+        ],
+    )
+    return row if row and row["card_last4"] else None
+
+
+def card_from_payment_method(pm: dict | None) -> dict | None:
+    card = (pm or {}).get("card") or {}
+    if not card:
+        return None
+    return {
+        "card_brand": card.get("brand"),
+        "card_last4": card.get("last4"),
+        "card_exp_month": card.get("exp_month"),
+        "card_exp_year": card.get("exp_year"),
+    }
+
+
+def card_updates(db: Database, campaign_id: int) -> int:
+    return db.execute(
+        "SELECT COUNT(*) FROM campaign_events WHERE campaign_id = ? AND kind = 'card_updated'", [campaign_id]
+    ).fetchone()[0]
+
+
+def _setup_intent(gateway: StripeGateway, campaign: dict, attempt: int) -> dict:
+    params = {
+        "customer": campaign["customer_id"],
+        "usage": "off_session",
+        "payment_method_types": ["card"],
+        "metadata": {"backstop_campaign": str(campaign["id"]), "backstop_invoice": campaign["invoice_id"]},
+    }
+    key = f"backstop-{campaign['id']}-setup-{attempt}"
+    intent = gateway.post("/v1/setup_intents", params, idempotency_key=key)
+    if intent.get("status") in ("succeeded", "canceled"):
+        # The same link was used for a card that has been taken already; start a fresh intent.
+        intent = gateway.post("/v1/setup_intents", params, idempotency_key=f"{key}-{intent['id']}")
+    return intent
+
+
+def invoice_state(invoice: dict) -> str | None:
+    """ "paid", "closed" or None (still owed)."""
+    status = invoice.get("status")
+    if status == "paid":
+        return "paid"
+    if status in ("void", "uncollectible", "deleted") or invoice.get("deleted"):
+        return "closed"
+    return None
+
+
+def page_view(
+    db: Database, settings: Settings, token: str, gateway_for: Callable[[int], StripeGateway]
+) -> PageView:
+    state, workspace_id, campaign = read_link(db, settings.secret_key, token)
+    if state != "ok":
+        return PageView(state, workspace_id)
+    view = PageView("form", workspace_id, campaign, plan_name=steps._plan_name(db, campaign))
+    view.card = card_on_file(db, campaign)
+    if campaign["status"] == "recovered":
+        view.state = "paid"
+        return view
+    if campaign["status"] != "in_flight":
+        view.state = "closed"
+        return view
+    try:
+        gateway = gateway_for(workspace_id)
+        invoice = gateway.get(f"/v1/invoices/{campaign['invoice_id']}")
+        settled = invoice_state(invoice)
+        if settled:
+            view.state = settled
+            return view
+        keys = connection.browser_keys(db, settings, workspace_id)
+        if keys is None:
+            view.state = "unavailable"
+            return view
+        view.publishable_key, view.stripe_account = keys
+        intent = _setup_intent(gateway, campaign, card_updates(db, campaign["id"]) + 1)
+        view.client_secret = intent["client_secret"]
+    except StripeNotFound:
+        view.state = "closed"
+    except (StripeFailure, OSError) as exc:
+        log.warning("update-card page for campaign %s: Stripe failed: %s", campaign["id"], exc)
+        view.state = "unreachable"
+    except Exception as exc:  # a missing connection, a broken key: the customer can only retry
+        log.warning("update-card page for campaign %s: %s", campaign["id"], exc)
+        view.state = "unreachable"
+    return view
+
+
+# -- after Stripe.js confirmed the card ----------------------------------------------------------
+
+
+class ConfirmError(Exception):
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def confirm(
+    db: Database,
+    settings: Settings,
+    campaign: dict,
+    setup_intent_id: str,
+    gateway_for: Callable[[int], StripeGateway],
+) -> dict:
+    """Check the SetupIntent is this customer's and succeeded, make its card the default on the
+    customer and the subscription, then retry the invoice now. Returns the page's next state."""
+    if (
+        not isinstance(setup_intent_id, str)
+        or not setup_intent_id.startswith("seti_")
+        or len(setup_intent_id) > 255
+    ):
+        raise ConfirmError("That card setup wasn't recognised. Please enter your card again.")
+    if campaign["status"] != "in_flight":
+        return status(db, campaign, gateway_for=None)
+    gateway = gateway_for(campaign["workspace_id"])
+    try:
+        intent = gateway.get(f"/v1/setup_intents/{setup_intent_id}", {"expand": ["payment_method"]})
+    except (StripeNotFound, StripeInvalidRequest):
+        raise ConfirmError("That card setup wasn't recognised. Please enter your card again.") from None
+    if ref_id(intent.get("customer")) != campaign["customer_id"]:
+        raise ConfirmError("That card setup belongs to someone else. Please enter your card again.", 403)
+    if intent.get("status") != "succeeded":
+        raise ConfirmError("Your card hasn't been confirmed yet. Please enter it again.")
+    pm = intent.get("payment_method")
+    pm_id = ref_id(pm)
+    if not pm_id:
+        raise ConfirmError("Your card hasn't been confirmed yet. Please enter it again.")
+    key = f"backstop-{campaign['id']}-{setup_intent_id}"
+    gateway.post(
+        f"/v1/customers/{campaign['customer_id']}",
+        {"invoice_settings": {"default_payment_method": pm_id}},
+        idempotency_key=f"{key}-customer",
+    )
+    if campaign["subscription_id"]:
+        try:
+            gateway.post(
+                f"/v1/subscriptions/{campaign['subscription_id']}",
+                {"default_payment_method": pm_id},
+                idempotency_key=f"{key}-subscription",
+            )
+        except StripeInvalidRequest as exc:  # a canceled subscription: the invoice can still be paid
+            log.info("campaign %s: subscription default not set: %s", campaign["id"], exc.message)
+    card = card_from_payment_method(pm if isinstance(pm, dict) else None)
+    with db.atomic():
+        retried = campaigns.card_changed(db, campaign["workspace_id"], campaign["customer_id"], SOURCE)
+        step = None
+        if campaign["id"] in retried:
+            step = one(
+                db,
+                "SELECT id FROM recovery_steps WHERE campaign_id = ? AND kind = 'retry' "
+                "AND trigger = 'card_update' AND status = 'scheduled' ORDER BY id DESC LIMIT 1",
+                [campaign["id"]],
+            )
+    if step is not None:
+        steps.run_step(db, step["id"], settings=settings, gateway_for=gateway_for)
+    fresh = campaigns.get(db, campaign["workspace_id"], campaign["id"])
+    answer = status(db, fresh, gateway_for=None)
+    answer["card"] = card
+    return answer
+
+
+def status(db: Database, campaign: dict, *, gateway_for: Callable[[int], StripeGateway] | None) -> dict:
+    """Where the customer's payment stands, for the page's poll.
+
+    "paid", "closed", "declined" (the retry with the new card was refused), or "waiting" (the
+    retry hasn't answered yet). With a gateway, an in-flight campaign also asks Stripe whether
+    the invoice got paid another way, so the page closes even before the event arrives.
+    """
+    if campaign["status"] == "recovered":
+        return {"state": "paid"}
+    if campaign["status"] != "in_flight":
+        return {"state": "closed"}
+    if gateway_for is not None:
+        try:
+            invoice = gateway_for(campaign["workspace_id"]).get(f"/v1/invoices/{campaign['invoice_id']}")
+        except Exception as exc:  # the poll just keeps waiting; the page times out kindly
+            log.info("status check for campaign %s: %s", campaign["id"], exc)
+        else:
+            settled = invoice_state(invoice)
+            if settled == "paid":
+                campaigns.close(db, campaign["id"], "recovered", "The invoice was paid")
+                return {"state": "paid"}
+            if settled:
+                return {"state": "closed"}
+    last = one(
+        db,
+        "SELECT a.outcome, a.decline_code FROM payment_attempts a WHERE a.campaign_id = ? "
+        "AND a.trigger = 'card_update' ORDER BY a.id DESC LIMIT 1",
+        [campaign["id"]],
+    )
+    pending = one(
+        db,
+        "SELECT id FROM recovery_steps WHERE campaign_id = ? AND kind = 'retry' AND trigger = 'card_update' "
+        "AND status = 'scheduled'",
+        [campaign["id"]],
+    )
+    if last and not pending and last["outcome"] in ("declined", "error"):
+        return {"state": "declined", "message": rules.customer_message(last["decline_code"])}
+    return {"state": "waiting"}

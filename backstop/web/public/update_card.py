@@ -1,0 +1,124 @@
+"""The hosted update-card page a dunning email links to: `/update-card/{token}`.
+
+The page is public (the signed, expiring token is the credential) and renders fully on the
+server; its small script only mounts Stripe.js, confirms the SetupIntent, tells Backstop, and
+polls until the payment is settled. The page's POST carries the CSRF token in a header.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from litestar import Request, Response, get, post
+from litestar.params import FromPath, JSONBody
+from litestar.response import Template
+
+from backstop.connectors.stripe import StripeFailure
+from backstop.email.branding import get_branding
+from backstop.recovery import update_card
+from backstop.stripe_sync import connection
+from backstop.web.deps import DB
+from backstop.web.state import app_state
+
+STATUS_CODES = {"invalid": 404, "expired": 410, "unreachable": 503}
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def page_headers(settings) -> dict[str, str]:
+    """Scripts from this site and Stripe.js's origin; frames from Stripe only (its card fields and
+    the bank's check); network calls to this site and Stripe's API."""
+    js = _origin(settings.stripe_js_url)
+    api = _origin(settings.stripe_api_base or "https://api.stripe.com")
+    frames = " ".join(dict.fromkeys([js, "https://js.stripe.com", "https://hooks.stripe.com"]))
+    return {
+        "Content-Security-Policy": (
+            f"default-src 'none'; script-src 'self' {js}; frame-src {frames}; connect-src 'self' {api}; "
+            "img-src 'self' data: https://*.stripe.com; style-src 'self' 'unsafe-inline'; "
+            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        ),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": "DENY",
+        "Cache-Control": "no-store",
+    }
+
+
+def _gateway_for(request: Request, db):
+    state = app_state(request)
+    return lambda workspace_id: connection.gateway(
+        db, state.box, state.settings, workspace_id, max_attempts=2, timeout=10.0
+    )
+
+
+@get("/update-card/{token:str}", sync_to_thread=True, include_in_schema=False)
+def update_card_page(request: Request, token: FromPath[str], db: DB) -> Template:
+    settings = app_state(request).settings
+    view = update_card.page_view(db, settings, token, _gateway_for(request, db))
+    branding = get_branding(db, view.workspace_id) if view.workspace_id else None
+    context: dict[str, Any] = {
+        "view": view,
+        "campaign": view.campaign,
+        "branding": branding,
+        "token": token,
+        "stripe_js_url": settings.stripe_js_url,
+    }
+    return Template(
+        "public/update_card.html",
+        context=context,
+        status_code=STATUS_CODES.get(view.state, 200),
+        headers=page_headers(settings),
+    )
+
+
+def _json(body: dict, status: int = 200) -> Response:
+    return Response(
+        body, status_code=status, media_type="application/json", headers={"Cache-Control": "no-store"}
+    )
+
+
+@post("/update-card/{token:str}/confirm", sync_to_thread=True, include_in_schema=False, status_code=200)
+def confirm_card(request: Request, token: FromPath[str], db: DB, data: JSONBody[dict[str, Any]]) -> Response:
+    """Called by the page's script once Stripe.js has confirmed the SetupIntent."""
+    settings = app_state(request).settings
+    state, _, campaign = update_card.read_link(db, settings.secret_key, token)
+    if state != "ok":
+        return _json({"state": state, "message": _LINK_MESSAGES[state]}, STATUS_CODES[state])
+    try:
+        answer = update_card.confirm(
+            db, settings, campaign, data.get("setup_intent"), _gateway_for(request, db)
+        )
+    except update_card.ConfirmError as exc:
+        return _json({"state": "error", "message": exc.message}, exc.status)
+    except (StripeFailure, OSError):
+        return _json(
+            {
+                "state": "error",
+                "message": "We couldn't reach our card processor to save your card. Nothing was "
+                "charged. Please try again in a minute.",
+            },
+            503,
+        )
+    return _json(answer)
+
+
+_LINK_MESSAGES = {
+    "expired": "This link has expired. Use the link in the newest email we sent you.",
+    "invalid": "This link isn't valid. Open it straight from the email.",
+}
+
+
+@get("/update-card/{token:str}/status", sync_to_thread=True, include_in_schema=False)
+def card_status(request: Request, token: FromPath[str], db: DB) -> Response:
+    settings = app_state(request).settings
+    state, _, campaign = update_card.read_link(db, settings.secret_key, token)
+    if state != "ok":
+        return _json({"state": state, "message": _LINK_MESSAGES[state]}, STATUS_CODES[state])
+    return _json(update_card.status(db, campaign, gateway_for=_gateway_for(request, db)))
+
+
+handlers = [update_card_page, confirm_card, card_status]
