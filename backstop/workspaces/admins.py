@@ -175,3 +175,5 @@ def set_password(db: Database, email: str, password: str) -> None:
             [passwords.hash_password(password), admin.id],
         )
         db.execute("DELETE FROM admin_sessions WHERE admin_id = ?", [admin.id])
+        # A reset is how a locked-out owner gets back in: the old failures no longer count.
+        db.execute("DELETE FROM login_attempts WHERE email = ? AND succeeded = 0", [admin.email])

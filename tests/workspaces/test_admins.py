@@ -191,3 +191,12 @@ def test_it_dates_sessions_with_the_clock(db, olivia):
 def test_it_refuses_control_characters_in_an_email(db, email):
     assert field_error(admins.create_admin, db, email, OLIVIA_PASSWORD).field == "email"
     assert not admins.any_admin_exists(db)
+
+
+def test_a_password_reset_lifts_the_sign_in_throttle(db, olivia):
+    for _ in range(admins.MAX_FAILURES_PER_EMAIL):
+        assert admins.authenticate(db, olivia.admin.email, "wrong-password-here", "10.0.0.1") is None
+    with pytest.raises(admins.LoginThrottled):
+        admins.authenticate(db, olivia.admin.email, olivia.password, "10.0.0.1")
+    admins.set_password(db, olivia.admin.email, "a brand new long passphrase")
+    assert admins.authenticate(db, olivia.admin.email, "a brand new long passphrase", "10.0.0.1") is not None
