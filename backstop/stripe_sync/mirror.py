@@ -81,6 +81,12 @@ def apply_object(
     _write(db, table, workspace_id, row, version)
     if kind == "invoice":
         _write_lines(db, workspace_id, obj)
+    if kind == "subscription":
+        # Each item carries its full price: mirror it so a plan added after the sync has a name.
+        for item in (obj.get("items") or {}).get("data") or []:
+            price = item.get("price") if isinstance(item, dict) else None
+            if isinstance(price, dict) and price.get("object") == "price":
+                apply_object(db, workspace_id, price, version)
     for path in _NESTED.get(kind, []):
         nested = obj
         for key in path:

@@ -74,3 +74,16 @@ def test_it_reads_line_prices_from_pricing_details(examples):
     line["pricing"] = {"type": "price_details", "price_details": {"price": "price_9", "product": "prod_9"}}
     rows = objects.invoice_line_rows("in_1", [line])
     assert rows[0]["price_id"] == "price_9" and rows[0]["amount"] == line["amount"]
+
+
+def test_it_mirrors_the_price_inside_each_subscription_item(db, acme, examples):
+    from backstop.stripe_sync import mirror
+
+    sub = copy.deepcopy(examples["subscription"])
+    price = sub["items"]["data"][0]["price"]
+    mirror.apply_object(db, acme.id, sub, 100)
+    row = db.execute(
+        "SELECT unit_amount, currency FROM stripe_prices WHERE workspace_id = ? AND id = ?",
+        [acme.id, price["id"]],
+    ).fetchone()
+    assert tuple(row) == (price["unit_amount"], price["currency"])
