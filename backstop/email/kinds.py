@@ -35,11 +35,17 @@ _DUNNING_SAMPLE = {
     "decline_message": "Your bank declined the charge.",
 }
 
+# A workspace's own subject line (Email settings) wins over the default.
 _DUNNING_SUBJECTS = {
-    1: "Your payment for {{ company }} didn't go through",
-    2: "Reminder: please update your card for {{ company }}",
-    3: "Your {{ company }} subscription is at risk",
-    4: "Last notice: your {{ company }} subscription will end",
+    step: "{% if subject_line is defined and subject_line %}{{ subject_line }}{% else %}"
+    + default
+    + "{% endif %}"
+    for step, default in {
+        1: "Your payment for {{ company }} didn't go through",
+        2: "Reminder: please update your card for {{ company }}",
+        3: "Your {{ company }} subscription is at risk",
+        4: "Last notice: your {{ company }} subscription will end",
+    }.items()
 }
 
 _DUNNING_WHEN = {1: "on the day of the failure", 2: "3 days later", 3: "7 days later", 4: "14 days later"}

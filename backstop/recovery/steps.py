@@ -23,7 +23,7 @@ from backstop.connectors.stripe import (
 )
 from backstop.db import all_rows, one
 from backstop.lib import workrows
-from backstop.recovery import campaigns, links
+from backstop.recovery import campaigns, dunning_copy, links
 from backstop.recovery import policy as rules
 from backstop.settings import Settings
 
@@ -216,6 +216,7 @@ def dunning_context(db: Database, campaign: dict, settings: Settings, seq: int) 
         ),
         "decline_message": rules.customer_message(campaign["decline_code"]),
         "step": seq,
+        **dunning_copy.context_for(db, campaign["workspace_id"], seq),
     }
 
 

@@ -29,6 +29,7 @@ from backstop.web.admin import (
     desktop_login,
     email_pages,
     recovery_pages,
+    recovery_settings_pages,
     send_domain_pages,
     settings_pages,
     stripe_pages,
@@ -136,6 +137,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             *branding_pages.handlers,
             *customers.handlers,
             *recovery_pages.handlers,
+            *recovery_settings_pages.handlers,
             *upcoming.handlers,
         ],
     )

@@ -92,7 +92,7 @@ def render(
         ctx["ws"] = workspace
         ctx["mode"] = checklist.mode_label(db, workspace.id)
         ctx["stripe_connection"] = conn
-        ctx["banners"] = banners(workspace, conn)
+        ctx["banners"] = banners(workspace, conn, recovery_paused(db, workspace.id))
         if app_state(request).settings.email_transport == "outbox":
             ctx["banners"].append(
                 {
@@ -108,7 +108,18 @@ def render(
     return Template(template_name=template, context=ctx, status_code=status_code)
 
 
-def banners(workspace: CurrentWorkspace, conn: dict | None) -> list[dict]:
+def recovery_paused(db: Database, workspace_id: int) -> dict | None:
+    """Who paused recovery and when, or None while it runs."""
+    if not db["recovery_settings"].exists():
+        return None
+    row = db.execute(
+        "SELECT paused_at, paused_by FROM recovery_settings WHERE workspace_id = ? AND paused_at IS NOT NULL",
+        [workspace_id],
+    ).fetchone()
+    return {"at": row[0], "by": row[1]} if row else None
+
+
+def banners(workspace: CurrentWorkspace, conn: dict | None, paused: dict | None = None) -> list[dict]:
     """The one-line banners above every page of a workspace, most urgent first."""
     out: list[dict] = []
     base = f"/w/{workspace.slug}"
@@ -128,6 +139,16 @@ def banners(workspace: CurrentWorkspace, conn: dict | None) -> list[dict]:
                 "text": "Backstop can no longer reach your Stripe account: recovery has stopped.",
                 "action": "Reconnect Stripe",
                 "href": f"{base}/settings/stripe",
+            }
+        )
+    if paused:
+        by = f" by {paused['by']}" if paused.get("by") else ""
+        out.append(
+            {
+                "tone": "amber",
+                "text": f"Recovery is paused{by}: no retries or dunning emails go out until it is resumed.",
+                "action": "Resume recovery",
+                "href": f"{base}/settings/pause-recovery",
             }
         )
     return out

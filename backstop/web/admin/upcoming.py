@@ -23,18 +23,6 @@ UPCOMING: dict[str, tuple[str, str, str, str]] = {
         "Embed on your site",
         "The copy-paste snippet for embed.js, backend signer samples and the curl check.",
     ),
-    "settings/retry-policy": (
-        "settings",
-        "retry-policy",
-        "Retry policy",
-        "The decline-code rules for retries, shown as a table you can read and edit.",
-    ),
-    "settings/pause-recovery": (
-        "settings",
-        "pause-recovery",
-        "Pause recovery",
-        "Stop all retries and sends for this workspace; nothing is dropped.",
-    ),
     "settings/offer-policies": (
         "settings",
         "offer-policies",

@@ -1,0 +1,306 @@
+"""Settings for recovery: Retry policy (the rules as a table, and their form), Email settings
+(when the four dunning emails go out and what they say, with a preview), Pause recovery."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Annotated
+
+from litestar import Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath
+from litestar.response import Redirect, Template
+
+from backstop import clock
+from backstop.email.branding import get_branding
+from backstop.email.kinds import get_kind
+from backstop.email.render import render_email
+from backstop.recovery import campaigns, dunning_copy
+from backstop.recovery.policy import TERMINAL_ACTIONS, RetryPolicy, policy_table
+from backstop.web.admin.common import recovery_paused, render
+from backstop.web.admin.email_pages import email_frame
+from backstop.web.deps import DB, CurrentSession, CurrentWorkspace
+from backstop.web.state import app_state
+from backstop.workspaces.workspaces import require_owner
+
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+# validate() speaks in sentences; each sentence belongs next to one field of the form.
+PROBLEM_FIELDS = {
+    "Soft-decline gaps": "soft_gaps_days",
+    "Hard declines": "hard_retries",
+    "Attempt cap": "max_attempts",
+    "Pick what happens": "terminal_action",
+    "Dunning": "dunning_days",
+    "Final grace": "final_grace_days",
+}
+
+
+def _field_errors(problems: list[str]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for problem in problems:
+        key = next((f for prefix, f in PROBLEM_FIELDS.items() if problem.startswith(prefix)), "form")
+        errors.setdefault(key, problem)
+    return errors
+
+
+def _whole(form: dict, name: str, errors: dict, label: str) -> int:
+    raw = (form.get(name) or "").strip()
+    try:
+        return int(raw)
+    except ValueError:
+        errors.setdefault(name, f"{label}: enter a whole number.")
+        return -1
+
+
+def _days_list(raw: str, name: str, errors: dict, label: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in raw.replace(",", " ").split())
+    except ValueError:
+        errors.setdefault(name, f"{label}: whole numbers of days separated by commas, such as 3, 5, 7.")
+        return ()
+
+
+def policy_from_form(current: RetryPolicy, form: dict) -> tuple[RetryPolicy, dict[str, str]]:
+    errors: dict[str, str] = {}
+    policy = replace(
+        current,
+        soft_gaps_days=_days_list(
+            form.get("soft_gaps_days", ""), "soft_gaps_days", errors, "Soft-decline gaps"
+        ),
+        hard_retries=_whole(form, "hard_retries", errors, "Polite retries"),
+        hard_gap_days=_whole(form, "hard_gap_days", errors, "Days before the polite retry"),
+        max_attempts=_whole(form, "max_attempts", errors, "Attempt cap"),
+        retry_on_new_card=form.get("retry_on_new_card") == "1",
+        let_stripe_retry=form.get("let_stripe_retry") == "1",
+        terminal_action=form.get("terminal_action", ""),
+        final_grace_days=_whole(form, "final_grace_days", errors, "Final grace"),
+    )
+    if not errors:
+        errors = _field_errors(policy.validate())
+    return policy, errors
+
+
+def _policy_form(p: RetryPolicy) -> dict:
+    return {
+        "soft_gaps_days": ", ".join(str(d) for d in p.soft_gaps_days),
+        "hard_retries": p.hard_retries,
+        "hard_gap_days": p.hard_gap_days,
+        "max_attempts": p.max_attempts,
+        "retry_on_new_card": p.retry_on_new_card,
+        "let_stripe_retry": p.let_stripe_retry,
+        "terminal_action": p.terminal_action,
+        "final_grace_days": p.final_grace_days,
+    }
+
+
+def _policy_page(request, db, session, workspace, *, form=None, errors=None, notice=None, status_code=200):
+    policy = campaigns.get_policy(db, workspace.id)
+    values = form or _policy_form(policy)
+    return render(
+        request,
+        "admin/settings_retry_policy.html",
+        db=db,
+        session=session,
+        workspace=workspace,
+        nav="settings",
+        subnav="retry-policy",
+        policy=policy,
+        table=policy_table(policy),
+        values=values,
+        errors=errors or {},
+        notice=notice,
+        terminal_actions=TERMINAL_ACTIONS,
+        status_code=status_code,
+    )
+
+
+@get("/w/{slug:str}/settings/retry-policy", sync_to_thread=True)
+def retry_policy_page(
+    request: Request, slug: FromPath[str], db: DB, session: CurrentSession, workspace: CurrentWorkspace
+) -> Template:
+    saved = request.query_params.get("saved")
+    return _policy_page(request, db, session, workspace, notice="Retry policy saved." if saved else None)
+
+
+@post("/w/{slug:str}/settings/retry-policy", sync_to_thread=True)
+def save_retry_policy(
+    request: Request,
+    slug: FromPath[str],
+    db: DB,
+    session: CurrentSession,
+    workspace: CurrentWorkspace,
+    data: Form,
+) -> Template | Redirect:
+    require_owner(workspace)
+    policy, errors = policy_from_form(campaigns.get_policy(db, workspace.id), data)
+    if errors:
+        form = {**data, "retry_on_new_card": data.get("retry_on_new_card") == "1"}
+        form["let_stripe_retry"] = data.get("let_stripe_retry") == "1"
+        return _policy_page(request, db, session, workspace, form=form, errors=errors, status_code=400)
+    campaigns.save_policy(db, workspace.id, policy)
+    return Redirect(f"/w/{workspace.slug}/settings/retry-policy?saved=1")
+
+
+# -- Email settings -----------------------------------------------------------------------------
+
+
+def _email_page(
+    request, db, session, workspace, *, days=None, copy=None, errors=None, notice=None, status_code=200
+):
+    policy = campaigns.get_policy(db, workspace.id)
+    return render(
+        request,
+        "admin/settings_email.html",
+        db=db,
+        session=session,
+        workspace=workspace,
+        nav="settings",
+        subnav="email-settings",
+        days=days or list(policy.dunning_days),
+        copy=copy or dunning_copy.get_all(db, workspace.id),
+        defaults={step: get_kind(f"dunning_{step}") for step in dunning_copy.STEPS},
+        default_subjects={step: _default_subject(step, workspace.name) for step in dunning_copy.STEPS},
+        errors=errors or {},
+        notice=notice,
+        status_code=status_code,
+    )
+
+
+@get("/w/{slug:str}/settings/email", sync_to_thread=True)
+def email_settings_page(
+    request: Request, slug: FromPath[str], db: DB, session: CurrentSession, workspace: CurrentWorkspace
+) -> Template:
+    saved = request.query_params.get("saved")
+    return _email_page(request, db, session, workspace, notice="Email settings saved." if saved else None)
+
+
+@post("/w/{slug:str}/settings/email", sync_to_thread=True)
+def save_email_settings(
+    request: Request,
+    slug: FromPath[str],
+    db: DB,
+    session: CurrentSession,
+    workspace: CurrentWorkspace,
+    data: Form,
+) -> Template | Redirect:
+    require_owner(workspace)
+    errors: dict[str, str] = {}
+    days = [_whole(data, f"day_{step}", errors, f"Email {step}") for step in dunning_copy.STEPS]
+    copy, copy_errors = dunning_copy.clean(data)
+    errors.update(copy_errors)
+    policy = replace(campaigns.get_policy(db, workspace.id), dunning_days=tuple(days))
+    if not any(k.startswith("day_") for k in errors):
+        for problem in policy.validate():
+            if problem.startswith("Dunning"):
+                errors["days"] = problem
+    if errors:
+        raw_days = [data.get(f"day_{step}", "") for step in dunning_copy.STEPS]
+        return _email_page(
+            request, db, session, workspace, days=raw_days, copy=copy, errors=errors, status_code=400
+        )
+    with db.atomic():
+        campaigns.save_policy(db, workspace.id, policy)
+        dunning_copy.save(db, workspace.id, copy)
+    return Redirect(f"/w/{workspace.slug}/settings/email?saved=1")
+
+
+@get("/w/{slug:str}/settings/email/preview", sync_to_thread=True)
+def email_settings_preview(
+    request: Request, slug: FromPath[str], db: DB, workspace: CurrentWorkspace
+) -> Response:
+    """One dunning email with sample data and the saved copy (or the copy in the query)."""
+    params = request.query_params
+    step = int(params["step"]) if params.get("step") in ("1", "2", "3", "4") else 1
+    saved = dunning_copy.get_all(db, workspace.id)[step]
+    form = {
+        f"subject_{step}": params.get("subject", saved["subject"]),
+        f"intro_{step}": params.get("intro", saved["intro"]),
+    }
+    values, errors = dunning_copy.clean(form)
+    copy = {} if errors else values[step]
+    kind = get_kind(f"dunning_{step}")
+    public_url = app_state(request).settings.public_url
+    rendered = render_email(
+        kind.key,
+        {
+            **kind.sample,
+            "customer_name": "Sam",
+            "subject_line": copy.get("subject") or None,
+            "intro": copy.get("intro") or None,
+        },
+        get_branding(db, workspace.id),
+        public_url,
+        f"{public_url}/u/preview",
+    )
+    subject_bar = f'<p style="font:14px sans-serif;margin:8px"><b>Subject:</b> {_esc(rendered.subject)}</p>'
+    return email_frame(subject_bar + rendered.html)
+
+
+def _esc(text: str) -> str:
+    from markupsafe import escape
+
+    return str(escape(text))
+
+
+def _default_subject(step: int, company: str) -> str:
+    from jinja2 import Environment
+
+    # Plain text for a placeholder attribute; the page escapes it when it renders.
+    env = Environment(autoescape=False)  # noqa: S701
+    return env.from_string(get_kind(f"dunning_{step}").subject).render(company=company)
+
+
+# -- Pause recovery -----------------------------------------------------------------------------
+
+
+@get("/w/{slug:str}/settings/pause-recovery", sync_to_thread=True)
+def pause_page(
+    request: Request, slug: FromPath[str], db: DB, session: CurrentSession, workspace: CurrentWorkspace
+) -> Template:
+    waiting = db.execute(
+        "SELECT COUNT(*) FROM recovery_steps WHERE workspace_id = ? AND status = 'scheduled' AND due_at <= ?",
+        [workspace.id, clock.iso()],
+    ).fetchone()[0]
+    return render(
+        request,
+        "admin/settings_pause.html",
+        db=db,
+        session=session,
+        workspace=workspace,
+        nav="settings",
+        subnav="pause-recovery",
+        paused=recovery_paused(db, workspace.id),
+        waiting=waiting,
+        done=request.query_params.get("done"),
+    )
+
+
+@post("/w/{slug:str}/settings/pause-recovery", sync_to_thread=True)
+def set_pause(
+    request: Request,
+    slug: FromPath[str],
+    db: DB,
+    session: CurrentSession,
+    workspace: CurrentWorkspace,
+    data: Form,
+) -> Redirect:
+    require_owner(workspace)
+    pause = data.get("paused") == "1"
+    campaigns.set_paused(db, workspace.id, pause, by=session.admin.email)
+    if not pause:
+        from jobs.recovery import kick
+
+        kick()  # what came due while paused goes out now, oldest first
+    return Redirect(f"/w/{workspace.slug}/settings/pause-recovery?done={'paused' if pause else 'resumed'}")
+
+
+handlers = [
+    retry_policy_page,
+    save_retry_policy,
+    email_settings_page,
+    save_email_settings,
+    email_settings_preview,
+    pause_page,
+    set_pause,
+]
