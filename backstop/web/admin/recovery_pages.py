@@ -162,4 +162,20 @@ def close_campaign(
     return _back(workspace, campaign_id, "closed")
 
 
+def overview_panels(db: DB, workspace_id: int) -> dict:
+    """What the Overview shows about recovery: the decline-code mix (as bar widths for the SVG
+    chart), stalled campaigns and the latest timeline entries."""
+    mix = queries.decline_mix(db, workspace_id)
+    top = max((m["n"] for m in mix), default=0)
+    for m in mix:
+        m["width"] = round(240 * m["n"] / top) if top else 0
+    return {
+        "mix": mix,
+        "mix_total": sum(m["n"] for m in mix),
+        "stalled": queries.stalled(db, workspace_id),
+        "stalled_days": queries.STALLED_DAYS,
+        "activity": queries.recent_activity(db, workspace_id),
+    }
+
+
 handlers = [campaigns_page, campaign_page, retry_now, resend_email, close_campaign]

@@ -10,6 +10,7 @@ from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 
 from backstop.reporting import stats
+from backstop.web.admin import recovery_pages
 from backstop.web.admin.common import render
 from backstop.web.deps import DB, CurrentSession, CurrentWorkspace
 from backstop.web.state import app_state
@@ -86,6 +87,8 @@ def overview(
         steps_done=sum(s.done for s in steps),
         stats=stats.workspace_stats(db, workspace.id),
         definitions=stats.DEFINITIONS,
+        recovery=recovery_pages.overview_panels(db, workspace.id),
+        resent=request.query_params.get("resent"),
     )
     response.set_cookie(
         "backstop_ws",
