@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from itsdangerous import URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlite_utils import Database
 
+from backstop import clock
 from backstop.connectors.stripe import (
     StripeFailure,
     StripeGateway,
@@ -73,6 +74,123 @@ def _expired_workspace(db: Database, secret_key: str, token: str) -> int | None:
         return None
     row = one(db, "SELECT id FROM workspaces WHERE id = ?", [data["w"]])
     return row["id"] if row else None
+
+
+# -- card-only links (the card-expiry warning): no amount due, just a new default card -----------
+
+CARD_LINK_MAX_AGE = 30 * 24 * 3600
+
+
+def _card_serializer(secret_key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt="backstop.card.v1")
+
+
+def card_url(
+    public_url: str, secret_key: str, workspace_id: int, customer_id: str, subscription_id: str
+) -> str:
+    token = _card_serializer(secret_key).dumps(
+        {"w": workspace_id, "cus": customer_id, "sub": subscription_id}
+    )
+    return f"{public_url}/card/{token}"
+
+
+def read_card_link(db: Database, secret_key: str, token: str) -> tuple[str, int | None, dict | None]:
+    """("ok" | "expired" | "invalid", workspace id, a campaign-shaped dict for the customer)."""
+    serializer = _card_serializer(secret_key)
+    try:
+        data = serializer.loads(token, max_age=CARD_LINK_MAX_AGE)
+    except SignatureExpired:
+        valid, data = serializer.loads_unsafe(token)
+        ws = data.get("w") if valid and isinstance(data, dict) and isinstance(data.get("w"), int) else None
+        row = one(db, "SELECT id FROM workspaces WHERE id = ?", [ws]) if ws else None
+        return "expired", row["id"] if row else None, None
+    except BadSignature:
+        return "invalid", None, None
+    if not isinstance(data, dict) or not isinstance(data.get("w"), int):
+        return "invalid", None, None
+    sub = one(
+        db,
+        "SELECT id, customer_id FROM stripe_subscriptions WHERE workspace_id = ? AND id = ? AND customer_id = ?",
+        [data["w"], data.get("sub"), data.get("cus")],
+    )
+    if sub is None:
+        return "invalid", None, None
+    return (
+        "ok",
+        data["w"],
+        {
+            "id": None,
+            "workspace_id": data["w"],
+            "customer_id": sub["customer_id"],
+            "subscription_id": sub["id"],
+        },
+    )
+
+
+def card_page_view(
+    db: Database, settings: Settings, token: str, gateway_for: Callable[[int], StripeGateway]
+) -> PageView:
+    state, workspace_id, target = read_card_link(db, settings.secret_key, token)
+    if state != "ok":
+        return PageView(state, workspace_id)
+    view = PageView("card_form", workspace_id, target, plan_name=steps._plan_name(db, target))
+    view.card = card_on_file(db, target)
+    keys = connection.browser_keys(db, settings, workspace_id)
+    if keys is None:
+        view.state = "unavailable"
+        return view
+    view.publishable_key, view.stripe_account = keys
+    try:
+        params = {"customer": target["customer_id"], "usage": "off_session", "payment_method_types": ["card"]}
+        key = f"backstop-card-{target['subscription_id']}-{(view.card or {}).get('card_last4')}-{clock.now():%Y%m%d}"
+        intent = gateway_for(workspace_id).post("/v1/setup_intents", params, idempotency_key=key)
+        if intent.get("status") in ("succeeded", "canceled"):
+            intent = gateway_for(workspace_id).post(
+                "/v1/setup_intents", params, idempotency_key=f"{key}-{intent['id']}"
+            )
+        view.client_secret = intent["client_secret"]
+    except Exception as exc:
+        log.warning("card page for %s: %s", target["subscription_id"], exc)
+        view.state = "unreachable"
+    return view
+
+
+def save_card(
+    db: Database, target: dict, setup_intent_id: str, gateway_for: Callable[[int], StripeGateway]
+) -> dict:
+    """Make a confirmed SetupIntent's card the default on the customer and the subscription."""
+    pm, gateway = _checked_intent(target, setup_intent_id, gateway_for)
+    pm_id = ref_id(pm)
+    gateway.post(
+        f"/v1/customers/{target['customer_id']}",
+        {"invoice_settings": {"default_payment_method": pm_id}},
+        idempotency_key=f"backstop-card-{setup_intent_id}-customer",
+    )
+    gateway.post(
+        f"/v1/subscriptions/{target['subscription_id']}",
+        {"default_payment_method": pm_id},
+        idempotency_key=f"backstop-card-{setup_intent_id}-subscription",
+    )
+    return {"state": "saved", "card": card_from_payment_method(pm if isinstance(pm, dict) else None)}
+
+
+def _checked_intent(target: dict, setup_intent_id, gateway_for) -> tuple[Any, StripeGateway]:
+    if (
+        not isinstance(setup_intent_id, str)
+        or not setup_intent_id.startswith("seti_")
+        or len(setup_intent_id) > 255
+    ):
+        raise ConfirmError("That card setup wasn't recognised. Please enter your card again.")
+    gateway = gateway_for(target["workspace_id"])
+    try:
+        intent = gateway.get(f"/v1/setup_intents/{setup_intent_id}", {"expand": ["payment_method"]})
+    except (StripeNotFound, StripeInvalidRequest):
+        raise ConfirmError("That card setup wasn't recognised. Please enter your card again.") from None
+    if ref_id(intent.get("customer")) != target["customer_id"]:
+        raise ConfirmError("That card setup belongs to someone else. Please enter your card again.", 403)
+    if intent.get("status") != "succeeded" or not ref_id(intent.get("payment_method")):
+        raise ConfirmError("Your card hasn't been confirmed yet. Please enter it again.")
+    return intent.get("payment_method"), gateway
 
 
 def card_on_file(db: Database, campaign: dict) -> dict | None:
@@ -203,19 +321,8 @@ def confirm(
         raise ConfirmError("That card setup wasn't recognised. Please enter your card again.")
     if campaign["status"] != "in_flight":
         return status(db, campaign, gateway_for=None)
-    gateway = gateway_for(campaign["workspace_id"])
-    try:
-        intent = gateway.get(f"/v1/setup_intents/{setup_intent_id}", {"expand": ["payment_method"]})
-    except (StripeNotFound, StripeInvalidRequest):
-        raise ConfirmError("That card setup wasn't recognised. Please enter your card again.") from None
-    if ref_id(intent.get("customer")) != campaign["customer_id"]:
-        raise ConfirmError("That card setup belongs to someone else. Please enter your card again.", 403)
-    if intent.get("status") != "succeeded":
-        raise ConfirmError("Your card hasn't been confirmed yet. Please enter it again.")
-    pm = intent.get("payment_method")
+    pm, gateway = _checked_intent(campaign, setup_intent_id, gateway_for)
     pm_id = ref_id(pm)
-    if not pm_id:
-        raise ConfirmError("Your card hasn't been confirmed yet. Please enter it again.")
     key = f"backstop-{campaign['id']}-{setup_intent_id}"
     gateway.post(
         f"/v1/customers/{campaign['customer_id']}",

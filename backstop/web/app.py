@@ -41,7 +41,7 @@ from backstop.web.api.routes import api_router
 from backstop.web.errors import EXCEPTION_HANDLERS
 from backstop.web.hooks import ses as ses_hooks
 from backstop.web.hooks import stripe as stripe_hooks
-from backstop.web.public import unsubscribe, update_card
+from backstop.web.public import unsubscribe, update_card, winback
 from backstop.web.state import AppState, provide_db
 
 log = logging.getLogger("backstop")
@@ -150,6 +150,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             ses_hooks.ses_notifications,
             *unsubscribe.handlers,
             *update_card.handlers,
+            *winback.handlers,
             admin_router,
             api_router,
             create_static_files_router(
@@ -200,4 +201,5 @@ def _register_tasks() -> None:
     import jobs.email
     import jobs.recovery
     import jobs.stripe
-    import jobs.sweeper  # noqa: F401
+    import jobs.sweeper
+    import jobs.winback  # noqa: F401

@@ -121,4 +121,44 @@ def card_status(request: Request, token: FromPath[str], db: DB) -> Response:
     return _json(update_card.status(db, campaign, gateway_for=_gateway_for(request, db)))
 
 
-handlers = [update_card_page, confirm_card, card_status]
+@get("/card/{token:str}", sync_to_thread=True, include_in_schema=False)
+def card_page(request: Request, token: FromPath[str], db: DB) -> Template:
+    """A new card without anything owed: the link in the card-expiry warning."""
+    settings = app_state(request).settings
+    view = update_card.card_page_view(db, settings, token, _gateway_for(request, db))
+    return Template(
+        "public/update_card.html",
+        context={
+            "view": view,
+            "campaign": None,
+            "branding": get_branding(db, view.workspace_id) if view.workspace_id else None,
+            "token": token,
+            "stripe_js_url": settings.stripe_js_url,
+            "base": "/card",
+        },
+        status_code=STATUS_CODES.get(view.state, 200),
+        headers=page_headers(settings),
+    )
+
+
+@post("/card/{token:str}/confirm", sync_to_thread=True, include_in_schema=False, status_code=200)
+def card_confirm(request: Request, token: FromPath[str], db: DB, data: JSONBody[dict[str, Any]]) -> Response:
+    settings = app_state(request).settings
+    state, _, target = update_card.read_card_link(db, settings.secret_key, token)
+    if state != "ok":
+        return _json({"state": state, "message": _LINK_MESSAGES[state]}, STATUS_CODES[state])
+    try:
+        return _json(update_card.save_card(db, target, data.get("setup_intent"), _gateway_for(request, db)))
+    except update_card.ConfirmError as exc:
+        return _json({"state": "error", "message": exc.message}, exc.status)
+    except (StripeFailure, OSError):
+        return _json(
+            {
+                "state": "error",
+                "message": "We couldn't reach our card processor to save your card. Please try again.",
+            },
+            503,
+        )
+
+
+handlers = [update_card_page, confirm_card, card_status, card_page, card_confirm]

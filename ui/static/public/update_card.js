@@ -82,7 +82,7 @@
   button.disabled = false;
 
   function settle(answer) {
-    if (answer.state === "paid") return succeeded();
+    if (answer.state === "paid" || answer.state === "saved") return succeeded();
     if (answer.state === "declined") {
       return offerRetry(
         "Your new card is saved, but " + (answer.message || "the bank declined the charge.").replace(/^Your/, "your") +
@@ -130,7 +130,7 @@
           say(result.error.message || "Your card couldn't be added. Please check the details and try again.", "bad");
           return;
         }
-        busy(true, "Paying " + form.dataset.amount + "…");
+        busy(true, form.dataset.amount ? "Paying " + form.dataset.amount + "…" : "Saving your card…");
         return request(form.dataset.confirm, {
           method: "POST",
           credentials: "same-origin",
