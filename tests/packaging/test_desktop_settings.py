@@ -43,3 +43,16 @@ def test_it_opens_a_remote_admin_at_its_root():
 def test_it_refuses_what_is_not_a_web_address(bad):
     with pytest.raises(DesktopError, match="not a web address"):
         remote_admin_url(bad)
+
+
+def test_serving_never_loads_the_window_toolkit():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, backstop.cli, backstop.server, backstop.desktop\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('webview', 'PySide6', 'qtpy'))\n"
+        "print(loaded)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
