@@ -86,6 +86,8 @@ def test_the_api_keeps_to_its_own_document(settings, db, acme_auth):
         "GET /api/v1/stats",
         "GET /api/v1/customers",
         "GET /api/v1/customers/{customer_id}",
+        "GET /api/v1/campaigns",
+        "GET /api/v1/campaigns/{campaign_id}",
     ]
 
     for operation in operations:
