@@ -176,3 +176,15 @@ def test_another_workspaces_campaign_is_not_found(client, olivia, db, box, fake_
     assert forged.status_code == 404
     assert campaigns.get(db, globex.id, theirs["id"])["status"] == "in_flight"
     assert "Gia Globex" in client.get(f"/w/globex/recovery/{theirs['id']}").text
+
+
+def test_retry_now_while_paused_waits_for_the_resume(client, olivia, db, fake_stripe, loop, connected):
+    campaign = failed_renewal(fake_stripe, loop, db, connected)
+    campaigns.set_paused(db, connected.id, True, by="olivia@acme.test")
+    login(client, olivia)
+    url = f"/w/acme/recovery/{campaign['id']}"
+    response = post_form(client, url, f"{url}/retry", {})
+    page = client.get(response.headers["location"]).text
+    assert "Recovery is paused, so it runs as soon as you unpause" in page
+    assert fake_stripe.requests.filter("POST", f"/v1/invoices/{campaign['invoice_id']}/pay") == []
+    assert "Retry the charge (asked by an admin)" in page.split("Still planned", 1)[1]
