@@ -244,12 +244,60 @@ def in_flight_for(
     )
 
 
-def card_changed(db: Database, workspace_id: int, customer_id: str, source: str) -> list[int]:
-    """A new default card: retry each in-flight campaign of the customer now, if the policy allows."""
+def _default_cards(db: Database, campaign: dict) -> set[str]:
+    """The cards Stripe would charge for this invoice: the subscription's and the customer's default."""
+    found: set[str] = set()
+    for sql, key in (
+        (
+            "SELECT default_payment_method FROM stripe_subscriptions WHERE workspace_id = ? AND id = ?",
+            "subscription_id",
+        ),
+        (
+            "SELECT default_payment_method FROM stripe_customers WHERE workspace_id = ? AND id = ?",
+            "customer_id",
+        ),
+    ):
+        if campaign[key]:
+            row = db.execute(sql, [campaign["workspace_id"], campaign[key]]).fetchone()
+            if row and row[0]:
+                found.add(row[0])
+    return found
+
+
+def _tried_cards(db: Database, campaign_id: int) -> set[str]:
+    rows = db.execute(
+        "SELECT detail FROM campaign_events WHERE campaign_id = ? AND kind = 'card_retry'", [campaign_id]
+    ).fetchall()
+    return {json.loads(r[0]).get("payment_method") for r in rows if r[0]}
+
+
+def card_changed(
+    db: Database,
+    workspace_id: int,
+    customer_id: str,
+    source: str,
+    payment_method: str | None = None,
+    *,
+    made_default: bool = False,
+) -> list[int]:
+    """A new default card: retry each in-flight campaign of the customer now, if the policy allows.
+
+    Each card earns one immediate retry per campaign, however many events announce it (the
+    setup intent, the attachment and the customer update all arrive for one card). A card that
+    was attached but isn't the default is not retried: Stripe would charge the old card."""
     policy = get_policy(db, workspace_id)
     retried = []
     for campaign in in_flight_for(db, workspace_id, customer_id=customer_id):
-        note(db, campaign["id"], "card_updated", source=source)
+        defaults = _default_cards(db, campaign)
+        card = payment_method or next(iter(sorted(defaults)), None)
+        note(db, campaign["id"], "card_updated", source=source, payment_method=card)
+        # made_default: the caller just set it as default in Stripe, ahead of the mirror.
+        if card is None or (
+            payment_method and not made_default and defaults and payment_method not in defaults
+        ):
+            continue
+        if card in _tried_cards(db, campaign["id"]):
+            continue
         already = one(
             db,
             "SELECT id FROM recovery_steps WHERE campaign_id = ? AND kind = 'retry' "
@@ -262,6 +310,7 @@ def card_changed(db: Database, workspace_id: int, customer_id: str, source: str)
         schedule_step(
             db, campaign, "retry", next_retry_seq(db, campaign["id"]), clock.now(), trigger="card_update"
         )
+        note(db, campaign["id"], "card_retry", payment_method=card)
         retried.append(campaign["id"])
     return retried
 

@@ -115,13 +115,19 @@ def close_abandoned_customer(ctx: EventContext) -> None:
 @on("payment_method.attached", "setup_intent.succeeded")
 def new_card(ctx: EventContext) -> None:
     customer_id = ref_id(ctx.object.get("customer"))
-    if customer_id:
-        campaigns.card_changed(ctx.db, ctx.workspace_id, customer_id, ctx.event["type"])
+    card = (
+        ctx.object["id"]
+        if ctx.object.get("object") == "payment_method"
+        else ref_id(ctx.object.get("payment_method"))
+    )
+    if customer_id and card:
+        campaigns.card_changed(ctx.db, ctx.workspace_id, customer_id, ctx.event["type"], card)
 
 
 @on("customer.updated")
 def default_card_changed(ctx: EventContext) -> None:
     previous = (ctx.event.get("data") or {}).get("previous_attributes") or {}
     changed = "default_payment_method" in (previous.get("invoice_settings") or {})
-    if changed and (ctx.object.get("invoice_settings") or {}).get("default_payment_method"):
-        campaigns.card_changed(ctx.db, ctx.workspace_id, ctx.object["id"], "customer.updated")
+    card = ref_id((ctx.object.get("invoice_settings") or {}).get("default_payment_method"))
+    if changed and card:
+        campaigns.card_changed(ctx.db, ctx.workspace_id, ctx.object["id"], "customer.updated", card)

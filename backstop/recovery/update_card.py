@@ -340,7 +340,9 @@ def confirm(
             log.info("campaign %s: subscription default not set: %s", campaign["id"], exc.message)
     card = card_from_payment_method(pm if isinstance(pm, dict) else None)
     with db.atomic():
-        retried = campaigns.card_changed(db, campaign["workspace_id"], campaign["customer_id"], SOURCE)
+        retried = campaigns.card_changed(
+            db, campaign["workspace_id"], campaign["customer_id"], SOURCE, pm_id, made_default=True
+        )
         step = None
         if campaign["id"] in retried:
             step = one(

@@ -31,8 +31,8 @@ class Loop:
     def gateway(self, workspace_id):
         return connection.gateway(self.db, self.box, self.settings, workspace_id)
 
-    def pump_events(self) -> list[str]:
-        new = [e for e in reversed(self.fake.events()) if e["id"] not in self.seen]
+    def pump_events(self, limit: int | None = None) -> list[str]:
+        new = [e for e in reversed(self.fake.events()) if e["id"] not in self.seen][:limit]
         processed = []
         for event in new:
             self.seen.add(event["id"])
@@ -54,10 +54,13 @@ class Loop:
             )
         return outcomes
 
-    def settle(self) -> None:
-        """Events and steps until nothing changes (a step's Stripe call makes new events)."""
-        for _ in range(10):
-            if not self.pump_events() and not [o for o in self.run_due() if o]:
+    def settle(self, one_event_at_a_time: bool = False) -> None:
+        """Events and steps until nothing changes (a step's Stripe call makes new events).
+        ``one_event_at_a_time`` runs due steps after every event, as a busy worker pool might."""
+        for _ in range(30):
+            if not self.pump_events(1 if one_event_at_a_time else None) and not [
+                o for o in self.run_due() if o
+            ]:
                 return
 
 

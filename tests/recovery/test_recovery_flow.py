@@ -120,3 +120,27 @@ def test_pausing_holds_due_work_and_unpausing_sends_it_in_order(db, fake_stripe,
         loop.settle()
         assert [e["kind"] for e in emails(db)] == ["dunning_1", "dunning_2"]
         assert db.execute("SELECT COUNT(*) FROM payment_attempts").fetchone()[0] == 1
+
+
+def test_a_new_card_that_also_declines_is_retried_once_however_many_events_announce_it(
+    db, fake_stripe, loop, connected
+):
+    story = fake_stripe.customer_with_declining_card("insufficient_funds")
+    fake_stripe.renewal_fails(story.subscription["id"])
+    loop.settle()
+    fake_stripe.make_card(story.customer["id"], default=True, decline_code="do_not_honor")
+    # payment_method.attached and customer.updated both announce this card; the retry runs
+    # between them.
+    loop.settle(one_event_at_a_time=True)
+    attempts = [dict(r) for r in db.execute("SELECT trigger, outcome, decline_code FROM payment_attempts")]
+    assert attempts == [{"trigger": "card_update", "outcome": "declined", "decline_code": "do_not_honor"}]
+    assert campaign_of(db, connected)["status"] == "in_flight"
+
+
+def test_a_card_attached_but_not_made_default_is_not_retried(db, fake_stripe, loop, connected):
+    story = fake_stripe.customer_with_declining_card("insufficient_funds")
+    fake_stripe.renewal_fails(story.subscription["id"])
+    loop.settle()
+    fake_stripe.make_card(story.customer["id"], default=False)
+    loop.settle()
+    assert db.execute("SELECT COUNT(*) FROM payment_attempts").fetchone()[0] == 0
