@@ -115,6 +115,23 @@ def bucket_for(key: str, rate: float) -> TokenBucket:
         return bucket
 
 
+_http_clients: dict[float, Any] = {}
+
+
+def _shared_http_client(timeout: float) -> Any:
+    """One pooled HTTP client for every gateway: a gateway is made per task, and a client of its
+    own would build a TLS context and leave its connections open each time."""
+    import stripe
+
+    with _buckets_lock:
+        client = _http_clients.get(timeout)
+        if client is None:
+            # Every call here is synchronous (jobs, the CLI, sync handlers); the SDK's HTTPX
+            # client refuses sync calls unless asked to allow them.
+            client = _http_clients[timeout] = stripe.HTTPXClient(timeout=timeout, allow_sync_methods=True)
+        return client
+
+
 @dataclass
 class StripeConfig:
     api_key: str
@@ -138,11 +155,11 @@ class StripeGateway:
             "api": (config.api_base or DEFAULT_API_BASE).rstrip("/"),
             "connect": (config.connect_base or DEFAULT_CONNECT_BASE).rstrip("/"),
         }
-        # Every call here is synchronous (jobs, the CLI, sync handlers); the SDK's HTTPX client
-        # refuses sync calls unless asked to allow them.
-        http_client = stripe.HTTPXClient(timeout=config.timeout, allow_sync_methods=True)
         self._client = stripe.StripeClient(
-            config.api_key, base_addresses=addresses, max_network_retries=0, http_client=http_client
+            config.api_key,
+            base_addresses=addresses,
+            max_network_retries=0,
+            http_client=_shared_http_client(config.timeout),
         )
         self._bucket = bucket_for(config.bucket_key or config.account or config.api_key[-12:], config.rate)
         self.calls = 0
