@@ -217,6 +217,13 @@ def build_image(tag: str = DEFAULT_TAG) -> float:
     started = time.monotonic()
     with cache_lock("image"):
         _build(tag)
+        # Each build with changed sources leaves the previous one's layers behind untagged; drop
+        # those from earlier days so repeated builds don't fill the disk (today's stay as cache).
+        subprocess.run(
+            [need("podman"), *STORAGE, "image", "prune", "--force", "--filter", "until=24h"],
+            capture_output=True,
+            check=False,
+        )
     return time.monotonic() - started
 
 
