@@ -14,7 +14,10 @@ from backstop.settings import Settings
 
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("huey").setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
+    quiet = max(logging.WARNING, logging.getLevelName(level.upper()))
+    # Libraries that log every request at INFO: only their warnings, unless debugging.
+    for name in ("huey", "stripe", "httpx", "httpcore", "botocore"):
+        logging.getLogger(name).setLevel(quiet)
 
 
 def build_server(settings: Settings, *, check_port: bool = True) -> uvicorn.Server:

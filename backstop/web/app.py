@@ -193,6 +193,8 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
         on_startup=[start_jobs],
         on_shutdown=[stop_jobs],
         debug=False,
+        # Logging is configured once by the server (backstop.server.configure_logging).
+        logging_config=None,
     )
 
 
