@@ -6,14 +6,17 @@ webhook takes, so an event seen twice is stored once.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from sqlite_utils import Database
 
 from backstop import clock
-from backstop.connectors.stripe import StripeGateway
+from backstop.connectors.stripe import StripeGateway, StripeNotFound
 from backstop.db import one
 from backstop.stripe_sync import events
+
+log = logging.getLogger("backstop.stripe.polling")
 
 RECONCILE_WINDOW = timedelta(hours=72)
 
@@ -49,26 +52,45 @@ def poll(db: Database, workspace_id: int, gateway: StripeGateway) -> list[int]:
             [newest or "", now, workspace_id],
         )
         return []
-    found: list[dict] = []
-    before = cursor
-    while True:
-        params = {"limit": 100}
-        if before:
-            params["ending_before"] = before
-        page = gateway.get("/v1/events", params)
-        data = page.get("data") or []
-        found.extend(data)
-        if not data or not page.get("has_more") or not before:
-            break
-        before = data[0]["id"]  # the newest of this page: ask for what came after it
-    newest = max(found, key=lambda e: (e.get("created", 0), e["id"]))["id"] if found else cursor
+    found, newest = _events_after(gateway, cursor)
     with db.atomic():
         new_ids = _ingest_all(db, workspace_id, found, "poll")
         db.execute(
             "UPDATE stripe_connections SET events_cursor = ?, last_polled_at = ? WHERE workspace_id = ?",
-            [newest, now, workspace_id],
+            [newest or cursor, now, workspace_id],
         )
     return new_ids
+
+
+def _events_after(gateway: StripeGateway, cursor: str) -> tuple[list[dict], str | None]:
+    """Every event newer than ``cursor``, and the id of the newest one.
+
+    An empty cursor means the account had no events at the first look, so all it has now is new;
+    a cursor Stripe no longer knows (older than its 30-day window: the install was off for a
+    month) means reading all it still has. Either way that is every page, newest first."""
+    if cursor:
+        try:
+            return _walk_forward(gateway, cursor)
+        except StripeNotFound:
+            log.warning("the events cursor %s is older than Stripe keeps; reading all recent events", cursor)
+    found = [event for page, _ in gateway.list_pages("/v1/events") for event in page]
+    return found, (found[0]["id"] if found else None)
+
+
+def _walk_forward(gateway: StripeGateway, cursor: str) -> tuple[list[dict], str | None]:
+    found: list[dict] = []
+    newest = None
+    before = cursor
+    while True:
+        page = gateway.get("/v1/events", {"limit": 100, "ending_before": before})
+        data = page.get("data") or []
+        if not data:
+            break
+        found.extend(data)
+        newest = before = data[0]["id"]  # the newest of this page: ask for what came after it
+        if not page.get("has_more"):
+            break
+    return found, newest
 
 
 def reconcile(db: Database, workspace_id: int, gateway: StripeGateway) -> list[int]:
