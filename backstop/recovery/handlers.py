@@ -41,6 +41,18 @@ def _customer(ctx: EventContext, customer_id: str | None, invoice: dict) -> tupl
     return email, name
 
 
+def _settled_in_mirror(ctx: EventContext, invoice_id: str) -> bool:
+    """Whether the mirror (updated by this event's own handlers just before, which keep the
+    newest version) already knows the invoice as paid, void or uncollectible. Events can arrive
+    out of order: the failure's payload still says "open" after the payment was seen."""
+    row = one(
+        ctx.db,
+        "SELECT status, deleted FROM stripe_invoices WHERE workspace_id = ? AND id = ?",
+        [ctx.workspace_id, invoice_id],
+    )
+    return bool(row and (row["deleted"] or row["status"] not in (None, "open", "draft")))
+
+
 @on("invoice.payment_failed")
 def open_or_update_campaign(ctx: EventContext) -> None:
     invoice = ctx.object
@@ -54,6 +66,8 @@ def open_or_update_campaign(ctx: EventContext) -> None:
             [invoice.get("attempt_count") or 0, existing["id"]],
         )
         return
+    if _settled_in_mirror(ctx, invoice["id"]):
+        return  # a later event (invoice.paid, voided) arrived first: nothing to recover
     decline_code, advice_code = _decline_details(ctx, invoice["id"])
     customer_id = ref_id(invoice.get("customer"))
     email, name = _customer(ctx, customer_id, invoice)
