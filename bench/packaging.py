@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 PODMAN = ["podman", "--storage-driver", "overlay"]
@@ -137,8 +139,6 @@ def bench_desktop(runs: int) -> dict:
 
 
 def bench_app(runs: int) -> dict:
-    import httpx
-
     with tempfile.TemporaryDirectory() as tmp:
         dist = Path(tmp) / "dist"
         work = Path.home() / ".cache" / "backstop-build" / "pyinstaller"
@@ -204,10 +204,6 @@ def verdict(value: float, target: float) -> str:
 
 
 def main() -> int:
-    # Run as a script, this folder comes first on sys.path, where bench/email.py would stand in
-    # for the standard library's email package (which httpx needs): take it off again.
-    here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
