@@ -26,6 +26,7 @@ from backstop.connectors.stripe import (
 from backstop.db import one
 from backstop.lib import workrows
 from backstop.stripe_sync import connection, mirror
+from backstop.stripe_sync.writes import write_transaction
 
 log = logging.getLogger("backstop.stripe.backfill")
 
@@ -177,7 +178,7 @@ def _run_stages(
         counts = json.loads(row["counts"] or "{}")
         for objects, has_more in gateway.list_pages(stage.path, stage.params, starting_after=row["cursor"]):
             version = int(clock.now_ts())
-            with db.atomic():
+            with write_transaction(db):
                 for obj in objects:
                     if obj.get("object") == "invoice":
                         obj = mirror.complete_invoice_lines(gateway.get, obj)

@@ -20,6 +20,7 @@ from sqlite_utils import Database
 from backstop import clock
 from backstop.db import one
 from backstop.lib import workrows
+from backstop.stripe_sync.writes import write_transaction
 
 log = logging.getLogger("backstop.stripe.events")
 
@@ -158,7 +159,7 @@ def process_event(db: Database, row_id: int, fetch_for: Callable[[int], Callable
         return "ignored"
     ctx = EventContext(db, row["workspace_id"], event, fetch_for(row["workspace_id"]))
     try:
-        with db.atomic():
+        with write_transaction(db):
             for handler in handlers:
                 handler(ctx)
             _finish(db, row_id, "processed")

@@ -15,6 +15,7 @@ from backstop import clock
 from backstop.connectors.stripe import StripeGateway, StripeNotFound
 from backstop.db import one
 from backstop.stripe_sync import events
+from backstop.stripe_sync.writes import write_transaction
 
 log = logging.getLogger("backstop.stripe.polling")
 
@@ -53,7 +54,7 @@ def poll(db: Database, workspace_id: int, gateway: StripeGateway) -> list[int]:
         )
         return []
     found, newest = _events_after(gateway, cursor)
-    with db.atomic():
+    with write_transaction(db):
         new_ids = _ingest_all(db, workspace_id, found, "poll")
         db.execute(
             "UPDATE stripe_connections SET events_cursor = ?, last_polled_at = ? WHERE workspace_id = ?",
@@ -98,6 +99,6 @@ def reconcile(db: Database, workspace_id: int, gateway: StripeGateway) -> list[i
     since = int((clock.now() - RECONCILE_WINDOW).timestamp())
     new_ids: list[int] = []
     for page, _ in gateway.list_pages("/v1/events", {"created": {"gte": since}}):
-        with db.atomic():
+        with write_transaction(db):
             new_ids += _ingest_all(db, workspace_id, page, "reconcile")
     return new_ids
