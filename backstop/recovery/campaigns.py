@@ -133,6 +133,14 @@ def plan_next_retry(db: Database, campaign: dict, policy: RetryPolicy) -> dateti
     if due is not None:
         schedule_step(db, campaign, "retry", next_retry_seq(db, campaign["id"]), due)
         note(db, campaign["id"], "retry_scheduled", due_at=clock.iso(due))
+        # The campaign is lost only once the schedule is done: a retry planned past the last
+        # email pushes the end back, keeping the grace period after it.
+        ends = rules.terminal_at(policy, clock.parse(campaign["first_failed_at"]), due)
+        db.execute(
+            "UPDATE recovery_steps SET due_at = ? WHERE campaign_id = ? AND kind = 'terminal' "
+            "AND status = 'scheduled' AND work_state = 'pending' AND due_at < ?",
+            [clock.iso(ends), campaign["id"], clock.iso(ends)],
+        )
     return due
 
 
