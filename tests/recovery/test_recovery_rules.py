@@ -119,10 +119,11 @@ def test_a_card_that_keeps_declining_is_retried_on_days_3_8_15_and_lost_with_the
     loop.settle()
     campaign = campaign_of(db, connected)
     start = clock.parse(campaign["first_failed_at"])
-    for days, minutes in ((3, 1), (8, 2), (15, 3), (20, 0)):
+    for days, minutes in ((3, 1), (8, 2), (15, 3), (21, 5)):
         settle_at(loop, start + timedelta(days=days, minutes=minutes))
+    # The last retry (day 15) came after the last email (day 14): a week's grace from the retry.
     assert campaign_of(db, connected)["status"] == "in_flight"
-    settle_at(loop, start + timedelta(days=21, minutes=5))
+    settle_at(loop, start + timedelta(days=22, minutes=5))
 
     attempts = [
         (clock.parse(r[0]) - start, r[1])
@@ -209,3 +210,20 @@ def test_a_payment_seen_before_its_failure_leaves_nothing_in_flight(db, fake_str
     assert in_flight == 0
     assert email_kinds(db) == []  # no "your payment failed" to a customer who has paid
     assert fake_stripe.requests.filter("POST", f"/v1/invoices/{invoice['id']}/pay")[1:] == []
+
+
+def test_a_retry_planned_after_the_last_email_runs_before_the_campaign_is_lost(
+    db, fake_stripe, loop, connected
+):
+    campaigns.save_policy(db, connected.id, replace(RetryPolicy(), soft_gaps_days=(7, 7, 7)))
+    story = fake_stripe.customer_with_declining_card("insufficient_funds")
+    invoice = fake_stripe.renewal_fails(story.subscription["id"])
+    loop.settle()
+    start = clock.parse(campaign_of(db, connected)["first_failed_at"])
+    for days, minutes in ((7, 1), (14, 2), (21, 3), (27, 0)):
+        settle_at(loop, start + timedelta(days=days, minutes=minutes))
+    assert len(our_pays(fake_stripe, invoice["id"])) == 3  # days 7, 14 and 21
+    assert campaign_of(db, connected)["status"] == "in_flight"  # a week's grace after the last try
+    settle_at(loop, start + timedelta(days=28, minutes=4))
+    assert campaign_of(db, connected)["status"] == "lost"
+    assert fake_stripe.get(story.subscription["id"])["status"] == "canceled"
