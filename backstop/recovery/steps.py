@@ -143,7 +143,15 @@ def _retry(db, step, campaign, settings, gateway_for) -> str:
             outcome, decline, message = "succeeded", None, "already paid"
         else:
             outcome, decline, message = "error", exc.code, exc.message
+    stripe_count = _attempt_count_after(gateway, campaign) if outcome == "declined" else None
     with db.atomic():
+        if stripe_count is not None:
+            # Count this attempt against the cap now, not when Stripe's event about it arrives:
+            # a new card announced first would otherwise earn an attempt over the cap.
+            db.execute(
+                "UPDATE campaigns SET stripe_attempts = MAX(stripe_attempts, ?) WHERE id = ?",
+                [stripe_count, campaign["id"]],
+            )
         db.execute(
             "INSERT OR IGNORE INTO payment_attempts (campaign_id, attempt_number, idempotency_key, trigger, "
             "attempted_at, outcome, decline_code, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -172,6 +180,17 @@ def _retry(db, step, campaign, settings, gateway_for) -> str:
         if step["trigger"] == "schedule" or not campaigns.pending_steps_of_kind(db, campaign["id"], "retry"):
             campaigns.plan_next_retry(db, fresh, policy)
     return outcome
+
+
+def _attempt_count_after(gateway: StripeGateway, campaign: dict) -> int:
+    """The invoice's attempt count (Stripe's and ours) after a declined retry; if Stripe can't be
+    read just now, the count before it plus this one."""
+    try:
+        invoice = gateway.get(f"/v1/invoices/{campaign['invoice_id']}")
+        return int(invoice.get("attempt_count") or 0)
+    except Exception as exc:  # the charge already happened: record it whatever the read says
+        log.info("attempt count for campaign %s: %s", campaign["id"], exc)
+        return campaign["stripe_attempts"] + 1
 
 
 def _dunning(db, step, campaign, settings, gateway_for) -> str:
