@@ -227,3 +227,30 @@ def test_a_retry_planned_after_the_last_email_runs_before_the_campaign_is_lost(
     settle_at(loop, start + timedelta(days=28, minutes=4))
     assert campaign_of(db, connected)["status"] == "lost"
     assert fake_stripe.get(story.subscription["id"])["status"] == "canceled"
+
+
+def test_the_cap_holds_when_a_new_card_is_announced_before_stripes_count_of_our_retry(
+    db, fake_stripe, loop, connected
+):
+    fake_stripe.state.billing.retry_days = [1] * 7
+    story = fake_stripe.customer_with_declining_card("insufficient_funds")
+    invoice = fake_stripe.renewal_fails(story.subscription["id"])
+    for _ in range(4):
+        with pytest.raises(stripe.CardError):
+            fake_stripe.client().v1.invoices.pay(invoice["id"])
+    loop.settle()
+    start = clock.parse(campaign_of(db, connected)["first_failed_at"])
+    with time_machine.travel(start + timedelta(days=3, minutes=1), tick=False):
+        loop.run_due()  # Backstop's one retry: the sixth attempt on this invoice
+        assert fake_stripe.get(invoice["id"])["attempt_count"] == 6
+        fake_stripe.make_card(story.customer["id"], default=True)
+        # Stripe doesn't promise order: the new card's events arrive before our retry's failure.
+        for event in reversed(fake_stripe.events()):
+            if event["id"] not in loop.seen and not event["type"].startswith("invoice."):
+                deliver(loop, event)
+                loop.run_due()  # as the worker does after each event
+        loop.settle()
+        # Nor a retry planned for later that the cap would only cancel on the day.
+        assert campaigns.pending_steps_of_kind(db, campaign_of(db, connected)["id"], "retry") == []
+    assert len(our_pays(fake_stripe, invoice["id"])) == 1  # no seventh attempt
+    assert fake_stripe.get(invoice["id"])["attempt_count"] == 6
