@@ -474,7 +474,7 @@ def stripe_replay(slug: str, since) -> None:
         with Progress(console=err, transient=True) as bar:
             task = bar.add_task("Replaying events", total=len(ids))
             for row_id in ids:
-                outcome = events.process_event(db, row_id, fetch_for) or "skipped"
+                outcome = events.process_event(db, row_id, fetch_for, settings) or "skipped"
                 outcomes[outcome] = outcomes.get(outcome, 0) + 1
                 bar.advance(task)
     summary = ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())) or "nothing to replay"

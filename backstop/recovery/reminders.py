@@ -102,8 +102,9 @@ def _trial_end_date(ts: int) -> str:
 @on("customer.subscription.trial_will_end", stage=90)
 def trial_ending(ctx: EventContext) -> None:
     from backstop.email.messages import queue_email
-    from jobs.queue import settings as current_settings
 
+    if ctx.settings is None:
+        raise RuntimeError("trial reminders need the settings; process events through jobs.stripe")
     sub = ctx.object
     customer_id = ref_id(sub.get("customer"))
     trial_end = sub.get("trial_end")
@@ -132,7 +133,7 @@ def trial_ending(ctx: EventContext) -> None:
     )
     queue_email(
         ctx.db,
-        current_settings(),
+        ctx.settings,
         workspace_id=ctx.workspace_id,
         kind="trial_ending",
         to_email=customer["email"],

@@ -297,6 +297,11 @@ def page_view(
 # -- after Stripe.js confirmed the card ----------------------------------------------------------
 
 
+# What the pages treat as "Stripe can't be reached right now": the web layer catches this
+# without knowing the connector's types.
+UNREACHABLE: tuple[type[Exception], ...] = (StripeFailure, OSError)
+
+
 class ConfirmError(Exception):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)

@@ -20,6 +20,7 @@ from sqlite_utils import Database
 from backstop import clock
 from backstop.db import one
 from backstop.lib import workrows
+from backstop.settings import Settings
 from backstop.stripe_sync.writes import write_transaction
 
 log = logging.getLogger("backstop.stripe.events")
@@ -37,6 +38,7 @@ class EventContext:
     workspace_id: int
     event: dict
     fetch: Callable[..., dict]
+    settings: Settings | None = None  # for handlers that queue email (links need the base URL)
 
     @property
     def object(self) -> dict:
@@ -96,10 +98,14 @@ def parse_event_object(event: object) -> dict:
     return event
 
 
-def ingest_event(db: Database, workspace_id: int, event: dict, source: str) -> tuple[int, bool]:
-    """Store the event once; return (row id, whether it was new)."""
+def ingest_event(
+    db: Database, workspace_id: int, event: dict, source: str, *, payload: str | None = None
+) -> tuple[int, bool]:
+    """Store the event once; return (row id, whether it was new). ``payload`` is the event's
+    JSON as received (a webhook's verified body), kept as is; otherwise the event is encoded."""
     obj = event["data"]["object"]
-    payload = json.dumps(event, separators=(",", ":"))
+    if payload is None:
+        payload = json.dumps(event, separators=(",", ":"))
     cur = db.execute(
         "INSERT OR IGNORE INTO stripe_events (workspace_id, event_id, type, object_id, created, livemode, "
         "payload, source, received_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -146,7 +152,12 @@ def replay(db: Database, workspace_id: int, since: int | None = None) -> list[in
     return ids
 
 
-def process_event(db: Database, row_id: int, fetch_for: Callable[[int], Callable[..., dict]]) -> str | None:
+def process_event(
+    db: Database,
+    row_id: int,
+    fetch_for: Callable[[int], Callable[..., dict]],
+    settings: Settings | None = None,
+) -> str | None:
     """Run the handlers of one stored event. Returns the outcome, or None if another worker
     holds it. ``fetch_for(workspace_id)`` gives a function that reads an object from Stripe."""
     if not workrows.claim(db, TABLE, row_id, lease=timedelta(minutes=2)):
@@ -157,7 +168,7 @@ def process_event(db: Database, row_id: int, fetch_for: Callable[[int], Callable
     if not handlers:
         _finish(db, row_id, "ignored")
         return "ignored"
-    ctx = EventContext(db, row["workspace_id"], event, fetch_for(row["workspace_id"]))
+    ctx = EventContext(db, row["workspace_id"], event, fetch_for(row["workspace_id"]), settings)
     try:
         with write_transaction(db):
             for handler in handlers:

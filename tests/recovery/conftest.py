@@ -42,7 +42,7 @@ class Loop:
                 gw = self.gateway(ws_id)
                 return lambda path, params=None: gw.get(path, params)
 
-            events.process_event(self.db, row_id, fetch_for)
+            events.process_event(self.db, row_id, fetch_for, self.settings)
             processed.append(event["type"])
         return processed
 

@@ -48,7 +48,7 @@ def deliver(loop, event):
         gw = loop.gateway(ws_id)
         return lambda path, params=None: gw.get(path, params)
 
-    events.process_event(loop.db, row_id, fetch_for)
+    events.process_event(loop.db, row_id, fetch_for, loop.settings)
     return new
 
 

@@ -14,7 +14,6 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 from litestar.response import Template
 
-from backstop.connectors.stripe import StripeFailure
 from backstop.email.branding import get_branding
 from backstop.recovery import update_card
 from backstop.stripe_sync import connection
@@ -94,7 +93,7 @@ def confirm_card(request: Request, token: FromPath[str], db: DB, data: JSONBody[
         )
     except update_card.ConfirmError as exc:
         return _json({"state": "error", "message": exc.message}, exc.status)
-    except (StripeFailure, OSError):
+    except update_card.UNREACHABLE:
         return _json(
             {
                 "state": "error",
@@ -151,7 +150,7 @@ def card_confirm(request: Request, token: FromPath[str], db: DB, data: JSONBody[
         return _json(update_card.save_card(db, target, data.get("setup_intent"), _gateway_for(request, db)))
     except update_card.ConfirmError as exc:
         return _json({"state": "error", "message": exc.message}, exc.status)
-    except (StripeFailure, OSError):
+    except update_card.UNREACHABLE:
         return _json(
             {
                 "state": "error",
