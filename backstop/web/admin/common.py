@@ -152,3 +152,38 @@ def banners(workspace: CurrentWorkspace, conn: dict | None, paused: dict | None 
             }
         )
     return out
+
+
+def _flash_cookie(kind: str) -> str:
+    return f"backstop_once_{kind}"
+
+
+def flash_once(response: Any, request: Request, path: str, kind: str, value: str) -> None:
+    """Carry a secret shown once (a new token, a rotated secret) across a redirect.
+
+    The value travels encrypted in a short-lived cookie scoped to the page that shows it, so a
+    reload of that page shows it no more and a reload never repeats the POST."""
+    box = app_state(request).box
+    response.set_cookie(
+        _flash_cookie(kind),
+        box.encrypt(value),
+        path=path,
+        max_age=120,
+        httponly=True,
+        samesite="strict",
+        secure=app_state(request).settings.cookies_secure,
+    )
+
+
+def take_flash(request: Request, kind: str) -> str | None:
+    raw = request.cookies.get(_flash_cookie(kind))
+    if not raw:
+        return None
+    try:
+        return app_state(request).box.decrypt(raw)
+    except ValueError:
+        return None
+
+
+def clear_flash(response: Any, path: str, kind: str) -> None:
+    response.delete_cookie(_flash_cookie(kind), path=path)

@@ -9,7 +9,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 
-from backstop.web.admin.common import render
+from backstop.web.admin.common import clear_flash, flash_once, render, take_flash
 from backstop.web.deps import DB, CurrentSession, CurrentWorkspace
 from backstop.web.state import app_state
 from backstop.workspaces import checklist, tokens
@@ -59,7 +59,20 @@ def _general(
 def settings_general(
     request: Request, slug: FromPath[str], db: DB, session: CurrentSession, workspace: CurrentWorkspace
 ) -> Template:
-    return _general(request, db, session, workspace)
+    secret = take_flash(request, "embed_secret")
+    if secret is None:
+        return _general(request, db, session, workspace)
+    response = _general(
+        request,
+        db,
+        session,
+        workspace,
+        new_secret=secret,
+        notice="A new embed secret is in place. Tokens signed with the old one no longer open flows: "
+        "update your backend now.",
+    )
+    clear_flash(response, f"/w/{workspace.slug}/settings", "embed_secret")
+    return response
 
 
 @post("/w/{slug:str}/settings/rename", sync_to_thread=True)
@@ -81,17 +94,12 @@ def rename(
 @post("/w/{slug:str}/settings/rotate-embed-secret", sync_to_thread=True)
 def rotate_secret(
     request: Request, slug: FromPath[str], db: DB, session: CurrentSession, workspace: CurrentWorkspace
-) -> Template:
+) -> Redirect:
     secret = ws_domain.rotate_embed_secret(db, app_state(request).box, workspace)
-    return _general(
-        request,
-        db,
-        session,
-        workspace,
-        new_secret=secret,
-        notice="A new embed secret is in place. Tokens signed with the old one no longer open flows: "
-        "update your backend now.",
-    )
+    path = f"/w/{workspace.slug}/settings"
+    response = Redirect(path)
+    flash_once(response, request, path, "embed_secret", secret)
+    return response
 
 
 def _members(
@@ -218,7 +226,11 @@ def _tokens(
 def tokens_page(
     request: Request, slug: FromPath[str], db: DB, session: CurrentSession, workspace: CurrentWorkspace
 ) -> Template:
-    return _tokens(request, db, session, workspace)
+    raw = take_flash(request, "api_token")
+    response = _tokens(request, db, session, workspace, new_token=raw)
+    if raw is not None:
+        clear_flash(response, f"/w/{workspace.slug}/settings/api-tokens", "api_token")
+    return response
 
 
 @post("/w/{slug:str}/settings/api-tokens", sync_to_thread=True)
@@ -229,14 +241,17 @@ def create_token(
     session: CurrentSession,
     workspace: CurrentWorkspace,
     data: Form,
-) -> Template:
+) -> Template | Redirect:
     ws_domain.require_owner(workspace)
     livemode = checklist.mode_label(db, workspace.id) == "livemode"
     try:
         _, raw = tokens.create_token(db, workspace.id, data.get("name", ""), livemode, session.admin.id)
     except ValidationError as exc:
         return _tokens(request, db, session, workspace, errors={"name": exc.message}, status_code=400)
-    return _tokens(request, db, session, workspace, new_token=raw, status_code=201)
+    path = f"/w/{workspace.slug}/settings/api-tokens"
+    response = Redirect(path)
+    flash_once(response, request, path, "api_token", raw)
+    return response
 
 
 @post("/w/{slug:str}/settings/api-tokens/{token_id:int}/revoke", sync_to_thread=True)
