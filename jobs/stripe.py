@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 from huey import crontab
 
 from backstop.connectors.stripe import StripeAuthFailed, StripeFailure
 from backstop.db import all_rows
+from backstop.lib import workrows
 from backstop.lib.crypto import SecretBox
 from backstop.recovery import handlers as _recovery_handlers  # noqa: F401 - registers campaign handlers
 from backstop.stripe_sync import backfill, connection, events, polling
@@ -50,7 +52,7 @@ def _fetcher_for(db):
 @huey.task(name="stripe.process_event")
 def process_event(row_id: int) -> str | None:
     with app_db() as db:
-        outcome = events.process_event(db, row_id, _fetcher_for(db))
+        outcome = events.process_event(db, row_id, _fetcher_for(db), settings())
     if outcome == "processed":
         # An event may have opened a campaign or brought a retry forward: run what is due now
         # rather than at the next minute.
@@ -58,6 +60,41 @@ def process_event(row_id: int) -> str | None:
 
         run_due_steps.call_local()
     return outcome
+
+
+_pass_asked = threading.Event()
+
+
+@huey.task(name="stripe.process_due_events")
+def process_due_events() -> None:
+    """Process every stored event that is due, oldest first, until none is left.
+
+    Webhooks ask for a pass instead of queueing a task per event: under a burst, one pass takes
+    hundreds of events without a queue write for each. Returns nothing, so no result is stored.
+    """
+    _pass_asked.clear()  # an event stored from now on asks for another pass
+    processed = 0
+    with app_db() as db:
+        fetch_for = _fetcher_for(db)
+        while ids := sorted(workrows.due_ids(db, events.TABLE, limit=200)):
+            for row_id in ids:
+                processed += events.process_event(db, row_id, fetch_for, settings()) == "processed"
+    if processed:
+        from jobs.recovery import run_due_steps  # see process_event
+
+        run_due_steps.call_local()
+
+
+def ask_for_processing() -> None:
+    """After an event is committed: make sure a pass over due events is queued or running."""
+    if _pass_asked.is_set():
+        return
+    _pass_asked.set()
+    try:
+        process_due_events()
+    except Exception:
+        _pass_asked.clear()  # the rows are committed: the sweeper will take them
+        raise
 
 
 @huey.task(name="stripe.run_backfill")
