@@ -7,16 +7,16 @@ goes out only after the event row is committed, so an acknowledged event is neve
 from __future__ import annotations
 
 import logging
+import threading
 
 from litestar import Request, Response, post
 from litestar.params import FromPath
 
-from backstop.db import connect
-from backstop.stripe_sync import connection, events
+from backstop.stripe_sync import events
+from backstop.stripe_sync.inbox import Inbox
 from backstop.stripe_sync.signature import SignatureError, verify_stripe_signature
 from backstop.web.api.errors import error_response
 from backstop.web.state import app_state
-from backstop.workspaces.workspaces import get_workspace_by_slug
 
 log = logging.getLogger("backstop.hooks.stripe")
 
@@ -27,19 +27,40 @@ def _reject(status: int, message: str) -> Response:
     return error_response(status, message)
 
 
-def _accept(request: Request, workspace_id: int, event: dict) -> Response:
-    from jobs.stripe import process_event
+_inbox_lock = threading.Lock()
 
-    db = connect(app_state(request).settings.db_path)
-    try:
-        row_id, created = events.ingest_event(db, workspace_id, event, "webhook")
-        if created:
-            connection.record_event_seen(db, workspace_id)
-    finally:
-        db.conn.close()
+
+def _inbox(request: Request) -> Inbox:
+    """This app's inbox: a kept connection and a short cache of signing secrets (see Inbox)."""
+    inbox = getattr(request.app.state, "stripe_inbox", None)
+    if inbox is None:
+        with _inbox_lock:
+            inbox = getattr(request.app.state, "stripe_inbox", None)
+            if inbox is None:
+                state = app_state(request)
+                inbox = request.app.state.stripe_inbox = Inbox(state.settings.db_path, state.box)
+    return inbox
+
+
+def _accept(
+    request: Request, workspace_id: int, event: dict, body: bytes, *, platform: bool = False
+) -> Response:
+    from jobs.stripe import ask_for_processing
+
+    stored = _inbox(request).store(workspace_id, event, body, platform=platform)
+    if stored is None:
+        if platform:
+            return Response(
+                {"received": True, "ignored": f"No workspace is connected to {event['account']}."}
+            )
+        return _reject(
+            400,
+            "This workspace has no webhook signing secret saved; add it under Settings → Stripe connection.",
+        )
+    row_id, created = stored
     if created:
         try:
-            process_event(row_id)
+            ask_for_processing()
         except Exception:  # the row is committed: the sweeper will enqueue it
             log.warning("could not enqueue event row %s; the sweeper will pick it up", row_id, exc_info=True)
     return Response({"received": True, "duplicate": not created}, status_code=200)
@@ -64,27 +85,32 @@ async def workspace_webhook(request: Request, slug: FromPath[str]) -> Response:
     body = await _body(request)
     if isinstance(body, Response):
         return body
-    state = app_state(request)
-    db = connect(state.settings.db_path)
-    try:
-        workspace = get_workspace_by_slug(db, slug)
-        secrets = connection.webhook_secrets(db, state.box, workspace["id"]) if workspace else []
-    finally:
-        db.conn.close()
-    if workspace is None:
+    inbox = _inbox(request)
+    workspace_id, secrets, cached = inbox.workspace(slug)
+    if workspace_id is None:
         return _reject(404, f"No workspace has the slug {slug!r}; check the endpoint URL in Stripe.")
     if not secrets:
         return _reject(
             400,
             "This workspace has no webhook signing secret saved; add it under Settings → Stripe connection.",
         )
+    header = request.headers.get("stripe-signature")
     try:
-        verify_stripe_signature(body, request.headers.get("stripe-signature"), secrets)
+        try:
+            verify_stripe_signature(body, header, secrets)
+        except SignatureError:
+            if not cached:
+                raise
+            # The secret may have been changed a moment ago: check against what is saved now.
+            workspace_id, secrets, _ = inbox.workspace(slug, fresh=True)
+            verify_stripe_signature(body, header, secrets)
         event = events.parse_event(body)
     except (SignatureError, events.InvalidEvent) as exc:
         log.info("refused a delivery to %s: %s", slug, exc)
         return _reject(400, str(exc))
-    return _accept(request, workspace["id"], event)
+    if workspace_id is None:
+        return _reject(404, f"No workspace has the slug {slug!r}; check the endpoint URL in Stripe.")
+    return _accept(request, workspace_id, event, body)
 
 
 @post("/stripe/webhooks", include_in_schema=False, status_code=200)
@@ -107,12 +133,8 @@ async def platform_webhook(request: Request) -> Response:
     account = event.get("account")
     if not account:
         return Response({"received": True, "ignored": "The event is about the platform account itself."})
-    db = connect(state.settings.db_path)
-    try:
-        workspace_id = connection.workspace_for_account(db, account, bool(event.get("livemode")))
-    finally:
-        db.conn.close()
+    workspace_id = _inbox(request).workspace_for_account(account, bool(event.get("livemode")))
     if workspace_id is None:
         # Nothing is written; a 200 stops Stripe retrying an account no workspace is connected to.
         return Response({"received": True, "ignored": f"No workspace is connected to {account}."})
-    return _accept(request, workspace_id, event)
+    return _accept(request, workspace_id, event, body, platform=True)

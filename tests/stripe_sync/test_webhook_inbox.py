@@ -1,0 +1,46 @@
+"""The webhook hot path's shortcuts must not change what a founder sees: a new signing secret
+works at once, the body is kept as Stripe sent it, and "Last event" still moves."""
+
+from __future__ import annotations
+
+import json
+
+from backstop.stripe_sync import connection
+from tests.stripe_sync.conftest import WHSEC, customer, deliver, make_event
+
+
+def test_a_secret_changed_a_moment_ago_is_used_at_once(client, db, box, acme_connected):
+    assert deliver(client, make_event("customer.created", customer("cus_1"))).status_code == 200
+    # The founder rolls the endpoint's secret in Stripe and pastes the new one.
+    connection.set_webhook(db, box, acme_connected.id, "whsec_rolled_secret_5678")
+    fresh = deliver(
+        client, make_event("customer.created", customer("cus_2")), secret="whsec_rolled_secret_5678"
+    )
+    assert fresh.status_code == 200 and fresh.json()["duplicate"] is False
+    old = deliver(client, make_event("customer.created", customer("cus_3")), secret=WHSEC)
+    assert old.status_code == 400 and "No signature matches" in old.json()["error"]["message"]
+    ids = [r[0] for r in db.execute("SELECT object_id FROM stripe_events ORDER BY id").fetchall()]
+    assert ids == ["cus_1", "cus_2"]
+
+
+def test_the_event_is_stored_as_stripe_sent_it(client, db, acme_connected):
+    event = make_event("customer.updated", customer("cus_raw", name="Zoë"))
+    raw = json.dumps(event, indent=2, ensure_ascii=False).encode()
+    assert deliver(client, event, body=raw).status_code == 200
+    stored = db.execute("SELECT payload FROM stripe_events").fetchone()[0]
+    assert stored.encode() == raw
+    assert db.execute("SELECT name FROM stripe_customers WHERE id = 'cus_raw'").fetchone()[0] == "Zoë"
+
+
+def test_a_disconnected_workspace_stops_taking_events(client, db, box, acme_connected):
+    assert deliver(client, make_event("customer.created", customer("cus_1"))).status_code == 200
+    connection.remove(db, acme_connected.id)
+    response = deliver(client, make_event("customer.created", customer("cus_2")))
+    assert response.status_code == 400
+    assert [r[0] for r in db.execute("SELECT object_id FROM stripe_events").fetchall()] == ["cus_1"]
+
+
+def test_the_last_event_time_is_recorded(client, db, acme_connected):
+    assert connection.get(db, acme_connected.id).last_event_at is None
+    deliver(client, make_event("customer.created", customer()))
+    assert connection.get(db, acme_connected.id).last_event_at is not None
