@@ -14,7 +14,7 @@ from sqlite_utils import Database
 from backstop import clock
 from backstop.connectors.stripe import StripeGateway, StripeNotFound
 from backstop.db import one
-from backstop.stripe_sync import events
+from backstop.stripe_sync import backfill, events
 from backstop.stripe_sync.writes import write_transaction
 
 log = logging.getLogger("backstop.stripe.polling")
@@ -53,29 +53,38 @@ def poll(db: Database, workspace_id: int, gateway: StripeGateway) -> list[int]:
             [newest or "", now, workspace_id],
         )
         return []
-    found, newest = _events_after(gateway, cursor)
+    found, newest, aged_out = _events_after(gateway, cursor)
     with write_transaction(db):
         new_ids = _ingest_all(db, workspace_id, found, "poll")
         db.execute(
             "UPDATE stripe_connections SET events_cursor = ?, last_polled_at = ? WHERE workspace_id = ?",
             [newest or cursor, now, workspace_id],
         )
+        if aged_out:
+            # Off for longer than the events can tell: copy the account afresh instead.
+            backfill.start(db, workspace_id)
     return new_ids
 
 
-def _events_after(gateway: StripeGateway, cursor: str) -> tuple[list[dict], str | None]:
-    """Every event newer than ``cursor``, and the id of the newest one.
+def _events_after(gateway: StripeGateway, cursor: str) -> tuple[list[dict], str | None, bool]:
+    """Every event newer than ``cursor``, the id of the newest one, and whether the cursor was
+    too old for Stripe to know.
 
-    An empty cursor means the account had no events at the first look, so all it has now is new;
-    a cursor Stripe no longer knows (older than its 30-day window: the install was off for a
-    month) means reading all it still has. Either way that is every page, newest first."""
+    An empty cursor means the account had no events at the first look, so all it has now is new.
+    A cursor Stripe no longer knows (older than its 30-day window: the install was off for a
+    month) gets the last 72 hours, like the reconciliation, and a fresh backfill for the rest:
+    handlers shouldn't act on a month of old news."""
+    params: dict = {}
+    aged_out = False
     if cursor:
         try:
-            return _walk_forward(gateway, cursor)
+            return (*_walk_forward(gateway, cursor), False)
         except StripeNotFound:
-            log.warning("the events cursor %s is older than Stripe keeps; reading all recent events", cursor)
-    found = [event for page, _ in gateway.list_pages("/v1/events") for event in page]
-    return found, (found[0]["id"] if found else None)
+            log.warning("the events cursor %s is older than Stripe keeps; syncing the account again", cursor)
+            params = {"created": {"gte": int((clock.now() - RECONCILE_WINDOW).timestamp())}}
+            aged_out = True
+    found = [event for page, _ in gateway.list_pages("/v1/events", params) for event in page]
+    return found, (found[0]["id"] if found else None), aged_out
 
 
 def _walk_forward(gateway: StripeGateway, cursor: str) -> tuple[list[dict], str | None]:

@@ -10,7 +10,7 @@ import pytest
 import jobs.stripe
 from backstop import clock
 from backstop.db import migrate
-from backstop.stripe_sync import connection
+from backstop.stripe_sync import backfill, connection
 from jobs import queue
 from tests.stripe_sync.support import aimed_at, backstop_cli, cli_env, restricted_key
 
@@ -92,14 +92,19 @@ def test_polling_an_account_that_had_no_events_yet_misses_none(
     assert len({r["event_id"] for r in stored(db, acme.id)}) == 150
 
 
-def test_a_cursor_stripe_no_longer_keeps_falls_back_to_all_recent_events(
+def test_a_cursor_stripe_no_longer_keeps_takes_the_last_72_hours_and_syncs_again(
     db, box, acme, fake_stripe, stripe_client, jobs_inline
 ):
     poll_connected(db, box, fake_stripe, acme)
     # The laptop was off for over a month: its cursor fell out of Stripe's 30-day window.
     db.execute("UPDATE stripe_connections SET events_cursor = 'evt_1OlderThanThirtyDays0000'")
+    fake_stripe.clock.set(int(clock.now_ts()) - 10 * 86_400)
+    fake_stripe.create_customer(email="while-away@example.com")
+    fake_stripe.clock.set(int(clock.now_ts()))
     rename_many(fake_stripe, stripe_client, 2)
-    assert jobs.stripe.poll_events.call_local() == 4
+    assert jobs.stripe.poll_events.call_local() == 4  # the last 72 hours, as reconciliation reads
+    assert {r["type"] for r in stored(db, acme.id)} == {"customer.created", "customer.updated"}
+    assert backfill.progress(db, acme.id).stage == "products"  # the rest comes from a fresh sync
     assert jobs.stripe.poll_events.call_local() == 0  # and it has a usable cursor again
 
 
