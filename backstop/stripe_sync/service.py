@@ -16,7 +16,7 @@ from backstop.connectors.stripe import (
 )
 from backstop.lib.crypto import SecretBox
 from backstop.settings import Settings
-from backstop.stripe_sync import backfill, connection, events, permissions
+from backstop.stripe_sync import backfill, connection, events, mirror, permissions
 from backstop.workspaces.errors import ValidationError
 
 # Events Backstop asks Stripe to send, beyond those the mirror handles.
@@ -90,6 +90,7 @@ def connect_restricted_key(
         )
         secret, endpoint_id, how = endpoint.get("secret"), endpoint.get("id"), "created"
     with db.atomic():
+        _forget_other_account(db, workspace_id, livemode)
         connection.save_key_connection(
             db, box, workspace_id, key, livemode, webhook_secret=secret, polling=secret is None
         )
@@ -97,6 +98,24 @@ def connect_restricted_key(
             connection.set_webhook(db, box, workspace_id, secret, endpoint_id)
         backfill_id = backfill.start(db, workspace_id)
     return Connected(livemode, how, [p.resource for p in result.missing if not p.required], backfill_id)
+
+
+def _forget_other_account(
+    db: Database, workspace_id: int, livemode: bool, account_id: str | None = None
+) -> None:
+    """Reconnecting the same account keeps the mirror (the backfill brings it up to date); a
+    switch of mode or of Connect account would mix two accounts' data, so it starts empty."""
+    previous = connection.get(db, workspace_id)
+    if previous is None:
+        return
+    switched = previous.livemode != livemode or (
+        account_id is not None and previous.account_id is not None and previous.account_id != account_id
+    )
+    if switched:
+        mirror.purge(db, workspace_id)
+        db.execute(
+            "UPDATE stripe_connections SET events_cursor = NULL WHERE workspace_id = ?", [workspace_id]
+        )
 
 
 def oauth(settings: Settings) -> StripeOAuth:
@@ -131,6 +150,7 @@ def oauth_finish(db: Database, settings: Settings, admin_id: int, code: str, sta
     except StripeUnavailable:
         raise ValidationError("Stripe couldn't be reached to finish connecting; start again in a minute.")
     with db.atomic():
+        _forget_other_account(db, workspace_id, grant["livemode"], grant["stripe_user_id"])
         connection.save_oauth_connection(
             db,
             workspace_id,

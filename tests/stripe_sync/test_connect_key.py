@@ -213,3 +213,42 @@ def test_the_cli_connects_in_live_mode_with_a_live_key(cli, db, fake_stripe):
     assert result.returncode == 0, result.stderr
     assert "in live mode" in result.stdout
     assert saved_connection(db)["livemode"] == 1
+
+
+# --- reconnecting ------------------------------------------------------------------------------
+
+
+def test_a_refused_key_is_replaced_from_the_page_keeping_the_mirror(client, db, olivia, acme, fake_stripe):
+    fake_stripe.seed_customers(3)
+    login(client, olivia)
+    old_key = restricted_key(fake_stripe)
+    post_form(client, PAGE, PAGE + "/key", {"key": old_key})
+    fake_stripe.revoke_key(old_key)  # rolled in Stripe
+    post_form(client, PAGE, PAGE + "/resync", {})  # the next sync is refused
+    page = client.get(PAGE).text
+    assert "The sync stopped: Stripe refused the key" in page and "banner-red" in page
+    assert "Reconnect" in page and "Check key and connect" in page
+
+    response = post_form(client, PAGE, PAGE + "/key", {"key": restricted_key(fake_stripe)})
+    assert response.headers["location"] == PAGE + "?notice=connected"
+    page = client.get(PAGE).text
+    assert "banner-red" not in page and "Copied 3 objects from Stripe" in page
+    assert saved_connection(db)["status"] == "live"
+    assert counts(db, acme.id)["stripe_customers"] == 3
+
+
+def test_switching_mode_starts_from_an_empty_mirror(db, box, settings, acme, fake_stripe):
+    from tests.stripe_sync.support import run_backfill
+
+    fake_stripe.seed_customers(2)
+    fake_stripe.seed_customers(1, livemode=True)
+    test_run = service.connect_restricted_key(db, box, settings, acme.id, "acme", restricted_key(fake_stripe))
+    run_backfill(db, box, settings, test_run.backfill_id)
+    assert counts(db, acme.id)["stripe_customers"] == 2
+
+    live_key = restricted_key(fake_stripe, livemode=True)
+    live_run = service.connect_restricted_key(db, box, settings, acme.id, "acme", live_key)
+    assert counts(db, acme.id)["stripe_customers"] == 0  # no test-mode customer among live ones
+    run_backfill(db, box, settings, live_run.backfill_id)
+    assert counts(db, acme.id)["stripe_customers"] == 1
+    assert connection.get(db, acme.id).mode == "livemode"
