@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from huey import crontab
 
@@ -62,7 +63,11 @@ def process_event(row_id: int) -> str | None:
     return outcome
 
 
-_pass_asked = threading.Event()
+# When a pass was last asked for and has not started yet (None: no pass is waiting). A pass
+# that never starts (its queued task lost) stops blocking new asks after PASS_WAIT seconds.
+_pass_asked_at: float | None = None
+_pass_lock = threading.Lock()
+PASS_WAIT = 30.0
 
 
 @huey.task(name="stripe.process_due_events")
@@ -72,7 +77,9 @@ def process_due_events() -> None:
     Webhooks ask for a pass instead of queueing a task per event: under a burst, one pass takes
     hundreds of events without a queue write for each. Returns nothing, so no result is stored.
     """
-    _pass_asked.clear()  # an event stored from now on asks for another pass
+    global _pass_asked_at
+    with _pass_lock:
+        _pass_asked_at = None  # an event stored from now on asks for another pass
     processed = 0
     with app_db() as db:
         fetch_for = _fetcher_for(db)
@@ -87,13 +94,17 @@ def process_due_events() -> None:
 
 def ask_for_processing() -> None:
     """After an event is committed: make sure a pass over due events is queued or running."""
-    if _pass_asked.is_set():
-        return
-    _pass_asked.set()
+    global _pass_asked_at
+    now = time.monotonic()
+    with _pass_lock:
+        if _pass_asked_at is not None and now - _pass_asked_at < PASS_WAIT:
+            return
+        _pass_asked_at = now
     try:
         process_due_events()
     except Exception:
-        _pass_asked.clear()  # the rows are committed: the sweeper will take them
+        with _pass_lock:
+            _pass_asked_at = None  # the rows are committed: the sweeper will take them
         raise
 
 
