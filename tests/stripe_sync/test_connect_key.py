@@ -252,3 +252,26 @@ def test_switching_mode_starts_from_an_empty_mirror(db, box, settings, acme, fak
     run_backfill(db, box, settings, live_run.backfill_id)
     assert counts(db, acme.id)["stripe_customers"] == 1
     assert connection.get(db, acme.id).mode == "livemode"
+
+
+def test_with_a_public_address_it_creates_its_webhook_endpoint_and_removes_it_on_disconnect(
+    db, box, settings, acme, fake_stripe
+):
+    from dataclasses import replace
+
+    public = replace(settings, base_url="https://backstop.example.com")
+    key = restricted_key(fake_stripe)
+    result = service.connect_restricted_key(db, box, public, acme.id, "acme", key, create_endpoint=True)
+    assert result.webhook == "created"
+    [endpoint] = fake_stripe.store().all("webhook_endpoint")
+    assert endpoint["url"] == "https://backstop.example.com/stripe/webhooks/acme"
+    assert set(endpoint["enabled_events"]) == set(service.webhook_event_types())
+    conn = connection.get(db, acme.id)
+    assert conn.has_webhook_secret and not conn.polling and conn.webhook_endpoint_id == endpoint["id"]
+    assert connection.webhook_secrets(db, box, acme.id) == [
+        fake_stripe.state.endpoint_secrets[endpoint["id"]]
+    ]
+
+    service.disconnect(db, box, public, acme.id)
+    assert fake_stripe.requests.filter("DELETE", f"/v1/webhook_endpoints/{endpoint['id']}")[0].status == 200
+    assert list(fake_stripe.store().all("webhook_endpoint")) == []
