@@ -70,7 +70,6 @@ def post(client, fake, event, slug: str):
     return client.post(f"/stripe/webhooks/{slug}", content=body, headers=headers)
 
 
-@pytest.mark.slow
 def test_three_shuffled_deliveries_leave_what_one_in_order_delivery_leaves(
     client, db, box, olivia, acme, fake_stripe, stripe_client
 ):

@@ -9,7 +9,6 @@ import time
 from datetime import timedelta
 
 import httpx
-import pytest
 import time_machine
 
 import jobs.stripe  # noqa: F401 - registers the Stripe work tables with the sweeper
@@ -96,7 +95,6 @@ def wait_until(predicate, timeout: float = 30) -> bool:
     return predicate()
 
 
-@pytest.mark.slow
 def test_a_kill_during_ingest_loses_no_acknowledged_event(tmp_path, fake_stripe, stripe_client):
     data_dir = tmp_path / "live-data"
     data_dir.mkdir()
