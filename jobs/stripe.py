@@ -25,17 +25,20 @@ def _box() -> SecretBox:
     return SecretBox(settings().secret_key)
 
 
-def _gateway_for(db):
+def _gateway_for(db, **overrides):
     box, conf = _box(), settings()
 
     def make(workspace_id: int):
-        return connection.gateway(db, box, conf, workspace_id)
+        return connection.gateway(db, box, conf, workspace_id, **overrides)
 
     return make
 
 
 def _fetcher_for(db):
-    make = _gateway_for(db)
+    # Handlers read Stripe inside the event's write transaction: one retry, not four with
+    # growing sleeps, so a struggling Stripe can't hold the database while webhooks wait. A
+    # failed read fails the event, which is retried with its own backoff.
+    make = _gateway_for(db, max_attempts=2)
 
     def fetch_for(workspace_id: int):
         gateway = None

@@ -4,6 +4,7 @@ and any order give the state in-order delivery gives; a failing handler is retri
 from __future__ import annotations
 
 import random
+import re
 from datetime import timedelta
 
 import pytest
@@ -173,3 +174,24 @@ def test_a_failing_handler_is_recorded_and_retried_later(client, db, box, acme, 
     invoice = sub["latest_invoice"]
     lines = db.execute("SELECT count(*) FROM stripe_invoice_lines WHERE invoice_id = ?", [invoice]).fetchone()
     assert lines[0] == 12
+
+
+def test_stripe_failing_during_processing_fails_the_event_fast_for_a_later_retry(
+    client, db, box, acme, fake_stripe
+):
+    connection.save_key_connection(
+        db, box, acme.id, restricted_key(fake_stripe), False, webhook_secret=WHSEC, polling=False
+    )
+    cus = fake_stripe.create_customer(email="frank@example.com")
+    fake_stripe.make_card(customer=cus["id"], default=True)
+    prices = [fake_stripe.create_price(100 + n, product_name=f"Seat {n}") for n in range(12)]
+    fake_stripe.create_subscription(cus["id"], prices[0]["id"], items=[{"price": p["id"]} for p in prices])
+    paid = fake_stripe.events("invoice.paid")[0]
+    fake_stripe.faults.server_error(count=10, path="/v1/invoices/")
+    fake_stripe.requests.clear()
+
+    assert post(client, fake_stripe, paid, "acme").status_code == 200
+    # Two tries, not five: the event's own backoff takes over while Stripe recovers.
+    assert len(fake_stripe.requests.filter("GET", re.compile("/lines$"))) == 2
+    stored = dict(db.execute("SELECT * FROM stripe_events WHERE event_id = ?", [paid["id"]]).fetchone())
+    assert stored["work_state"] == "pending" and stored["last_error"].startswith("StripeUnavailable")
