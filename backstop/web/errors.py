@@ -65,6 +65,13 @@ def handle_permission(request: Request, exc: PermissionDenied) -> Response:
     return _html(request, 403, str(exc))
 
 
+def handle_overflow(request: Request, exc: OverflowError) -> Response:
+    """An id too large for SQLite's 64-bit integers names nothing that can exist: a 404."""
+    if _is_api(request):
+        return error_response(404, "No such object in this workspace.")
+    return _html(request, 404)
+
+
 def handle_api_error(request: Request, exc: ApiError) -> Response:
     return error_response(exc.status, exc.message, exc.type, exc.headers)
 
@@ -102,6 +109,7 @@ EXCEPTION_HANDLERS = {
     NotFound: handle_not_found,
     PermissionDenied: handle_permission,
     ApiError: handle_api_error,
+    OverflowError: handle_overflow,
     HTTPException: handle_http,
     Exception: handle_unexpected,
 }

@@ -10,6 +10,7 @@ from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 
 from backstop.reporting import stats
+from backstop.stripe_sync import backfill
 from backstop.web.admin import recovery_pages
 from backstop.web.admin.common import render
 from backstop.web.deps import DB, CurrentSession, CurrentWorkspace
@@ -88,6 +89,7 @@ def overview(
         stats=stats.workspace_stats(db, workspace.id),
         definitions=stats.DEFINITIONS,
         recovery=recovery_pages.overview_panels(db, workspace.id),
+        sync=backfill.progress(db, workspace.id),
         resent=request.query_params.get("resent"),
     )
     response.set_cookie(

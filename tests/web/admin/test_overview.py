@@ -110,3 +110,18 @@ def test_it_remembers_the_last_workspace_opened(as_olivia, db, box, olivia):
     assert as_olivia.get("/", follow_redirects=False).headers["location"] == "/w/acme/overview"
     as_olivia.get("/w/zebra/overview")
     assert as_olivia.get("/", follow_redirects=False).headers["location"] == "/w/zebra/overview"
+
+
+def test_it_shows_the_first_sync_progressing_on_the_overview(as_olivia, db, acme):
+    from backstop.stripe_sync import backfill
+
+    backfill.start(db, acme.id)
+    db.execute(
+        "UPDATE stripe_backfills SET stage = 'customers', counts = '{\"products\": 3, \"customers\": 200}'"
+    )
+    text = as_olivia.get("/w/acme/overview").text
+    assert (
+        "Copying your Stripe account" in text and "Customers (step 3 of 7)" in text and "203 objects" in text
+    )
+    db.execute("UPDATE stripe_backfills SET finished_at = '2026-11-25T00:00:00+00:00'")
+    assert "Copying your Stripe account" not in as_olivia.get("/w/acme/overview").text

@@ -105,3 +105,14 @@ def test_it_hides_an_unexpected_failure_behind_api_error(widgets_api, acme_auth)
     assert "on fire" not in response.text
     assert "secret.db" not in response.text
     assert "X-RateLimit-Limit" in response.headers
+
+
+def test_an_id_too_large_for_the_database_is_simply_not_found(client, db, acme):
+    from backstop.workspaces.tokens import create_token
+
+    _, raw = create_token(db, acme.id, "huge ids", False)
+    response = client.get(
+        "/api/v1/campaigns/44855350107822284800", headers={"Authorization": f"Bearer {raw}"}
+    )
+    assert response.status_code == 404
+    assert response.json()["error"]["type"] == "not_found"
