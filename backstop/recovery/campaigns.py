@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -325,3 +326,33 @@ def card_changed(
 
 def pending_steps_of_kind(db: Database, campaign_id: int, kind: str) -> list[dict]:
     return [s for s in pending_steps(db, campaign_id) if s["kind"] == kind]
+
+
+WINBACK_DAYS_RANGE = (1, 90)
+
+
+def save_winback_settings(db: Database, workspace_id: int, days_raw: str, coupon_raw: str) -> dict[str, str]:
+    """Validate and save the win-back delay and coupon; return field errors (empty when saved)."""
+    errors: dict[str, str] = {}
+    low, high = WINBACK_DAYS_RANGE
+    try:
+        days = int((days_raw or "").strip())
+        if not low <= days <= high:
+            raise ValueError
+    except ValueError:
+        errors["winback_days"] = f"Send the win-back email {low} to {high} days after a subscription ends."
+        days = 14
+    coupon = (coupon_raw or "").strip() or None
+    if coupon and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", coupon):
+        errors["winback_coupon"] = (
+            "Paste the coupon's ID from Stripe (letters, digits, - and _), or leave it empty."
+        )
+    if errors:
+        return errors
+    db.execute(
+        "INSERT INTO recovery_settings (workspace_id, policy, winback_days, winback_coupon, updated_at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (workspace_id) DO UPDATE SET winback_days = excluded.winback_days, "
+        "winback_coupon = excluded.winback_coupon, updated_at = excluded.updated_at",
+        [workspace_id, RetryPolicy().to_json(), days, coupon, clock.iso()],
+    )
+    return {}

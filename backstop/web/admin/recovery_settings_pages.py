@@ -15,7 +15,7 @@ from backstop import clock
 from backstop.email.branding import get_branding
 from backstop.email.kinds import get_kind
 from backstop.email.render import render_email
-from backstop.recovery import campaigns, dunning_copy
+from backstop.recovery import campaigns, dunning_copy, winback
 from backstop.recovery.policy import TERMINAL_ACTIONS, RetryPolicy, policy_table
 from backstop.web.admin.common import recovery_paused, render
 from backstop.web.admin.email_pages import email_frame
@@ -146,9 +146,20 @@ def save_retry_policy(
 
 
 def _email_page(
-    request, db, session, workspace, *, days=None, copy=None, errors=None, notice=None, status_code=200
+    request,
+    db,
+    session,
+    workspace,
+    *,
+    days=None,
+    copy=None,
+    errors=None,
+    notice=None,
+    status_code=200,
+    winback_form=None,
 ):
     policy = campaigns.get_policy(db, workspace.id)
+    winback_days, winback_coupon = winback.settings_for(db, workspace.id)
     return render(
         request,
         "admin/settings_email.html",
@@ -164,6 +175,7 @@ def _email_page(
         errors=errors or {},
         notice=notice,
         status_code=status_code,
+        winback=winback_form or {"winback_days": winback_days, "winback_coupon": winback_coupon or ""},
     )
 
 
@@ -203,6 +215,23 @@ def save_email_settings(
         campaigns.save_policy(db, workspace.id, policy)
         dunning_copy.save(db, workspace.id, copy)
     return Redirect(f"/w/{workspace.slug}/settings/email?saved=1")
+
+
+@post("/w/{slug:str}/settings/email/winback", sync_to_thread=True)
+def save_winback_settings(
+    request: Request,
+    slug: FromPath[str],
+    db: DB,
+    session: CurrentSession,
+    workspace: CurrentWorkspace,
+    data: Form,
+) -> Template | Redirect:
+    require_owner(workspace)
+    form = {"winback_days": data.get("winback_days", ""), "winback_coupon": data.get("winback_coupon", "")}
+    errors = campaigns.save_winback_settings(db, workspace.id, form["winback_days"], form["winback_coupon"])
+    if errors:
+        return _email_page(request, db, session, workspace, errors=errors, winback_form=form, status_code=400)
+    return Redirect(f"/w/{workspace.slug}/settings/email?saved=1#winback")
 
 
 @get("/w/{slug:str}/settings/email/preview", sync_to_thread=True)
@@ -300,6 +329,7 @@ handlers = [
     save_retry_policy,
     email_settings_page,
     save_email_settings,
+    save_winback_settings,
     email_settings_preview,
     pause_page,
     set_pause,
