@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from litestar import Request, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from backstop.lib import passwords
 from backstop.web.admin.common import render, safe_next, session_token, set_session_cookie
-from backstop.web.deps import DB
+from backstop.web.deps import DB, Form
 from backstop.web.state import app_state, client_ip
 from backstop.workspaces import admins
 from backstop.workspaces.errors import ValidationError
 from backstop.workspaces.workspaces import create_workspace, workspace_name_problem
-
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
 def _signed_in_redirect(request: Request, db: DB, admin: admins.Admin, target: str) -> Redirect:

@@ -4,11 +4,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated
 
 from litestar import Request, Response, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from backstop import clock
@@ -19,11 +17,9 @@ from backstop.recovery import campaigns, dunning_copy, winback
 from backstop.recovery.policy import TERMINAL_ACTIONS, RetryPolicy, policy_table
 from backstop.web.admin.common import recovery_paused, render
 from backstop.web.admin.email_pages import email_frame
-from backstop.web.deps import DB, CurrentSession, CurrentWorkspace
+from backstop.web.deps import DB, CurrentSession, CurrentWorkspace, Form
 from backstop.web.state import app_state
 from backstop.workspaces.workspaces import require_owner
-
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 # validate() speaks in sentences; each sentence belongs next to one field of the form.
 PROBLEM_FIELDS = {

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from litestar import Request, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from backstop.db import one
 from backstop.email import providers, send_domains
 from backstop.web.admin.common import render
-from backstop.web.deps import DB, CurrentSession, CurrentWorkspace
+from backstop.web.deps import DB, CurrentSession, CurrentWorkspace, Form
 from backstop.web.state import app_state
 from backstop.workspaces.errors import ValidationError
 from backstop.workspaces.workspaces import require_owner
 from jobs.email import enqueue
-
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
 def _page(

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from litestar import Request, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from backstop.web.admin.common import clear_flash, flash_once, render, take_flash
-from backstop.web.deps import DB, CurrentSession, CurrentWorkspace
+from backstop.web.deps import DB, CurrentSession, CurrentWorkspace, Form
 from backstop.web.state import app_state
 from backstop.workspaces import checklist, tokens
 from backstop.workspaces import workspaces as ws_domain
 from backstop.workspaces.errors import ValidationError
-
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
 def _general(

@@ -6,18 +6,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Request, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from backstop.stripe_sync import backfill, connection, permissions, service
 from backstop.web.admin.common import render
-from backstop.web.deps import DB, CurrentSession, CurrentWorkspace
+from backstop.web.deps import DB, CurrentSession, CurrentWorkspace, Form
 from backstop.web.state import app_state
 from backstop.workspaces.errors import ValidationError
 from backstop.workspaces.workspaces import require_owner
-
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
 def _page(

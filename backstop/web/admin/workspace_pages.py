@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from litestar import Request, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from backstop.reporting import stats
 from backstop.stripe_sync import backfill
 from backstop.web.admin import recovery_pages
 from backstop.web.admin.common import render
-from backstop.web.deps import DB, CurrentSession, CurrentWorkspace
+from backstop.web.deps import DB, CurrentSession, CurrentWorkspace, Form
 from backstop.web.state import app_state
 from backstop.workspaces import admins, checklist
 from backstop.workspaces.errors import ValidationError
@@ -22,8 +19,6 @@ from backstop.workspaces.workspaces import (
     set_embed_step_done,
     workspaces_for,
 )
-
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
 @get("/", sync_to_thread=True)
