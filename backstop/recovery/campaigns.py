@@ -253,6 +253,25 @@ def in_flight_for(
     )
 
 
+def card_on_file(db: Database, campaign: dict) -> dict | None:
+    """The card that will be charged: the subscription's own default, else the customer's."""
+    row = one(
+        db,
+        "SELECT pm.card_brand, pm.card_last4, pm.card_exp_month, pm.card_exp_year "
+        "FROM stripe_payment_methods pm WHERE pm.workspace_id = ? AND pm.id = COALESCE("
+        "(SELECT s.default_payment_method FROM stripe_subscriptions s WHERE s.workspace_id = ? AND s.id = ?), "
+        "(SELECT c.default_payment_method FROM stripe_customers c WHERE c.workspace_id = ? AND c.id = ?))",
+        [
+            campaign["workspace_id"],
+            campaign["workspace_id"],
+            campaign["subscription_id"],
+            campaign["workspace_id"],
+            campaign["customer_id"],
+        ],
+    )
+    return row if row and row["card_last4"] else None
+
+
 def _default_cards(db: Database, campaign: dict) -> set[str]:
     """The cards Stripe would charge for this invoice: the subscription's and the customer's default."""
     found: set[str] = set()

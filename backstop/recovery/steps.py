@@ -223,7 +223,7 @@ def _dunning(db, step, campaign, settings, gateway_for) -> str:
 
 def dunning_context(db: Database, campaign: dict, settings: Settings, seq: int) -> dict:
     """What a dunning email of step ``seq`` says about this campaign (also used to resend it)."""
-    card = _card_on_file(db, campaign)
+    card = campaigns.card_on_file(db, campaign)
     return {
         "amount_due": campaign["amount_due"],
         "currency": campaign["currency"],
@@ -262,18 +262,6 @@ def _terminal(db, step, campaign, settings, gateway_for) -> str:
         _finish(db, step["id"], "done", action)
         campaigns.close(db, campaign["id"], "lost", rules.TERMINAL_ACTIONS[action], action=action)
     return "lost"
-
-
-def _card_on_file(db: Database, campaign: dict) -> dict | None:
-    if not db["stripe_customers"].exists():
-        return None
-    return one(
-        db,
-        "SELECT pm.card_brand, pm.card_last4, pm.card_exp_month, pm.card_exp_year FROM stripe_customers c "
-        "JOIN stripe_payment_methods pm ON pm.workspace_id = c.workspace_id AND pm.id = c.default_payment_method "
-        "WHERE c.workspace_id = ? AND c.id = ?",
-        [campaign["workspace_id"], campaign["customer_id"]],
-    )
 
 
 def _plan_name(db: Database, campaign: dict) -> str | None:

@@ -26,6 +26,7 @@ from backstop.connectors.stripe import (
 from backstop.db import one
 from backstop.recovery import campaigns, links, steps
 from backstop.recovery import policy as rules
+from backstop.recovery.campaigns import card_on_file
 from backstop.settings import Settings
 from backstop.stripe_sync import connection
 from backstop.stripe_sync.objects import ref_id
@@ -191,25 +192,6 @@ def _checked_intent(target: dict, setup_intent_id, gateway_for) -> tuple[Any, St
     if intent.get("status") != "succeeded" or not ref_id(intent.get("payment_method")):
         raise ConfirmError("Your card hasn't been confirmed yet. Please enter it again.")
     return intent.get("payment_method"), gateway
-
-
-def card_on_file(db: Database, campaign: dict) -> dict | None:
-    """The card that will be charged: the subscription's own default, else the customer's."""
-    row = one(
-        db,
-        "SELECT pm.card_brand, pm.card_last4, pm.card_exp_month, pm.card_exp_year "
-        "FROM stripe_payment_methods pm WHERE pm.workspace_id = ? AND pm.id = COALESCE("
-        "(SELECT s.default_payment_method FROM stripe_subscriptions s WHERE s.workspace_id = ? AND s.id = ?), "
-        "(SELECT c.default_payment_method FROM stripe_customers c WHERE c.workspace_id = ? AND c.id = ?))",
-        [
-            campaign["workspace_id"],
-            campaign["workspace_id"],
-            campaign["subscription_id"],
-            campaign["workspace_id"],
-            campaign["customer_id"],
-        ],
-    )
-    return row if row and row["card_last4"] else None
 
 
 def card_from_payment_method(pm: dict | None) -> dict | None:

@@ -1,7 +1,7 @@
 """The numbers the Overview shows and ``GET /api/v1/stats`` returns: one function for both.
 
-Amounts are integer minor units keyed by currency. Capabilities that are not installed yet (no
-table) contribute zeros.
+Amounts are integer minor units keyed by currency. Cancel-flow saves are not built yet, so
+Saved · 30d is zero until they are.
 """
 
 from __future__ import annotations
@@ -32,8 +32,6 @@ DEFINITIONS = {
 
 
 def _campaign_numbers(db: Database, workspace_id: int, since: str) -> tuple[dict, int, int]:
-    if not db["campaigns"].exists():
-        return {}, 0, 0
     recovered: dict[str, int] = {}
     for row in db.execute(
         "SELECT currency, SUM(amount_due) FROM campaigns WHERE workspace_id = ? "

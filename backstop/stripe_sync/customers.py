@@ -458,15 +458,8 @@ _CAMPAIGN_COLUMNS = (
 def recent_campaigns(
     db: Database, workspace_id: int, customer_id: str, limit: int = RECENT_CAMPAIGNS
 ) -> list[dict]:
-    """The customer's latest recovery campaigns, newest first. Read only if recovery's
-    ``campaigns`` table (with a ``customer_id``) is there, so the mirror works without it."""
-    if not db["campaigns"].exists():
-        return []
-    present = set(db["campaigns"].columns_dict)
-    if not {"id", "workspace_id", "customer_id"} <= present:
-        return []
-    columns = [c for c in _CAMPAIGN_COLUMNS if c in present]
-    sql = f"SELECT {', '.join(columns)} FROM campaigns WHERE workspace_id = ? AND customer_id = ? ORDER BY id DESC LIMIT ?"  # noqa: S608
+    """The customer's latest recovery campaigns, newest first."""
+    sql = f"SELECT {', '.join(_CAMPAIGN_COLUMNS)} FROM campaigns WHERE workspace_id = ? AND customer_id = ? ORDER BY id DESC LIMIT ?"  # noqa: S608
     return all_rows(db, sql, [workspace_id, customer_id, limit])
 
 

@@ -1,8 +1,8 @@
 """The Overview's “Get set up” checklist: five steps, ticked from what is really there.
 
 Steps 1, 2, 3 and 5 read the tables their capabilities own (the Stripe connection, send
-domains, cancel-flow versions, recovery campaigns). Until a capability's migration has created
-its table, its step stays unticked. Step 4 cannot be detected and is ticked by hand.
+domains, cancel-flow versions, recovery campaigns). Cancel flows have no table yet, so step 3
+stays unticked until their migration lands. Step 4 cannot be detected and is ticked by hand.
 """
 
 from __future__ import annotations
@@ -32,8 +32,6 @@ def _exists(db: Database, table: str, where: str, params: list) -> bool:
 
 def stripe_connection(db: Database, workspace_id: int) -> dict | None:
     """The workspace's Stripe connection row (status, livemode, …) or None."""
-    if not db["stripe_connections"].exists():
-        return None
     row = db.execute("SELECT * FROM stripe_connections WHERE workspace_id = ?", [workspace_id]).fetchone()
     return dict(row) if row else None
 

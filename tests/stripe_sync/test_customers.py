@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import time_machine
-from sqlite_utils import Database
 
 from backstop.reporting.stats import DEFINITIONS, workspace_stats
 from backstop.stripe_sync import customers
@@ -449,11 +448,6 @@ def open_campaign(
     values = {"customer_id": customer_id, "invoice_id": invoice_id, "status": status}
     money = {"amount_due": 4900, "currency": "usd", "opened_at": "2026-11-01T10:00:00+00:00"}
     put_row(db, "campaigns", {"workspace_id": workspace_id, **values, **money})
-
-
-def test_it_reads_no_campaigns_where_recovery_has_no_table(acme):
-    bare = Database(memory=True)
-    assert customers.recent_campaigns(bare, acme.id, "cus_ada") == []
 
 
 def test_it_lists_the_customers_own_campaigns_newest_first(db, acme, zebra):

@@ -110,8 +110,6 @@ def render(
 
 def recovery_paused(db: Database, workspace_id: int) -> dict | None:
     """Who paused recovery and when, or None while it runs."""
-    if not db["recovery_settings"].exists():
-        return None
     row = db.execute(
         "SELECT paused_at, paused_by FROM recovery_settings WHERE workspace_id = ? AND paused_at IS NOT NULL",
         [workspace_id],
