@@ -272,6 +272,18 @@ def card_on_file(db: Database, campaign: dict) -> dict | None:
     return row if row and row["card_last4"] else None
 
 
+def plan_for_price(db: Database, workspace_id: int, price_id: str | None) -> dict:
+    """A price's amount, currency and plan name (its nickname, else its product's name)."""
+    row = one(
+        db,
+        "SELECT p.unit_amount, p.currency, COALESCE(p.nickname, prod.name) AS name FROM stripe_prices p "
+        "LEFT JOIN stripe_products prod ON prod.workspace_id = p.workspace_id AND prod.id = p.product_id "
+        "WHERE p.workspace_id = ? AND p.id = ?",
+        [workspace_id, price_id],
+    )
+    return row or {}
+
+
 def _default_cards(db: Database, campaign: dict) -> set[str]:
     """The cards Stripe would charge for this invoice: the subscription's and the customer's default."""
     found: set[str] = set()

@@ -11,6 +11,7 @@ from sqlite_utils import Database
 from backstop import clock
 from backstop.db import all_rows, one
 from backstop.email.branding import get_branding
+from backstop.recovery.campaigns import plan_for_price
 from backstop.settings import Settings
 from backstop.stripe_sync.events import EventContext, on
 from backstop.stripe_sync.objects import ref_id
@@ -125,12 +126,7 @@ def trial_ending(ctx: EventContext) -> None:
         return
     items = ((sub.get("items") or {}).get("data")) or []
     price = (items[0].get("price") if items else None) or {}
-    plan = one(
-        ctx.db,
-        "SELECT COALESCE(p.nickname, prod.name) AS name FROM stripe_prices p LEFT JOIN stripe_products prod "
-        "ON prod.workspace_id = p.workspace_id AND prod.id = p.product_id WHERE p.workspace_id = ? AND p.id = ?",
-        [ctx.workspace_id, ref_id(price)],
-    )
+    plan = plan_for_price(ctx.db, ctx.workspace_id, ref_id(price))
     queue_email(
         ctx.db,
         ctx.settings,

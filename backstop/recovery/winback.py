@@ -20,6 +20,7 @@ from backstop import clock
 from backstop.connectors.stripe import StripeCardDeclined, StripeFailure, StripeGateway, StripeInvalidRequest
 from backstop.db import all_rows, one
 from backstop.lib import workrows
+from backstop.recovery.campaigns import plan_for_price
 from backstop.settings import Settings
 from backstop.stripe_sync.events import EventContext, on
 from backstop.stripe_sync.objects import ref_id
@@ -84,17 +85,6 @@ def settings_for(db: Database, workspace_id: int) -> tuple[int, str | None]:
 # -- scheduling ---------------------------------------------------------------------------------
 
 
-def _plan(db: Database, workspace_id: int, price_id: str | None) -> dict:
-    row = one(
-        db,
-        "SELECT p.unit_amount, p.currency, COALESCE(p.nickname, prod.name) AS name FROM stripe_prices p "
-        "LEFT JOIN stripe_products prod ON prod.workspace_id = p.workspace_id AND prod.id = p.product_id "
-        "WHERE p.workspace_id = ? AND p.id = ?",
-        [workspace_id, price_id],
-    )
-    return row or {}
-
-
 def schedule(db: Database, workspace_id: int, subscription: dict) -> int | None:
     """Plan the win-back of an ended subscription (once). Returns the row id, or None."""
     if subscription.get("status") != "canceled":
@@ -118,7 +108,7 @@ def schedule(db: Database, workspace_id: int, subscription: dict) -> int | None:
         "SELECT id FROM campaigns WHERE workspace_id = ? AND subscription_id = ? AND status = 'lost'",
         [workspace_id, subscription["id"]],
     )
-    plan = _plan(db, workspace_id, price_id)
+    plan = plan_for_price(db, workspace_id, price_id)
     cur = db.execute(
         "INSERT OR IGNORE INTO winbacks (workspace_id, subscription_id, customer_id, customer_email, "
         "customer_name, price_id, plan_name, amount, currency, ended_at, reason, created_at, due_at) "
