@@ -1,4 +1,12 @@
-"""Opening the application database: WAL, foreign keys, a busy timeout, migrations on start."""
+"""Opening the application database: WAL, foreign keys, a busy timeout, migrations on start, and
+the one way to write.
+
+Every transaction that writes goes through ``write_transaction``. A plain ``BEGIN`` is deferred:
+the transaction starts as a reader, and its first write must turn it into the writer. If another
+connection committed in between, SQLite cannot do that on the old snapshot and fails at once with
+SQLITE_BUSY: the busy timeout is not consulted. ``BEGIN IMMEDIATE`` takes the write lock up
+front, so it waits its turn instead.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +21,8 @@ BUSY_TIMEOUT_MS = 5000
 
 
 def connect(path: Path | str) -> Database:
-    # Autocommit at the driver level: every transaction is an explicit db.atomic() block, so no
-    # statement leaves a transaction open by accident.
+    # Autocommit at the driver level: every transaction is an explicit write_transaction() block,
+    # so no statement leaves a transaction open by accident.
     conn = sqlite3.connect(
         str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
     )
@@ -52,3 +60,25 @@ def one(db: Database, sql: str, params: tuple | list | dict = ()) -> dict | None
 
 def all_rows(db: Database, sql: str, params: tuple | list | dict = ()) -> list[dict]:
     return [dict(r) for r in db.execute(sql, params).fetchall()]
+
+
+@contextmanager
+def write_transaction(db: Database) -> Iterator[Database]:
+    """All-or-nothing writes that wait for the write lock instead of failing under load."""
+    if db.conn.in_transaction:  # already inside one: a savepoint keeps it all-or-nothing
+        with db.atomic():
+            yield db
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    try:
+        db.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise

@@ -23,10 +23,9 @@ from backstop.connectors.stripe import (
     StripePermissionMissing,
     StripeUnavailable,
 )
-from backstop.db import one
+from backstop.db import one, write_transaction
 from backstop.lib import workrows
 from backstop.stripe_sync import connection, mirror
-from backstop.stripe_sync.writes import write_transaction
 
 log = logging.getLogger("backstop.stripe.backfill")
 

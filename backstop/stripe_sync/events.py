@@ -18,10 +18,9 @@ from datetime import timedelta
 from sqlite_utils import Database
 
 from backstop import clock
-from backstop.db import one
+from backstop.db import one, write_transaction
 from backstop.lib import workrows
 from backstop.settings import Settings
-from backstop.stripe_sync.writes import write_transaction
 
 log = logging.getLogger("backstop.stripe.events")
 

@@ -15,10 +15,9 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from backstop.db import connect
+from backstop.db import connect, write_transaction
 from backstop.lib.crypto import SecretBox
 from backstop.stripe_sync import connection, events
-from backstop.stripe_sync.writes import write_transaction
 from backstop.workspaces.workspaces import get_workspace_by_slug
 
 # Long enough to spare the lookups under load, short enough that a disconnected workspace stops

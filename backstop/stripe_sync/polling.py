@@ -13,9 +13,8 @@ from sqlite_utils import Database
 
 from backstop import clock
 from backstop.connectors.stripe import StripeGateway, StripeNotFound
-from backstop.db import one
+from backstop.db import one, write_transaction
 from backstop.stripe_sync import backfill, events
-from backstop.stripe_sync.writes import write_transaction
 
 log = logging.getLogger("backstop.stripe.polling")
 
