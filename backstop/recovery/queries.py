@@ -245,7 +245,8 @@ def describe_event(row: dict) -> dict:
 def remaining_steps(db: Database, campaign: dict) -> list[dict]:
     rows = all_rows(
         db,
-        "SELECT id, kind, seq, trigger, due_at FROM recovery_steps WHERE campaign_id = ? AND workspace_id = ? "
+        "SELECT id, kind, seq, trigger, due_at, attempts, last_error FROM recovery_steps "
+        "WHERE campaign_id = ? AND workspace_id = ? "
         "AND status = 'scheduled' ORDER BY due_at, id",
         [campaign["id"], campaign["workspace_id"]],
     )

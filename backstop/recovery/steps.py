@@ -57,6 +57,16 @@ def run_step(
         return None
     if not workrows.claim(db, TABLE, step_id, lease=LEASE):
         return None
+    try:
+        return _run_claimed(db, step_id, settings, gateway_for)
+    except Exception as exc:  # unplanned: give the step back at once, with why
+        workrows.release_failed(db, TABLE, step_id, exc)
+        return "retrying"
+
+
+def _run_claimed(
+    db: Database, step_id: int, settings: Settings, gateway_for: Callable[[int], StripeGateway]
+) -> str:
     step = one(db, "SELECT * FROM recovery_steps WHERE id = ?", [step_id])
     campaign = one(db, "SELECT * FROM campaigns WHERE id = ?", [step["campaign_id"]])
     if campaign["status"] != "in_flight" or step["status"] != "scheduled":
