@@ -143,9 +143,11 @@ def _retry(db, step, campaign, settings, gateway_for) -> str:
     number = len(state.attempts_in_window) + 1
     key = f"backstop-{campaign['id']}-attempt-{number}"
     gateway = gateway_for(campaign["workspace_id"])
+    paid_count = 0
     try:
         invoice = gateway.post(f"/v1/invoices/{campaign['invoice_id']}/pay", {}, idempotency_key=key)
         outcome, decline, message = ("succeeded" if invoice.get("status") == "paid" else "error"), None, None
+        paid_count = int(invoice.get("attempt_count") or 0)
     except StripeCardDeclined as exc:
         outcome, decline, message = "declined", exc.decline_code or exc.code, exc.message
     except StripeInvalidRequest as exc:
@@ -154,6 +156,8 @@ def _retry(db, step, campaign, settings, gateway_for) -> str:
         else:
             outcome, decline, message = "error", exc.code, exc.message
     stripe_count = _attempt_count_after(gateway, campaign) if outcome == "declined" else None
+    if outcome == "succeeded" and message is None:
+        stripe_count = paid_count or campaign["stripe_attempts"] + 1  # the paying attempt counts too
     with write_transaction(db):
         if stripe_count is not None:
             # Count this attempt against the cap now, not when Stripe's event about it arrives:
