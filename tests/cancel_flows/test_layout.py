@@ -29,7 +29,7 @@ def test_every_template_draws_top_down_without_overlaps(name):
     confirm_y = by_id["confirm"].y
     assert all(b.y <= confirm_y for b in canvas.boxes)
     for b in canvas.boxes:
-        assert 0 <= b.x and b.x + NODE_W <= canvas.width and b.y + NODE_H <= canvas.height
+        assert b.x >= 0 and b.x + NODE_W <= canvas.width and b.y + NODE_H <= canvas.height
 
 
 def test_reasons_to_the_same_step_share_one_labelled_edge():
