@@ -18,7 +18,7 @@ from sqlite_utils import Database
 
 from backstop import clock
 from backstop.connectors.stripe import StripeCardDeclined, StripeFailure, StripeGateway, StripeInvalidRequest
-from backstop.db import all_rows, one
+from backstop.db import all_rows, one, write_transaction
 from backstop.lib import workrows
 from backstop.recovery.campaigns import plan_for_price
 from backstop.settings import Settings
@@ -167,7 +167,7 @@ def send(db: Database, row_id: int, settings: Settings) -> str | None:
     if not workrows.claim(db, TABLE, row_id):
         return None
     row = one(db, "SELECT * FROM winbacks WHERE id = ?", [row_id])
-    with db.atomic():
+    with write_transaction(db):
         if row["status"] != "scheduled":
             workrows.complete(db, TABLE, row_id)
             return row["status"]
