@@ -61,15 +61,22 @@ def test_a_founder_fixes_a_draft_with_the_keyboard_and_autosave(agency_server, p
     expect(page).to_have_url(re.compile(r"\?node=offer_call$"))
     expect(page.get_by_role("heading", name=re.compile("Offer offer_call"))).to_be_visible()
 
+    # The opened step keeps the focus; Enter again goes to its fields, Tab to the booking link.
+    expect(call_node).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Offer", exact=True)).to_be_focused()
+    page.keyboard.press("Tab")
     booking = page.get_by_label("Booking link")
+    expect(booking).to_be_focused()
     expect(booking).to_have_attribute("aria-invalid", "true")
-    booking.focus()
     page.keyboard.type("https://cal.com/acme/15min")
 
     # No submit: the autosave lands, the canvas and the problem list refresh in place.
     expect(problems).to_contain_text("Ready to publish", timeout=10_000)
     expect(call_node).not_to_have_class(re.compile(r"\bhas-problem\b"))
     expect(page.locator("#save-status")).to_contain_text("Draft saved")
+    page.keyboard.press("Escape")
+    expect(page.locator('#flow-canvas a.node[data-node="offer_call"]')).to_be_focused()
 
     page.reload()
     expect(page.get_by_label("Booking link")).to_have_value("https://cal.com/acme/15min")
