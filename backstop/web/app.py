@@ -8,6 +8,7 @@ from litestar import Litestar, Response, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.file_system import BaseLocalFileSystem
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -63,6 +64,19 @@ def _security_headers(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
+
+
+class StaticFiles(BaseLocalFileSystem):
+    """The packaged static files. A path with a NUL byte or a name longer than the file system
+    allows names no file: a 404, not the 500 the stat error would give."""
+
+    async def info(self, path, **kwargs):
+        try:
+            return await super().info(path, **kwargs)
+        except FileNotFoundError:
+            raise
+        except (ValueError, OSError) as exc:
+            raise FileNotFoundError(str(path)) from exc
 
 
 def _template_engine(engine: JinjaTemplateEngine) -> None:
@@ -154,7 +168,11 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             admin_router,
             api_router,
             create_static_files_router(
-                path="/static", directories=[static_dir()], include_in_schema=False, name="static"
+                path="/static",
+                directories=[static_dir()],
+                include_in_schema=False,
+                name="static",
+                file_system=StaticFiles(),
             ),
         ],
         dependencies={"db": Provide(provide_db)},

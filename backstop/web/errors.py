@@ -72,6 +72,15 @@ def handle_overflow(request: Request, exc: OverflowError) -> Response:
     return _html(request, 404)
 
 
+def handle_too_deep(request: Request, exc: RecursionError) -> Response:
+    """JSON nested thousands deep: the decoder gives up with RecursionError. Nobody sends that by
+    accident, and it is the sender's mistake, not ours."""
+    message = "The body is nested too deeply; send a flatter JSON document."
+    if _is_api(request) or "json" in (request.headers.get("content-type") or ""):
+        return error_response(400, message)
+    return _html(request, 400, message)
+
+
 def handle_api_error(request: Request, exc: ApiError) -> Response:
     return error_response(exc.status, exc.message, exc.type, exc.headers)
 
@@ -110,6 +119,7 @@ EXCEPTION_HANDLERS = {
     PermissionDenied: handle_permission,
     ApiError: handle_api_error,
     OverflowError: handle_overflow,
+    RecursionError: handle_too_deep,
     HTTPException: handle_http,
     Exception: handle_unexpected,
 }
