@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from litestar import Litestar, Response, Router
+from litestar import Litestar, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -22,7 +22,7 @@ from backstop.lib.crypto import SecretBox
 from backstop.lib.ratelimit import FixedWindowLimiter
 from backstop.paths import static_dir, templates_dir
 from backstop.settings import Settings, ensure_secret_key
-from backstop.web import health
+from backstop.web import headers, health
 from backstop.web.admin import (
     auth,
     branding_pages,
@@ -48,22 +48,6 @@ from backstop.web.state import AppState, provide_db
 log = logging.getLogger("backstop")
 
 MAX_BODY_BYTES = 1024 * 1024
-
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
-    ),
-}
-
-
-def _security_headers(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
 
 
 class StaticFiles(BaseLocalFileSystem):
@@ -117,7 +101,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
     admin_router = Router(
         path="/",
         include_in_schema=False,
-        after_request=_security_headers,
+        after_request=headers.hook(headers.admin(settings)),
         dependencies={
             "session": Provide(current_session, sync_to_thread=True),
             "workspace": Provide(current_workspace, sync_to_thread=True),
@@ -173,6 +157,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
                 include_in_schema=False,
                 name="static",
                 file_system=StaticFiles(),
+                after_request=headers.hook(headers.static()),
             ),
         ],
         dependencies={"db": Provide(provide_db)},
