@@ -97,6 +97,7 @@ def message_html(
 def send_again(
     slug: FromPath[str], message_id: FromPath[int], db: DB, workspace: CurrentWorkspace
 ) -> Redirect:
+    messages.get_message(db, workspace.id, message_id)  # another workspace's message is a 404
     if messages.send_again(db, workspace.id, message_id):
         enqueue([message_id])
     return Redirect(f"/w/{workspace.slug}/emails/{message_id}")
