@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 
 from litestar import Litestar, Router
-from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.file_system import BaseLocalFileSystem
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -39,6 +39,7 @@ from backstop.web.admin import (
 )
 from backstop.web.admin.common import current_session, current_workspace
 from backstop.web.api.routes import api_router
+from backstop.web.csrf import CSRFMiddleware
 from backstop.web.errors import EXCEPTION_HANDLERS
 from backstop.web.hooks import ses as ses_hooks
 from backstop.web.hooks import stripe as stripe_hooks
@@ -165,13 +166,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
         template_config=TemplateConfig(
             directory=templates_dir(), engine=JinjaTemplateEngine, engine_callback=_template_engine
         ),
-        csrf_config=CSRFConfig(
-            secret=settings.secret_key,
-            cookie_name="backstop_csrf",
-            cookie_secure=settings.cookies_secure,
-            cookie_httponly=True,
-            exclude=["^/api/", "^/stripe/", "^/hooks/", "^/healthz", "^/u/"],
-        ),
+        middleware=[DefineMiddleware(CSRFMiddleware, settings=settings)],
         openapi_config=OpenAPIConfig(
             title="Backstop REST API",
             version=__version__,
