@@ -59,3 +59,16 @@ def test_the_shipped_caddyfile_sends_hsts_on_the_main_site():
     caddyfile = (ROOT / "packaging" / "Caddyfile").read_text()
     site = caddyfile.split("{$DOMAIN} {", 1)[1].split("\n}", 1)[0]
     assert f'header Strict-Transport-Security "{HSTS}"' in site
+
+
+def test_admin_forms_may_lead_only_to_this_site_and_stripes_connect_page(settings):
+    from backstop.web import headers
+
+    plain = headers.admin(settings)["Content-Security-Policy"]
+    assert "form-action 'self';" in plain
+    platform = dataclasses.replace(settings, stripe_client_id="ca_123", stripe_secret_key="sk_test_1")
+    assert (
+        "form-action 'self' https://connect.stripe.com;" in headers.admin(platform)["Content-Security-Policy"]
+    )
+    local = dataclasses.replace(platform, stripe_connect_base="http://127.0.0.1:9999/")
+    assert "form-action 'self' http://127.0.0.1:9999;" in headers.admin(local)["Content-Security-Policy"]
