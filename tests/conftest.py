@@ -45,6 +45,19 @@ def capabilities() -> None:
     manifest.load()
 
 
+@pytest.fixture
+def fast_password_hashing(monkeypatch):
+    """Argon2 at production strength costs ~0.1 s a hash; tests that sign in hundreds of times
+    use the same algorithm with tiny costs."""
+    from argon2 import PasswordHasher
+
+    from backstop.lib import passwords
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(passwords, "_hasher", cheap)
+    monkeypatch.setattr(passwords, "DUMMY_HASH", cheap.hash("timing-equaliser"))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

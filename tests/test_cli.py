@@ -17,8 +17,8 @@ from backstop.settings import Settings, ensure_secret_key
 from backstop.workspaces import admins
 from backstop.workspaces.tokens import authenticate_token
 from backstop.workspaces.workspaces import create_workspace, embed_secret, get_workspace_by_slug
+from tests.builders import NOT_A_DATABASE
 from tests.conftest import VENV_BIN
-from tests.test_checks import NOT_A_DATABASE
 
 OLIVIA = "olivia@acme.test"
 GOOD_PASSWORD = "olivia-owns-the-shop"

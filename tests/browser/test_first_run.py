@@ -9,16 +9,8 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+from tests.browser.conftest import CHROMIUM, LAUNCH_ARGS
+
 EMAIL = "olivia@acme.test"
 PASSWORD = "olivia-owns-the-shop"
 
