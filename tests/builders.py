@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
+import subprocess
+import sys
 from html import unescape
 from pathlib import Path
 
 from backstop import clock
+from backstop.db import opened
+from backstop.lib.crypto import SecretBox
 from backstop.recovery import steps
+from backstop.settings import Settings, ensure_secret_key
 from backstop.stripe_sync import connection, events
 from backstop.stripe_sync.mirror import apply_object
 
@@ -332,3 +338,151 @@ def assert_error(response, status: int, type_: str) -> str:
 # -- files ----------------------------------------------------------------------------------------
 
 NOT_A_DATABASE = b"these bytes were never a SQLite database " * 200
+
+
+# -- the cancel flow document ------------------------------------------------------------------
+
+STANDARD = {
+    "format": "backstop.cancel_flow/1",
+    "name": "SaaS Standard",
+    "settings": {"cancel_at": "period_end", "proration": "create_prorations"},
+    "start": "survey",
+    "nodes": [
+        {
+            "id": "survey",
+            "type": "survey",
+            "title": "Before you go — what's the main reason?",
+            "body": "",
+            "free_text": {"enabled": True, "label": "Anything we could have done better?"},
+            "reasons": [
+                {"code": "too_expensive", "label": "It's too expensive", "next": "offer_price"},
+                {"code": "not_using", "label": "I'm not using it enough", "next": "offer_pause"},
+                {"code": "other", "label": "Something else", "next": "confirm"},
+            ],
+        },
+        {
+            "id": "offer_price",
+            "type": "offer",
+            "variants": [
+                {
+                    "id": "a",
+                    "weight": 50,
+                    "offer": {
+                        "kind": "discount",
+                        "percent_off": 30,
+                        "duration_months": 3,
+                        "headline": "Stay for 30% less",
+                        "body": "Three months at 30% off.",
+                        "accept_label": "Keep my plan at 30% off",
+                    },
+                },
+                {
+                    "id": "b",
+                    "weight": 50,
+                    "offer": {
+                        "kind": "discount",
+                        "percent_off": 20,
+                        "duration_months": 6,
+                        "headline": "Stay for 20% less",
+                        "body": "Six months at 20% off.",
+                        "accept_label": "Keep my plan at 20% off",
+                    },
+                },
+            ],
+            "on_decline": "offer_pause",
+        },
+        {
+            "id": "offer_pause",
+            "type": "offer",
+            "variants": [
+                {
+                    "id": "a",
+                    "weight": 1,
+                    "offer": {
+                        "kind": "pause",
+                        "months": 2,
+                        "headline": "Take a break instead",
+                        "body": "",
+                        "accept_label": "Pause for 2 months",
+                    },
+                }
+            ],
+            "on_decline": "confirm",
+        },
+        {"id": "confirm", "type": "confirm", "title": "We're sorry to see you go", "body": "Thanks."},
+    ],
+}
+
+
+# -- rows of mirrored prices -----------------------------------------------------------------------
+
+
+def put_price(
+    db, ws_id, price_id, amount, interval="month", currency="usd", active=1, product="prod_a", **kw
+):
+    db["stripe_products"].upsert(
+        {
+            "workspace_id": ws_id,
+            "id": product,
+            "name": "Acme Pro",
+            "active": 1,
+            "deleted": 0,
+            "version": 1,
+            "synced_at": "x",
+        },
+        pk=("workspace_id", "id"),
+    )
+    db["stripe_prices"].insert(
+        {
+            "workspace_id": ws_id,
+            "id": price_id,
+            "product_id": product,
+            "currency": currency,
+            "unit_amount": amount,
+            "interval": interval,
+            "interval_count": 1,
+            "nickname": kw.get("nickname"),
+            "active": active,
+            "deleted": 0,
+            "version": 1,
+            "synced_at": "x",
+        }
+    )
+
+
+# -- the backstop command ------------------------------------------------------------------------
+
+OLIVIA = "olivia@acme.test"
+GOOD_PASSWORD = "olivia-owns-the-shop"
+
+
+class Backstop:
+    """Runs ``backstop`` against one data dir and opens that dir's database."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.env = {"BACKSTOP_DATA_DIR": str(data_dir)}
+
+    def __call__(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("BACKSTOP_")}
+        return subprocess.run(
+            [str(Path(sys.executable).parent / "backstop"), *args],
+            env={**clean, "COLUMNS": "400", **self.env},
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+
+    def db(self):
+        return opened(self.data_dir / "backstop.db")
+
+    def box(self) -> SecretBox:
+        return SecretBox(ensure_secret_key(Settings(data_dir=self.data_dir)).secret_key)
+
+
+def assert_fails_with(result, *fragments: str) -> None:
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr, result.stderr

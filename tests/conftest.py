@@ -199,3 +199,32 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     server = start_live_server(data_dir)
     yield server
     server.stop()
+
+
+# -- the backstop command, run for real (tests/test_cli*.py) ------------------------------------
+
+from backstop.workspaces import admins  # noqa: E402
+from tests.builders import GOOD_PASSWORD, OLIVIA, Backstop  # noqa: E402
+
+
+@pytest.fixture
+def backstop(tmp_path) -> Backstop:
+    return Backstop(tmp_path / "data")
+
+
+@pytest.fixture
+def with_olivia(backstop) -> Backstop:
+    """Olivia made in-process (quicker than a second command); the CLI reads the same files."""
+    backstop.data_dir.mkdir(exist_ok=True)
+    migrate(backstop.data_dir / "backstop.db")
+    with backstop.db() as db:
+        admins.create_admin(db, OLIVIA, GOOD_PASSWORD)
+    return backstop
+
+
+@pytest.fixture
+def with_acme(with_olivia) -> Backstop:
+    with with_olivia.db() as db:
+        olivia = admins.find_admin_by_email(db, OLIVIA)
+        create_workspace(db, with_olivia.box(), "Acme Analytics", olivia, "acme")
+    return with_olivia
