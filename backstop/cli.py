@@ -167,6 +167,7 @@ def admin_create(email: str, password_stdin: bool) -> None:
     from backstop.db import opened
     from backstop.workspaces.admins import create_admin
     from backstop.workspaces.errors import ValidationError
+    from backstop.workspaces.workspaces import adopt_orphan_workspaces
 
     settings = prepared(load_settings())
     password = _read_password_stdin()
@@ -175,30 +176,10 @@ def admin_create(email: str, password_stdin: bool) -> None:
             created = create_admin(db, email, password)
         except ValidationError as exc:
             fail(exc.message)
-        owner_of = _adopt_orphan_workspaces(db, created)
+        owner_of = adopt_orphan_workspaces(db, created)
     out.print(f"Created admin {created.email}.", highlight=False)
     if owner_of:
         out.print(f"They own {', '.join(owner_of)}, which had no owner.", highlight=False)
-
-
-def _adopt_orphan_workspaces(db, admin) -> list[str]:
-    """Workspaces made from the CLI before any admin existed get this admin as owner."""
-    from backstop import clock
-
-    orphans = [
-        r["slug"]
-        for r in db.execute(
-            "SELECT slug FROM workspaces w WHERE NOT EXISTS "
-            "(SELECT 1 FROM workspace_members m WHERE m.workspace_id = w.id AND m.role = 'owner')"
-        ).fetchall()
-    ]
-    for slug in orphans:
-        db.execute(
-            "INSERT OR IGNORE INTO workspace_members (workspace_id, admin_id, role, created_at) "
-            "SELECT id, ?, 'owner', ? FROM workspaces WHERE slug = ?",
-            [admin.id, clock.iso(), slug],
-        )
-    return orphans
 
 
 @admin.command("set-password")
@@ -238,7 +219,7 @@ def workspace_create(name: str, slug: str | None, owner_email: str | None, as_js
     """Create a workspace and print its embed secret."""
     from backstop.db import opened
     from backstop.lib.crypto import SecretBox
-    from backstop.workspaces.admins import find_admin_by_email
+    from backstop.workspaces.admins import find_admin_by_email, first_admin
     from backstop.workspaces.errors import ValidationError
     from backstop.workspaces.workspaces import create_workspace
 
@@ -250,11 +231,7 @@ def workspace_create(name: str, slug: str | None, owner_email: str | None, as_js
             if owner is None:
                 fail(f"No admin has the email {owner_email}; create one with 'backstop admin create'.")
         else:
-            row = db.execute("SELECT id, email FROM admins ORDER BY id LIMIT 1").fetchone()
-            if row:
-                from backstop.workspaces.admins import Admin
-
-                owner = Admin(row["id"], row["email"])
+            owner = first_admin(db)
         try:
             ws, secret = create_workspace(db, SecretBox(settings.secret_key), name, owner, slug)
         except ValidationError as exc:
@@ -309,15 +286,12 @@ def token_revoke(slug: str, prefix: str) -> None:
         ws = get_workspace_by_slug(db, slug)
         if ws is None:
             fail(f"No workspace has the slug {slug!r}.")
-        rows = db.execute(
-            "SELECT id FROM api_tokens WHERE workspace_id = ? AND prefix = ? AND revoked_at IS NULL",
-            [ws["id"], prefix[:16]],
-        ).fetchall()
-        if len(rows) != 1:
-            fail(f"No single active token starts with {prefix!r} in {slug}.")
-        from backstop.workspaces.tokens import revoke_token
+        from backstop.workspaces.tokens import active_token_ids_by_prefix, revoke_token
 
-        revoke_token(db, ws["id"], rows[0]["id"])
+        ids = active_token_ids_by_prefix(db, ws["id"], prefix)
+        if len(ids) != 1:
+            fail(f"No single active token starts with {prefix!r} in {slug}.")
+        revoke_token(db, ws["id"], ids[0])
     out.print(f"Revoked {prefix}.", highlight=False)
 
 
@@ -414,7 +388,7 @@ def _sync(settings, ws_id: int, backfill_id: int) -> None:
 @click.option("--restart", is_flag=True, help="Start over instead of resuming an unfinished sync.")
 def stripe_sync(slug: str, restart: bool) -> None:
     """Copy (or finish copying) the Stripe account into Backstop, with a progress bar."""
-    from backstop.db import one, opened
+    from backstop.db import opened
     from backstop.stripe_sync import backfill, connection
 
     settings = prepared(load_settings())
@@ -422,26 +396,8 @@ def stripe_sync(slug: str, restart: bool) -> None:
         ws_id = _workspace_id(db, slug)
         if connection.get(db, ws_id) is None:
             fail(f"Stripe isn't connected for {slug}; run 'backstop stripe connect' first.")
-        row = one(
-            db, "SELECT id, finished_at, work_state FROM stripe_backfills WHERE workspace_id = ?", [ws_id]
-        )
-        if row is None or restart or row["finished_at"] or row["work_state"] == "failed":
-            backfill_id = backfill.start(db, ws_id)
-        else:
-            backfill_id = row["id"]
-            # Resume now rather than waiting for a lease left by a stopped process to run out.
-            db.execute(
-                "UPDATE stripe_backfills SET work_state = 'pending', claimed_until = NULL, due_at = ? "
-                "WHERE id = ? AND work_state != 'done'",
-                [_now_iso(), backfill_id],
-            )
+        backfill_id = backfill.resume_or_start(db, ws_id, restart=restart)
     _sync(settings, ws_id, backfill_id)
-
-
-def _now_iso() -> str:
-    from backstop import clock
-
-    return clock.iso()
 
 
 @stripe.command("replay")

@@ -53,6 +53,33 @@ def migrate(path: Path | str) -> list[str]:
         return pending
 
 
+def newest_first(
+    db: Database,
+    table: str,
+    where: str,
+    params: list,
+    *,
+    before_id: int | None,
+    limit: int,
+    columns: str = "*",
+) -> list[dict]:
+    """Rows of ``table`` matching ``where``, newest (highest id) first, below ``before_id``.
+    ``table``, ``where`` and ``columns`` are code constants, never user input."""
+    sql = f"SELECT {columns} FROM {table} WHERE ({where})"  # noqa: S608 - constants only
+    args = list(params)
+    if before_id is not None:
+        sql += " AND id < ?"
+        args.append(before_id)
+    sql += " ORDER BY id DESC LIMIT ?"
+    args.append(limit)
+    return [dict(r) for r in db.execute(sql, args).fetchall()]
+
+
+def ping(db: Database) -> None:
+    """Raise unless the database answers a query on a migrated schema."""
+    db.execute("SELECT COUNT(*) FROM _sqlite_migrations").fetchone()
+
+
 def one(db: Database, sql: str, params: tuple | list | dict = ()) -> dict | None:
     row = db.execute(sql, params).fetchone()
     return dict(row) if row is not None else None

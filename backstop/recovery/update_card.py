@@ -29,8 +29,9 @@ from backstop.db import one, write_transaction
 from backstop.recovery import campaigns, links, steps
 from backstop.recovery import policy as rules
 from backstop.recovery.campaigns import card_on_file
+from backstop.recovery.model import Campaign
 from backstop.settings import Settings
-from backstop.stripe_sync import connection
+from backstop.stripe_sync import connection, lookups
 from backstop.stripe_sync.objects import ref_id
 
 log = logging.getLogger("backstop.recovery")
@@ -111,11 +112,7 @@ def read_card_link(db: Database, secret_key: str, token: str) -> tuple[str, int 
         return "invalid", None, None
     if not isinstance(data, dict) or not isinstance(data.get("w"), int):
         return "invalid", None, None
-    sub = one(
-        db,
-        "SELECT id, customer_id FROM stripe_subscriptions WHERE workspace_id = ? AND id = ? AND customer_id = ?",
-        [data["w"], data.get("sub"), data.get("cus")],
-    )
+    sub = lookups.subscription_of_customer(db, data["w"], data.get("sub"), data.get("cus"))
     if sub is None:
         return "invalid", None, None
     return (
@@ -136,8 +133,13 @@ def card_page_view(
     state, workspace_id, target = read_card_link(db, settings.secret_key, token)
     if state != "ok":
         return PageView(state, workspace_id)
-    view = PageView("card_form", workspace_id, target, plan_name=steps._plan_name(db, target))
-    view.card = card_on_file(db, target)
+    view = PageView(
+        "card_form",
+        workspace_id,
+        target,
+        plan_name=lookups.subscription_plan_name(db, workspace_id, target["subscription_id"]),
+    )
+    view.card = lookups.paying_card(db, workspace_id, target["customer_id"], target["subscription_id"])
     keys = connection.browser_keys(db, settings, workspace_id)
     if keys is None:
         view.state = "unavailable"
@@ -243,8 +245,9 @@ def page_view(
     state, workspace_id, campaign = read_link(db, settings.secret_key, token)
     if state != "ok":
         return PageView(state, workspace_id)
-    view = PageView("form", workspace_id, campaign, plan_name=steps._plan_name(db, campaign))
-    view.card = card_on_file(db, campaign)
+    typed = Campaign.from_row(campaign)
+    view = PageView("form", workspace_id, campaign, plan_name=steps._plan_name(db, typed))
+    view.card = card_on_file(db, typed)
     if campaign["status"] == "recovered":
         view.state = "paid"
         return view

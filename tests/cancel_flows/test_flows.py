@@ -9,7 +9,7 @@ import pytest
 from backstop.cancel_flows import document, flows
 from backstop.cancel_flows.policy import OfferPolicy
 from backstop.workspaces.errors import NotFound, ValidationError
-from tests.cancel_flows.test_document import STANDARD
+from tests.builders import STANDARD
 
 
 def standard(**changes):

@@ -110,11 +110,9 @@ def render(
 
 def recovery_paused(db: Database, workspace_id: int) -> dict | None:
     """Who paused recovery and when, or None while it runs."""
-    row = db.execute(
-        "SELECT paused_at, paused_by FROM recovery_settings WHERE workspace_id = ? AND paused_at IS NOT NULL",
-        [workspace_id],
-    ).fetchone()
-    return {"at": row[0], "by": row[1]} if row else None
+    from backstop.recovery.campaigns import pause_state
+
+    return pause_state(db, workspace_id)
 
 
 def banners(workspace: CurrentWorkspace, conn: dict | None, paused: dict | None = None) -> list[dict]:

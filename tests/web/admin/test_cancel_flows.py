@@ -11,8 +11,8 @@ import pytest
 from backstop.cancel_flows import flows, templates
 from backstop.cancel_flows.policy import OfferPolicy
 from backstop.workspaces.workspaces import create_workspace
+from tests.builders import text_of
 from tests.conftest import csrf_from, post_form
-from tests.web.admin.conftest import text_of
 
 LIST = "/w/acme/cancel-flows"
 
