@@ -116,8 +116,17 @@ def migrate() -> None:
 def check(host: str | None, port: int | None) -> None:
     """Run the startup checks without starting the server."""
     from backstop.checks import run_startup_checks
+    from backstop.lib.filemodes import too_open
 
     settings = load_settings(host=host, port=port)
+    for path, mode, wanted in too_open(settings.data_dir):
+        fix = "" if path.parent.name == "backups" else " (Backstop also tightens it on its next start)"
+        out.print(
+            f"[yellow]warning[/] {path} has mode {mode:04o}: other users on this machine can "
+            f"{'read' if mode & 0o044 else 'open'} it. Fix it with: chmod {wanted:o} {path}{fix}",
+            highlight=False,
+            soft_wrap=True,
+        )
     try:
         settings = run_startup_checks(settings)
     except ConfigError as exc:
