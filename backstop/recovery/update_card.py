@@ -405,7 +405,9 @@ def _confirm(
         progress["charge_started"] = True
         steps.run_step(db, step["id"], settings=settings, gateway_for=gateway_for)
     fresh = campaigns.get(db, campaign["workspace_id"], campaign["id"])
-    answer = status(db, fresh, gateway_for=None)
+    # A retry that didn't finish (its step gave up and will run again) may still have charged the
+    # card: while the campaign is open, Stripe's word on the invoice decides what the page says.
+    answer = status(db, fresh, gateway_for=gateway_for if step is not None else None)
     answer["card"] = card
     return answer
 

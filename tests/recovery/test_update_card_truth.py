@@ -107,28 +107,56 @@ def test_a_locked_database_before_the_charge_says_nothing_was_charged_and_charge
     assert fake_stripe.get(invoice["id"])["status"] == "open"
 
 
-def test_when_neither_backstop_nor_stripe_can_tell_the_page_is_told_to_check_and_the_status_settles_it(
+def test_when_stripe_cannot_be_read_after_the_charge_the_page_is_told_to_keep_checking(
     web, db, failed, page_settings, fake_stripe
 ):
     _, invoice, campaign = failed
     lock = LockWhile(page_settings.db_path, fake_stripe, "POST", f"/v1/invoices/{invoice['id']}/pay")
-    # After the charge, reading the invoice back fails too (both of the page's attempts).
+    # After the charge, reading the invoice back fails too (every attempt, for a while).
     url, _, answer = _confirm(
         web,
         page_settings,
         campaign,
         fake_stripe,
         before_post=lambda: fake_stripe.faults.server_error(
-            count=2, path=re.compile(rf"^/v1/invoices/{invoice['id']}$"), method="GET"
+            count=4, path=re.compile(rf"^/v1/invoices/{invoice['id']}$"), method="GET"
         ),
     )
     lock.join()
-    assert answer.status_code == 202, answer.text
-    assert answer.json()["state"] == "checking"
+    assert lock.taken.is_set()
+    # Neither answer claims anything about the charge: both make the page poll.
+    assert answer.json()["state"] in ("waiting", "checking"), answer.text
     assert NOTHING_CHARGED not in answer.text.lower()
+    fake_stripe.faults.clear()
     # What the page polls next: Stripe answers again, and the invoice was paid.
     assert web.get(f"{url}/status").json() == {"state": "paid"}
     assert campaigns.get(db, campaign["workspace_id"], campaign["id"])["status"] == "recovered"
+
+
+def test_after_an_interrupted_charge_with_stripe_unreadable_the_answer_is_checking(
+    db, failed, page_settings, fake_stripe
+):
+    from backstop.lib.crypto import SecretBox
+    from backstop.recovery import update_card
+    from backstop.stripe_sync import connection
+
+    _, invoice, campaign = failed
+    box = SecretBox(page_settings.secret_key)
+    gateway_for = lambda w: connection.gateway(db, box, page_settings, w, max_attempts=2, timeout=10.0)  # noqa: E731
+    interrupted = update_card.ConfirmInterrupted(RuntimeError("database is locked"), charge_started=True)
+    fake_stripe.faults.server_error(
+        count=2, path=re.compile(rf"^/v1/invoices/{invoice['id']}$"), method="GET"
+    )
+    answer, code = update_card.truth_after_error(campaign, interrupted, gateway_for)
+    assert (answer["state"], code) == ("checking", 202)
+    assert NOTHING_CHARGED not in answer["message"].lower() and "checking" in answer["message"]
+    # Before the charge was asked for, the same failure is known to have charged nothing.
+    fake_stripe.faults.server_error(
+        count=2, path=re.compile(rf"^/v1/invoices/{invoice['id']}$"), method="GET"
+    )
+    before = update_card.ConfirmInterrupted(RuntimeError("database is locked"), charge_started=False)
+    answer, code = update_card.truth_after_error(campaign, before, gateway_for)
+    assert (answer["state"], code) == ("error", 503) and NOTHING_CHARGED in answer["message"]
 
 
 def test_the_same_setup_intent_confirmed_twice_charges_once_and_answers_the_same(
