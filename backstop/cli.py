@@ -119,8 +119,17 @@ def migrate() -> None:
 def check(host: str | None, port: int | None) -> None:
     """Run the startup checks without starting the server."""
     from backstop.checks import run_startup_checks
+    from backstop.lib.filemodes import too_open
 
     settings = load_settings(host=host, port=port)
+    for path, mode, wanted in too_open(settings.data_dir):
+        fix = "" if path.parent.name == "backups" else " (Backstop also tightens it on its next start)"
+        out.print(
+            f"[yellow]warning[/] {path} has mode {mode:04o}: other users on this machine can "
+            f"{'read' if mode & 0o044 else 'open'} it. Fix it with: chmod {wanted:o} {path}{fix}",
+            highlight=False,
+            soft_wrap=True,
+        )
     try:
         settings = run_startup_checks(settings)
     except ConfigError as exc:
@@ -309,20 +318,95 @@ def _workspace_id(db, slug: str) -> int:
     return ws["id"]
 
 
+def _secret_from_file(path: Path, what: str) -> str:
+    try:
+        value = path.read_text().strip()
+    except OSError as exc:
+        fail(f"Cannot read the {what} from {path} ({exc.strerror}).")
+    if not value:
+        fail(f"{path} is empty; it should hold the {what}.")
+    return value
+
+
+def _secrets_for_connect(
+    key: str | None, key_file: Path | None, webhook_secret: str | None, webhook_secret_file: Path | None
+) -> tuple[str, str | None]:
+    """The key and the optional webhook secret: from files, else standard input (a hidden prompt
+    at a terminal; otherwise the key on the first line and the webhook secret on the second), or
+    from the old flags, which still work but leave the secrets in the process list and history."""
+    for flag, given, better in (
+        ("--key", key, "--key-file"),
+        ("--webhook-secret", webhook_secret, "--webhook-secret-file"),
+    ):
+        if given:
+            err.print(
+                f"[yellow]warning[/] {flag} puts the secret in the process list (where any user on "
+                f"this machine can read it) and in your shell history. Pipe it on standard input or "
+                f"use {better} instead.",
+                highlight=False,
+                soft_wrap=True,
+            )
+    if key_file is not None:
+        key = _secret_from_file(key_file, "restricted key")
+    if webhook_secret_file is not None:
+        webhook_secret = _secret_from_file(webhook_secret_file, "webhook signing secret")
+    if key:
+        return key, webhook_secret
+    if sys.stdin.isatty():
+        key = click.prompt("Restricted key (rk_…)", hide_input=True, err=True).strip()
+        if webhook_secret is None and webhook_secret_file is None:
+            webhook_secret = click.prompt(
+                "Webhook signing secret (whsec_…; press Enter to poll Stripe instead)",
+                hide_input=True,
+                default="",
+                show_default=False,
+                err=True,
+            ).strip()
+        return key, webhook_secret or None
+    lines = sys.stdin.read().splitlines()
+    key = lines[0].strip() if lines else ""
+    if not key:
+        fail(
+            "No restricted key on standard input; pipe it in, e.g. printf '%s\\n' \"$KEY\" | "
+            "backstop stripe connect --workspace SLUG, or use --key-file."
+        )
+    if webhook_secret is None and len(lines) > 1 and lines[1].strip():
+        webhook_secret = lines[1].strip()
+    return key, webhook_secret
+
+
 @stripe.command("connect")
 @click.option("--workspace", "slug", required=True, help="The workspace's slug.")
-@click.option("--key", required=True, help="A restricted key, rk_test_… or rk_live_….")
 @click.option(
-    "--webhook-secret", help="The signing secret (whsec_…) of the endpoint for /stripe/webhooks/SLUG."
+    "--key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A file holding the restricted key. Without it the key is read from standard input.",
+)
+@click.option(
+    "--webhook-secret-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A file holding the webhook signing secret (whsec_…).",
+)
+@click.option("--key", help="The key itself (deprecated: it shows in the process list).")
+@click.option(
+    "--webhook-secret", help="The signing secret itself (deprecated: it shows in the process list)."
 )
 @click.option("--no-sync", is_flag=True, help="Don't copy the account now (the server's jobs will).")
-def stripe_connect(slug: str, key: str, webhook_secret: str | None, no_sync: bool) -> None:
+def stripe_connect(
+    slug: str,
+    key_file: Path | None,
+    webhook_secret_file: Path | None,
+    key: str | None,
+    webhook_secret: str | None,
+    no_sync: bool,
+) -> None:
     """Connect a workspace with a restricted key, checking every permission it needs."""
     from backstop.db import opened
     from backstop.lib.crypto import SecretBox
     from backstop.stripe_sync import service
     from backstop.workspaces.errors import ValidationError
 
+    key, webhook_secret = _secrets_for_connect(key, key_file, webhook_secret, webhook_secret_file)
     settings = prepared(load_settings())
     with opened(settings.db_path) as db:
         ws_id = _workspace_id(db, slug)

@@ -341,6 +341,9 @@ def ensure_secret_key(settings: Settings) -> Settings:
         return settings
     path = settings.secret_key_path
     if path.exists():
+        from backstop.lib.filemodes import private_file
+
+        private_file(path)  # a key copied in with a wider mode is made 0600
         try:
             key = path.read_text().strip()
         except OSError as exc:

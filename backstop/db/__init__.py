@@ -46,6 +46,9 @@ def opened(path: Path | str) -> Iterator[Database]:
 def migrate(path: Path | str) -> list[str]:
     """Apply pending migrations; return the names applied."""
     from backstop.db.migrations import migrations
+    from backstop.lib.filemodes import private_file
+
+    private_file(Path(path))  # created 0600 before SQLite makes it (and its -wal/-shm) 0644
 
     with opened(path) as db:
         pending = [m.name for m in migrations.pending(db)]

@@ -294,6 +294,51 @@ class ConfirmError(Exception):
         self.status = status
 
 
+class ConfirmInterrupted(Exception):
+    """``confirm`` stopped on an unexpected error. ``charge_started`` says whether it had got as
+    far as asking Stripe to charge the invoice: before that, Backstop knows nothing was charged;
+    after, only Stripe knows."""
+
+    def __init__(self, cause: BaseException, *, charge_started: bool) -> None:
+        super().__init__(f"{cause.__class__.__name__}: {cause}")
+        self.cause = cause
+        self.charge_started = charge_started
+
+
+# What the page says after an interrupted confirm, by what is known.
+NOT_CHARGED = (
+    "We couldn't finish saving your card because of a problem on our side, and nothing was charged. "
+    "Please try again in a minute."
+)
+CHECKING = (
+    "Something went wrong on our side while your payment was being made. We're checking with the "
+    "payment processor whether it went through; this page will update on its own."
+)
+
+
+def truth_after_error(
+    campaign: dict, interrupted: ConfirmInterrupted, gateway_for: Callable[[int], StripeGateway]
+) -> tuple[dict, int]:
+    """What to tell the customer after ``confirm`` failed part-way: read the invoice from Stripe
+    and say only what is known. (answer, HTTP status). Writes nothing: the database may be the
+    thing that failed; the invoice's own events settle the campaign later."""
+    try:
+        invoice = gateway_for(campaign["workspace_id"]).get(
+            stripe_path("v1", "invoices", campaign["invoice_id"])
+        )
+        settled = invoice_state(invoice)
+    except Exception as exc:  # Stripe can't say either: fall back to what Backstop itself knows
+        log.warning("campaign %s: invoice unreadable after an interrupted confirm: %s", campaign["id"], exc)
+        settled = "unknown"
+    if settled == "paid":
+        return {"state": "paid"}, 200
+    if settled == "closed":
+        return {"state": "closed"}, 200
+    if not interrupted.charge_started:
+        return {"state": "error", "message": NOT_CHARGED}, 503
+    return {"state": "checking", "message": CHECKING}, 202
+
+
 def confirm(
     db: Database,
     settings: Settings,
@@ -307,6 +352,28 @@ def confirm(
         raise ConfirmError("That card setup wasn't recognised. Please enter your card again.")
     if campaign["status"] != "in_flight":
         return status(db, campaign, gateway_for=None)
+    progress = {"charge_started": False}
+    try:
+        return _confirm(db, settings, campaign, setup_intent_id, gateway_for, progress)
+    except ConfirmError:
+        raise
+    except UNREACHABLE as exc:  # Stripe unreachable before the charge: the page's usual retry
+        if not progress["charge_started"]:
+            raise
+        raise ConfirmInterrupted(exc, charge_started=True) from exc
+    except Exception as exc:
+        log.exception("campaign %s: confirming a new card failed", campaign["id"])
+        raise ConfirmInterrupted(exc, charge_started=progress["charge_started"]) from exc
+
+
+def _confirm(
+    db: Database,
+    settings: Settings,
+    campaign: dict,
+    setup_intent_id: str,
+    gateway_for: Callable[[int], StripeGateway],
+    progress: dict,
+) -> dict:
     pm, gateway = _checked_intent(campaign, setup_intent_id, gateway_for)
     pm_id = ref_id(pm)
     key = f"backstop-{campaign['id']}-{setup_intent_id}"
@@ -338,9 +405,12 @@ def confirm(
                 [campaign["id"]],
             )
     if step is not None:
+        progress["charge_started"] = True
         steps.run_step(db, step["id"], settings=settings, gateway_for=gateway_for)
     fresh = campaigns.get(db, campaign["workspace_id"], campaign["id"])
-    answer = status(db, fresh, gateway_for=None)
+    # A retry that didn't finish (its step gave up and will run again) may still have charged the
+    # card: while the campaign is open, Stripe's word on the invoice decides what the page says.
+    answer = status(db, fresh, gateway_for=gateway_for if step is not None else None)
     answer["card"] = card
     return answer
 

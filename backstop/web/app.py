@@ -19,6 +19,7 @@ from litestar.template import TemplateConfig
 from backstop import __version__, manifest
 from backstop.db import migrate
 from backstop.lib.crypto import SecretBox
+from backstop.lib.filemodes import private_dir
 from backstop.lib.ratelimit import FixedWindowLimiter
 from backstop.paths import static_dir, templates_dir
 from backstop.settings import Settings, ensure_secret_key
@@ -76,6 +77,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
     """Build the application. ``run_jobs=False`` runs tasks inline (tests, one-off tools)."""
     from jobs import queue
 
+    private_dir(settings.data_dir)
     settings = ensure_secret_key(settings)
     migrate(settings.db_path)
     queue.configure(settings, immediate=not run_jobs)
