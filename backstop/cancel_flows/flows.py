@@ -240,7 +240,7 @@ def set_traffic(
     db: Database, workspace_id: int, flow_id: int, traffic: dict[int, int], holdout_percent: int
 ) -> None:
     """Split the flow's traffic across its published versions (summing to 100) and set the
-    holdout: the share of customers who go straight to Confirm with no offer."""
+    holdout: the share of customers who are shown no offer."""
     require_flow(db, workspace_id, flow_id)
     known = {v.id for v in versions(db, workspace_id, flow_id)}
     if not known:
