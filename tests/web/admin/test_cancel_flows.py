@@ -253,6 +253,7 @@ def test_export_downloads_json_and_import_makes_a_draft(as_olivia, db, acme):
         ),
         (b'{"format": "other"}', "pause.json: “format” must be “backstop.cancel_flow/1”"),
         (b"", "pause.json: The file is empty"),
+        (b" " * 300_000, "pause.json: The file is larger than 256 KB"),
     ],
 )
 def test_import_names_what_is_wrong(as_olivia, db, acme, content, message):
