@@ -113,6 +113,8 @@ def refusal_for(address: str, allow_private: bool) -> str | None:
         return "is a multicast address"
     if ip.is_unspecified:
         return "is an unspecified address"
+    if ip.is_reserved and not ip.is_loopback:
+        return "is a reserved address"
     if allow_private:
         return None
     if ip.is_loopback:
@@ -201,7 +203,8 @@ def post(
                 headers={**headers, "Host": _host_header(target)},
                 extensions={"sni_hostname": target.host} if target.scheme == "https" else {},
             )
-            with client.send(request, stream=True) as response:
+            response = client.send(request, stream=True)
+            try:
                 excerpt = b""
                 for chunk in response.iter_raw():
                     excerpt += chunk
@@ -216,6 +219,8 @@ def post(
                     elapsed_ms=int((time.monotonic() - started) * 1000),
                     address=address,
                 )
+            finally:
+                response.close()
     except httpx.TimeoutException:
         raise SendFailed(f"No answer within {timeout:g} seconds.") from None
     except httpx.HTTPError as exc:
