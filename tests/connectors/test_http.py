@@ -139,7 +139,7 @@ def test_a_receiver_that_never_answers_is_a_timeout(receiver):
     import threading
 
     receiver.hang = threading.Event()
-    with pytest.raises(http.SendFailed, match="No answer within 0.5 seconds"):
+    with pytest.raises(http.SendFailed, match=r"No answer within 0\.5 seconds"):
         http.post(receiver.url, BODY, {}, allow_private=True, timeout=0.5)
     receiver.hang.set()
 
