@@ -102,3 +102,32 @@ def connections(monkeypatch) -> list[tuple]:
 
     monkeypatch.setattr(socket.socket, "connect", spy)
     return seen
+
+
+@pytest.fixture
+def hook_settings(settings):
+    """Development settings: the tests' receivers listen on 127.0.0.1 over plain http."""
+    from dataclasses import replace
+
+    return replace(settings, webhooks_allow_private=True)
+
+
+@pytest.fixture
+def outbound(hook_settings, db):
+    """The delivery job wired as `backstop serve` has it, with tasks run inline right after the
+    change commits."""
+    import jobs.webhooks
+    from backstop.webhooks_out import events
+    from jobs import queue
+
+    queue.configure(hook_settings, immediate=True)
+    events.set_dispatcher(jobs.webhooks.enqueue)
+    yield hook_settings
+    events.set_dispatcher(jobs.webhooks.enqueue)
+
+
+def run_due(db, settings) -> list[str]:
+    """What the sweeper does each minute: one attempt at every due delivery."""
+    from backstop.webhooks_out import delivery
+
+    return [delivery.deliver(db, settings, i) for i in delivery.due_ids(db)]
