@@ -46,7 +46,7 @@ class Sender:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Sender:
-        resolver = http.dns_resolver(settings.dns_resolvers) if settings.dns_resolvers else None
+        resolver = endpoint_store.resolver_for(settings)
         return cls(SecretBox(settings.secret_key or ""), settings.webhooks_allow_private, resolver)
 
 

@@ -17,7 +17,7 @@ from sqlite_utils import Database
 
 from backstop import clock
 from backstop.connectors import http
-from backstop.db import all_rows, one
+from backstop.db import all_rows, one, write_transaction
 from backstop.lib.crypto import SecretBox
 from backstop.webhooks_out.events import EVENT_TYPES
 
@@ -135,30 +135,33 @@ def create_endpoint(
     """Validate and save an endpoint; returns it and its signing secret (shown once)."""
     chosen = clean_events(events)
     text = clean_description(description)
-    checked = clean_url(url, allow_private=allow_private, resolver=resolver)
-    count = db.execute(
-        "SELECT COUNT(*) FROM webhook_endpoints WHERE workspace_id = ?", [workspace_id]
-    ).fetchone()[0]
-    if count >= MAX_ENDPOINTS:
-        raise EndpointError("url", f"A workspace can have up to {MAX_ENDPOINTS} endpoints; delete one first.")
+    checked = clean_url(url, allow_private=allow_private, resolver=resolver)  # DNS: before the lock
     secret = new_secret()
     now = clock.iso()
     public_id = "we_" + secrets.token_hex(12)
-    db.execute(
-        "INSERT INTO webhook_endpoints (public_id, workspace_id, url, description, events, enabled, "
-        "secret_enc, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            public_id,
-            workspace_id,
-            checked,
-            text,
-            json.dumps(chosen),
-            int(enabled),
-            box.encrypt(secret),
-            now,
-            now,
-        ],
-    )
+    with write_transaction(db):
+        count = db.execute(
+            "SELECT COUNT(*) FROM webhook_endpoints WHERE workspace_id = ?", [workspace_id]
+        ).fetchone()[0]
+        if count >= MAX_ENDPOINTS:
+            raise EndpointError(
+                "url", f"A workspace can have up to {MAX_ENDPOINTS} endpoints; delete one first."
+            )
+        db.execute(
+            "INSERT INTO webhook_endpoints (public_id, workspace_id, url, description, events, enabled, "
+            "secret_enc, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                public_id,
+                workspace_id,
+                checked,
+                text,
+                json.dumps(chosen),
+                int(enabled),
+                box.encrypt(secret),
+                now,
+                now,
+            ],
+        )
     return get_endpoint(db, workspace_id, public_id), secret  # type: ignore[return-value]
 
 
@@ -192,17 +195,21 @@ def update_endpoint(
     if changes:
         changes["updated_at"] = clock.iso()
         sets = ", ".join(f"{k} = ?" for k in changes)
-        db.execute(
-            f"UPDATE webhook_endpoints SET {sets} WHERE id = ?",  # noqa: S608 - keys are ours
-            [*changes.values(), current.id],
-        )
+        with write_transaction(db):
+            db.execute(
+                f"UPDATE webhook_endpoints SET {sets} WHERE id = ?",  # noqa: S608 - the keys are ours
+                [*changes.values(), current.id],
+            )
     return get_endpoint(db, workspace_id, public_id)
 
 
 def delete_endpoint(db: Database, workspace_id: int, public_id: str) -> bool:
-    cur = db.execute(
-        "DELETE FROM webhook_endpoints WHERE workspace_id = ? AND public_id = ?", [workspace_id, public_id]
-    )
+    """Remove the endpoint with its deliveries and their log; the event log stays."""
+    with write_transaction(db):
+        cur = db.execute(
+            "DELETE FROM webhook_endpoints WHERE workspace_id = ? AND public_id = ?",
+            [workspace_id, public_id],
+        )
     return cur.rowcount == 1
 
 
@@ -210,27 +217,33 @@ def rotate_secret(
     db: Database, box: SecretBox, workspace_id: int, public_id: str
 ) -> tuple[Endpoint, str] | None:
     """A new secret signs from now on; the current one keeps signing beside it for 24 hours."""
-    row = one(
-        db,
-        "SELECT * FROM webhook_endpoints WHERE workspace_id = ? AND public_id = ?",
-        [workspace_id, public_id],
-    )
-    if row is None:
-        return None
     secret = new_secret()
     now = clock.now()
-    db.execute(
-        "UPDATE webhook_endpoints SET secret_enc = ?, previous_secret_enc = ?, "
-        "previous_secret_expires_at = ?, updated_at = ? WHERE id = ?",
-        [
-            box.encrypt(secret),
-            row["secret_enc"],
-            clock.iso(now + ROTATION_OVERLAP),
-            clock.iso(now),
-            row["id"],
-        ],
-    )
+    with write_transaction(db):
+        row = one(
+            db,
+            "SELECT id, secret_enc FROM webhook_endpoints WHERE workspace_id = ? AND public_id = ?",
+            [workspace_id, public_id],
+        )
+        if row is None:
+            return None
+        db.execute(
+            "UPDATE webhook_endpoints SET secret_enc = ?, previous_secret_enc = ?, "
+            "previous_secret_expires_at = ?, updated_at = ? WHERE id = ?",
+            [
+                box.encrypt(secret),
+                row["secret_enc"],
+                clock.iso(now + ROTATION_OVERLAP),
+                clock.iso(now),
+                row["id"],
+            ],
+        )
     return get_endpoint(db, workspace_id, public_id), secret  # type: ignore[return-value]
+
+
+def resolver_for(settings) -> http.Resolver | None:
+    """The DNS servers BACKSTOP_DNS_RESOLVERS names, or the system's resolver."""
+    return http.dns_resolver(settings.dns_resolvers) if settings.dns_resolvers else None
 
 
 def signing_secrets(db: Database, box: SecretBox, endpoint_id: int) -> list[str]:
