@@ -34,6 +34,7 @@ from backstop.web.admin import (
     settings_pages,
     stripe_pages,
     upcoming,
+    webhook_pages,
     workspace_pages,
 )
 from backstop.web.admin.common import current_session, current_workspace
@@ -139,6 +140,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             *recovery_pages.handlers,
             *recovery_settings_pages.handlers,
             *upcoming.handlers,
+            *webhook_pages.handlers,
         ],
     )
 
