@@ -260,3 +260,9 @@ def signing_secrets(db: Database, box: SecretBox, endpoint_id: int) -> list[str]
     if row["previous_secret_enc"] and (row["previous_secret_expires_at"] or "") > clock.iso():
         out.append(box.decrypt(row["previous_secret_enc"]))
     return out
+
+
+def find_by_public_id(db: Database, public_id: str) -> Endpoint | None:
+    """An endpoint by its id alone, for the operator's command line (ids are unique)."""
+    row = one(db, "SELECT * FROM webhook_endpoints WHERE public_id = ?", [public_id])
+    return Endpoint.from_row(row) if row else None
