@@ -150,3 +150,77 @@ def test_nothing_listening_is_a_send_failure_not_a_crash():
         port = s.getsockname()[1]
     with pytest.raises(http.SendFailed, match="connection failed"):
         http.post(f"http://127.0.0.1:{port}/", BODY, {}, allow_private=True)
+
+
+def _tls_receiver(tmp_path, name: str):
+    """An HTTPS receiver on 127.0.0.1 whose certificate names only ``name``; records the SNI."""
+    import datetime
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    seen: dict = {"sni": [], "host": []}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen["host"].append(self.headers["Host"])
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            return None
+
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(cert_path, key_path)
+    server_tls.sni_callback = lambda sock, sni, ctx: seen["sni"].append(sni)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = server_tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client_tls = ssl.create_default_context(cafile=str(cert_path))
+    return server, client_tls, seen
+
+
+def test_over_https_it_sends_the_name_as_sni_and_checks_the_certificate_against_it(tmp_path, connections):
+    server, client_tls, seen = _tls_receiver(tmp_path, "hooks.acme.test")
+    port = server.server_address[1]
+    try:
+        answer = http.post(
+            f"https://hooks.acme.test:{port}/hook", BODY, {}, allow_private=True,
+            resolver=lambda host, p: ["127.0.0.1"], tls=client_tls,
+        )  # fmt: skip
+        assert answer.status == 204
+        assert seen["sni"] == ["hooks.acme.test"] and seen["host"] == [f"hooks.acme.test:{port}"]
+        assert connections == [("127.0.0.1", port)]
+        # Another name on the same address: the certificate doesn't name it, so no request is made.
+        with pytest.raises(http.SendFailed, match="connection failed"):
+            http.post(
+                f"https://other.acme.test:{port}/hook", BODY, {}, allow_private=True,
+                resolver=lambda host, p: ["127.0.0.1"], tls=client_tls,
+            )  # fmt: skip
+        assert seen["host"] == [f"hooks.acme.test:{port}"]
+    finally:
+        server.shutdown()
