@@ -45,6 +45,9 @@ def prepared(settings: Settings) -> Settings:
 @click.version_option(__version__, prog_name="backstop")
 def main() -> None:
     """Backstop: recover failed payments, save cancels and win customers back, on your own box."""
+    from backstop import manifest
+
+    manifest.load()  # every command sees the same handlers, tasks and work tables as the server
 
 
 @main.command()
@@ -454,7 +457,6 @@ def stripe_replay(slug: str, since) -> None:
 
     from rich.progress import Progress
 
-    import jobs.stripe  # noqa: F401 - registers every event handler, in order
     from backstop.db import opened
     from backstop.lib.crypto import SecretBox
     from backstop.stripe_sync import connection, events
@@ -503,14 +505,18 @@ def webhooks_replay(endpoint_id: str, since, until) -> None:
     """Send an endpoint every logged event of a period again, with their original ids."""
     from datetime import UTC
 
-    import jobs.webhooks  # noqa: F401 - hands the new deliveries to the queue the server runs
     from backstop import clock
     from backstop.db import opened
+    from backstop.lib import workrows
     from backstop.webhooks_out import delivery, endpoints
     from jobs import queue
+    from jobs.sweeper import enqueue_ready
 
     settings = prepared(load_settings())
+    # The deliveries go into the jobs queue in jobs.db as they commit: the running server's
+    # consumer sends them at once instead of at its next sweep.
     queue.configure(settings)
+    workrows.on_ready(enqueue_ready)
     if until is not None and until <= since:
         fail("--until must come after --since.")
     with opened(settings.db_path) as db:

@@ -25,11 +25,10 @@ from backstop.lib.crypto import SecretBox
 from backstop.settings import Settings
 from backstop.webhooks_out import endpoints as endpoint_store
 from backstop.webhooks_out import policy, signing
-from backstop.webhooks_out.events import dispatch_after_commit, enqueue_delivery
+from backstop.webhooks_out.events import TABLE, enqueue_delivery
 
 log = logging.getLogger("backstop.webhooks_out")
 
-TABLE = "webhook_deliveries"
 LEASE = timedelta(seconds=30)  # the 10 s timeout plus room; a dead worker's row returns after it
 RETRIED = ("event", "replay")  # "test" and "redeliver" are one attempt the admin watches
 
@@ -204,8 +203,7 @@ def send_test(db: Database, workspace_id: int, endpoint_public_id: str) -> str |
             db, workspace_id, PING, {"endpoint_id": endpoint.public_id, "url": endpoint.url}
         )
         event_row = one(db, "SELECT id FROM webhook_events WHERE public_id = ?", [event_id])["id"]
-        delivery = enqueue_delivery(db, workspace_id, event_row, endpoint.id, "test")
-        dispatch_after_commit(db, [delivery])
+        enqueue_delivery(db, workspace_id, event_row, endpoint.id, "test")
     return event_id
 
 
@@ -223,7 +221,6 @@ def redeliver(db: Database, workspace_id: int, endpoint_public_id: str, delivery
         if row is None:
             return None
         new_id = enqueue_delivery(db, workspace_id, row["event_id"], endpoint.id, "redeliver")
-        dispatch_after_commit(db, [new_id])
     return new_id
 
 
@@ -242,7 +239,6 @@ def replay(
             enqueue_delivery(db, workspace_id, e["id"], endpoint.id, "replay")
             for e in events_between(db, workspace_id, since, until)
         ]
-        dispatch_after_commit(db, ids)
     return ids
 
 

@@ -2,8 +2,9 @@
 
 ``record_event`` is the one call other domains make. It stores the event body exactly as it will
 be sent (redeliveries and replays send the same bytes) and one delivery work row per enabled
-endpoint subscribed to the type. When the enclosing ``write_transaction`` commits, the new
-deliveries are handed to the delivery job at once; the sweeper is only the safety net.
+endpoint subscribed to the type. When the enclosing transaction commits, the new deliveries are
+handed to the delivery job at once (``workrows.ready_after_commit``); the sweeper is only the
+safety net.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlite_utils import Database
 
 from backstop import clock
-from backstop.db import after_commit, all_rows, one, write_transaction
+from backstop.db import all_rows, one, write_transaction
+from backstop.lib import workrows
 
 log = logging.getLogger("backstop.webhooks_out")
 
@@ -35,27 +36,7 @@ EVENT_TYPES: dict[str, str] = {
 # Sent only by "Send test"; not subscribable.
 PING = "ping"
 
-# Set by the delivery job module when it loads: takes the new delivery ids after commit.
-_dispatch: Callable[[list[int]], None] | None = None
-
-
-def set_dispatcher(dispatch: Callable[[list[int]], None] | None) -> None:
-    global _dispatch
-    _dispatch = dispatch
-
-
-def dispatch_now(delivery_ids: list[int]) -> None:
-    """Hand deliveries to the job queue (no-op when no job module is loaded: the sweeper will)."""
-    if _dispatch is not None and delivery_ids:
-        try:
-            _dispatch(delivery_ids)
-        except Exception:  # the rows are committed: the sweeper picks them up
-            log.exception("handing %d deliveries to the queue failed", len(delivery_ids))
-
-
-def dispatch_after_commit(db: Database, delivery_ids: list[int]) -> None:
-    if delivery_ids:
-        after_commit(db, lambda: dispatch_now(delivery_ids))
+TABLE = "webhook_deliveries"  # the work rows the delivery job claims
 
 
 def new_event_id() -> str:
@@ -109,20 +90,23 @@ def _record(db: Database, workspace_id: int, type: str, data: dict) -> str:
         )
         if type in json.loads(e["events"])
     ]
-    delivery_ids = [enqueue_delivery(db, workspace_id, event_row, eid, "event") for eid in endpoint_ids]
-    dispatch_after_commit(db, delivery_ids)
+    for endpoint_id in endpoint_ids:
+        enqueue_delivery(db, workspace_id, event_row, endpoint_id, "event")
     return public_id
 
 
 def enqueue_delivery(
     db: Database, workspace_id: int, event_row_id: int, endpoint_id: int, reason: str
 ) -> int:
+    """A delivery work row, handed to the delivery job as soon as the transaction commits."""
     now = clock.iso()
-    return db.execute(
+    delivery_id = db.execute(
         "INSERT INTO webhook_deliveries (workspace_id, event_id, endpoint_id, reason, created_at, due_at) "
         "VALUES (?, ?, ?, ?, ?, ?)",
         [workspace_id, event_row_id, endpoint_id, reason, now, now],
-    ).lastrowid  # type: ignore[return-value]
+    ).lastrowid
+    workrows.ready_after_commit(db, TABLE, delivery_id)  # type: ignore[arg-type]
+    return delivery_id  # type: ignore[return-value]
 
 
 def get_event(db: Database, workspace_id: int, public_id: str) -> dict | None:

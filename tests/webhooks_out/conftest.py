@@ -114,16 +114,32 @@ def hook_settings(settings):
 
 @pytest.fixture
 def outbound(hook_settings, db):
-    """The delivery job wired as `backstop serve` has it, with tasks run inline right after the
-    change commits."""
-    import jobs.webhooks
-    from backstop.webhooks_out import events
+    """The delivery job wired as `backstop serve` has it: a delivery row is handed to its task as
+    soon as its transaction commits, and the task runs inline."""
+    from backstop import manifest
+    from backstop.lib import workrows
     from jobs import queue
+    from jobs.sweeper import enqueue_ready
 
+    manifest.load()
     queue.configure(hook_settings, immediate=True)
-    events.set_dispatcher(jobs.webhooks.enqueue)
+    workrows.on_ready(enqueue_ready)
     yield hook_settings
-    events.set_dispatcher(jobs.webhooks.enqueue)
+    workrows.on_ready(None)
+
+
+@pytest.fixture
+def deliver_on_commit():
+    """As when the jobs consumer runs: a committed delivery row goes straight to its task (which
+    runs inline in tests, where the app's queue is in immediate mode)."""
+    from backstop import manifest
+    from backstop.lib import workrows
+    from jobs.sweeper import enqueue_ready
+
+    manifest.load()
+    workrows.on_ready(enqueue_ready)
+    yield
+    workrows.on_ready(None)
 
 
 def run_due(db, settings) -> list[str]:

@@ -13,10 +13,13 @@ from backstop.webhooks_out import endpoints, events
 
 @pytest.fixture
 def dispatched():
+    """The delivery rows handed to the jobs as their transaction commits."""
+    from backstop.lib import workrows
+
     seen: list[list[int]] = []
-    events.set_dispatcher(seen.append)
+    workrows.on_ready(lambda table, row_id: seen.append([row_id]) if table == "webhook_deliveries" else None)
     yield seen
-    events.set_dispatcher(None)
+    workrows.on_ready(None)
 
 
 def _endpoint(db, box, ws, event_types, *, enabled=True):

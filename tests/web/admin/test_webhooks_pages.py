@@ -19,13 +19,13 @@ from backstop.webhooks_out import endpoints, events
 from backstop.workspaces.workspaces import add_member, create_workspace
 from tests.conftest import login, post_form
 from tests.web.admin.conftest import field_error, text_of
-from tests.webhooks_out.conftest import receiver
+from tests.webhooks_out.conftest import deliver_on_commit, receiver
 
 PAGE = "/w/acme/settings/webhooks"
 
 
 @pytest.fixture
-def dev_client(settings, db):
+def dev_client(settings, db, deliver_on_commit):
     from backstop.web.app import create_app
 
     app = create_app(dataclasses.replace(settings, webhooks_allow_private=True), run_jobs=False)

@@ -14,13 +14,13 @@ from backstop.webhooks_out import endpoints
 from backstop.workspaces.tokens import create_token
 from backstop.workspaces.workspaces import create_workspace
 from tests.email.fixtures import dns_server
-from tests.webhooks_out.conftest import receiver
+from tests.webhooks_out.conftest import deliver_on_commit, receiver
 
 API = "/api/v1/webhook_endpoints"
 
 
 @pytest.fixture
-def dev_client(settings, db):
+def dev_client(settings, db, deliver_on_commit):
     """The app with the development setting on, so a receiver on 127.0.0.1 can be registered."""
     from backstop.web.app import create_app
 
