@@ -544,3 +544,8 @@ def webhooks_replay(endpoint_id: str, since, until) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+from backstop.cli_flows import flows  # noqa: E402 - the group needs this module's helpers first
+
+main.add_command(flows)
