@@ -96,8 +96,14 @@ def all_rows(db: Database, sql: str, params: tuple | list | dict = ()) -> list[d
 def write_transaction(db: Database) -> Iterator[Database]:
     """All-or-nothing writes that wait for the write lock instead of failing under load."""
     if db.conn.in_transaction:  # already inside one: a savepoint keeps it all-or-nothing
-        with db.atomic():
-            yield db
+        pending = _AFTER_COMMIT.get(id(db.conn), [])
+        mark = len(pending)
+        try:
+            with db.atomic():
+                yield db
+        except BaseException:
+            del pending[mark:]  # what the rolled-back savepoint asked for goes with it
+            raise
         return
     db.execute("BEGIN IMMEDIATE")
     try:

@@ -434,7 +434,8 @@ def status(db: Database, campaign: dict, *, gateway_for: Callable[[int], StripeG
         else:
             settled = invoice_state(invoice)
             if settled == "paid":
-                campaigns.close(db, campaign["id"], "recovered", "The invoice was paid")
+                with write_transaction(db):
+                    campaigns.close(db, campaign["id"], "recovered", "The invoice was paid")
                 return {"state": "paid"}
             if settled:
                 return {"state": "closed"}

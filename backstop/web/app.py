@@ -38,6 +38,7 @@ from backstop.web.admin import (
     settings_pages,
     stripe_pages,
     upcoming,
+    webhook_pages,
     workspace_pages,
 )
 from backstop.web.admin.common import current_session, current_workspace
@@ -144,6 +145,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             *cancel_flow_pages.handlers,
             *cancel_flow_version_pages.handlers,
             *upcoming.handlers,
+            *webhook_pages.handlers,
         ],
     )
 

@@ -259,3 +259,16 @@ def adopt_orphan_workspaces(db: Database, admin: Admin) -> list[str]:
             [admin.id, clock.iso(), slug],
         )
     return orphans
+
+
+def owner_emails(db: Database, workspace_id: int) -> list[str]:
+    """Where notices about the workspace go: its owners' sign-in addresses."""
+    return [
+        r["email"]
+        for r in all_rows(
+            db,
+            "SELECT a.email FROM workspace_members m JOIN admins a ON a.id = m.admin_id "
+            "WHERE m.workspace_id = ? AND m.role = 'owner' ORDER BY a.id",
+            [workspace_id],
+        )
+    ]
