@@ -13,13 +13,15 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from html import unescape
 from pathlib import Path
 
 from backstop import clock
-from backstop.db import opened
+from backstop.db import connect, opened
 from backstop.lib.crypto import SecretBox
-from backstop.recovery import steps
+from backstop.recovery import links, steps
 from backstop.settings import Settings, ensure_secret_key
 from backstop.stripe_sync import connection, events
 from backstop.stripe_sync.mirror import apply_object
@@ -486,3 +488,54 @@ def assert_fails_with(result, *fragments: str) -> None:
     assert "Traceback" not in result.stderr
     for fragment in fragments:
         assert fragment in result.stderr, result.stderr
+
+
+class LockWhile:
+    """Take the database's write lock from another connection as soon as the fake Stripe receives
+    a matching request (which it answers late), and hold it for ``seconds``."""
+
+    def __init__(self, db_path, fake, method: str, path: str, seconds: float = 2.0) -> None:
+        self.db_path, self.fake, self.method, self.path, self.seconds = db_path, fake, method, path, seconds
+        fake.faults.slow(0.6, path=path, method=method)
+        self.taken = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if any(r.method == self.method and r.path.startswith(self.path) for r in self.fake.requests):
+                break
+            time.sleep(0.005)
+        else:
+            return
+        db = connect(self.db_path)
+        db.execute("BEGIN IMMEDIATE")
+        self.taken.set()
+        time.sleep(self.seconds)
+        db.execute("COMMIT")
+        db.conn.close()
+
+    def join(self) -> None:
+        self._thread.join(timeout=30)
+
+
+def url_for(settings, campaign):
+    return f"/update-card/{links.update_card_token(settings.secret_key, campaign['workspace_id'], campaign['id'])}"
+
+
+def form_data(html: str) -> dict[str, str]:
+    return dict(re.findall(r'data-(\w+)="([^"]*)"', html.split('id="uc-form"', 1)[1].split(">", 1)[0]))
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'<meta name="csrf-token" content="([^"]+)"', html).group(1)
+
+
+def confirm_in_browser(fake_stripe, client_secret: str, card: str = "pm_card_visa") -> dict:
+    """What Stripe.js does with the publishable key: confirm the SetupIntent with the client secret."""
+    seti_id = client_secret.split("_secret_")[0]
+    browser = fake_stripe.client(fake_stripe.publishable_key)
+    return browser.v1.setup_intents.confirm(
+        seti_id, params={"client_secret": client_secret, "payment_method": card}
+    )

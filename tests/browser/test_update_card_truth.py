@@ -14,18 +14,18 @@ from backstop.settings import Settings
 from backstop.stripe_sync import connection
 from backstop.workspaces.admins import create_admin
 from backstop.workspaces.workspaces import create_workspace
-from tests.browser.test_update_card import SECRET_KEY, phone, stripe_js  # noqa: F401 - fixtures
+from tests.builders import LockWhile, Loop
 from tests.conftest import start_live_server
-from tests.recovery.conftest import Loop
-from tests.recovery.test_update_card_truth import LockWhile
+
+SECRET_KEY = "b" * 48
 
 
 @pytest.mark.browser
 def test_a_busy_database_during_the_payment_ends_in_the_truth_not_in_nothing_was_charged(
     tmp_path,
     fake_stripe,
-    stripe_js,  # noqa: F811
-    phone,  # noqa: F811
+    stripe_js,
+    phone,
 ):
     from playwright.sync_api import expect
 

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - the fixtures are imported from the update-card tests by name
 """The update-card confirm never says "nothing was charged" unless Backstop knows it. Real faults:
 another connection holds the database's write lock at the moment a Stripe call is in flight, so
 Backstop's next write fails with "database is locked", and the fake Stripe fails reads. The
@@ -8,22 +7,11 @@ charge was never asked for), or "checking" with the status endpoint to poll."""
 from __future__ import annotations
 
 import re
-import threading
-import time
 
 import pytest
 
-from backstop.db import connect
 from backstop.recovery import campaigns
-from tests.recovery.test_update_card import (  # noqa: F401 - fixtures
-    confirm_in_browser,
-    csrf_of,
-    failed,
-    form_data,
-    page_settings,
-    url_for,
-    web,
-)
+from tests.builders import LockWhile, confirm_in_browser, csrf_of, form_data, url_for
 
 NOTHING_CHARGED = "nothing was charged"
 
@@ -33,36 +21,6 @@ def short_busy_timeout(monkeypatch):
     """Backstop's connections wait 0.3 s for the write lock instead of 5 s, so a held lock fails
     a write quickly."""
     monkeypatch.setattr("backstop.db.BUSY_TIMEOUT_MS", 300)
-
-
-class LockWhile:
-    """Take the database's write lock from another connection as soon as the fake Stripe receives
-    a matching request (which it answers late), and hold it for ``seconds``."""
-
-    def __init__(self, db_path, fake, method: str, path: str, seconds: float = 2.0) -> None:
-        self.db_path, self.fake, self.method, self.path, self.seconds = db_path, fake, method, path, seconds
-        fake.faults.slow(0.6, path=path, method=method)
-        self.taken = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if any(r.method == self.method and r.path.startswith(self.path) for r in self.fake.requests):
-                break
-            time.sleep(0.005)
-        else:
-            return
-        db = connect(self.db_path)
-        db.execute("BEGIN IMMEDIATE")
-        self.taken.set()
-        time.sleep(self.seconds)
-        db.execute("COMMIT")
-        db.conn.close()
-
-    def join(self) -> None:
-        self._thread.join(timeout=30)
 
 
 def _confirm(web, page_settings, campaign, fake_stripe, card="pm_card_visa", before_post=None):

@@ -12,7 +12,7 @@ from huey import SqliteHuey
 from backstop import clock
 from backstop.db import write_transaction
 from backstop.webhooks_out import endpoints, events
-from tests.test_cli import Backstop
+from tests.builders import Backstop
 from tests.webhooks_out.conftest import run_due
 
 
