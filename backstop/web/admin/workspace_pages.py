@@ -7,7 +7,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from backstop.reporting import stats
-from backstop.stripe_sync import backfill
+from backstop.stripe_sync import backfill, connection
 from backstop.web.admin import recovery_pages
 from backstop.web.admin.common import render
 from backstop.web.deps import DB, CurrentSession, CurrentWorkspace, Form
@@ -86,6 +86,7 @@ def overview(
         recovery=recovery_pages.overview_panels(db, workspace.id),
         sync=backfill.progress(db, workspace.id),
         resent=request.query_params.get("resent"),
+        card_updates_blocked=connection.card_updates_blocked(db, app_state(request).settings, workspace.id),
     )
     response.set_cookie(
         "backstop_ws",
