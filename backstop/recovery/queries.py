@@ -209,6 +209,8 @@ def describe_event(row: dict) -> dict:
         tone = "amber"
     elif kind == "took_over":
         text = "Took over collection: Stripe's automatic retries are off for this invoice."
+    elif kind == "handed_back":
+        text = f"Handed collection back to Stripe (asked by {d.get('by', 'an admin')}): Stripe's automatic retries and emails are on again for this invoice."
     elif kind == "takeover_skipped":
         text = f"Didn't take over: {d.get('reason', '')}"
     elif kind == "retry_scheduled":

@@ -129,9 +129,51 @@ def test_close_as_abandoned_stops_everything_and_says_who(client, olivia, db, fa
     page = client.get(url)
     assert "Closed as abandoned: Closed by olivia@acme.test" in page.text
     assert campaigns.pending_steps(db, campaign["id"]) == []
+    # Backstop had taken collection over; closing hands it back to Stripe and says so.
+    assert campaign["took_over"] == 1
+    invoice = fake_stripe.client().v1.invoices.retrieve(campaign["invoice_id"])
+    assert invoice["auto_advance"] is True
+    assert "Collection is back with Stripe" in client.get(url + "?done=closed-handed-back").text
+    assert "Handed collection back to Stripe (asked by olivia@acme.test)" in page.text
+    who = re.search(r"<dt>Who retries</dt><dd>(.*?)</dd>", page.text).group(1)
+    assert who.startswith("Stripe") and "Backstop" not in who
     assert "Retry now" not in page.text
     again = post_form(client, url, f"{url}/retry", {})  # a stale tab
     assert again.status_code == 400 and "This campaign is closed" in again.text
+
+
+def test_closing_twice_hands_back_once_with_one_idempotency_key(
+    client, olivia, db, fake_stripe, loop, connected
+):
+    campaign = failed_renewal(fake_stripe, loop, db, connected)
+    login(client, olivia)
+    url = f"/w/acme/recovery/{campaign['id']}"
+    assert post_form(client, url, f"{url}/close", {}).status_code in (302, 303)
+    assert post_form(client, url, f"{url}/close", {}).status_code == 400
+    updates = [
+        r
+        for r in fake_stripe.requests
+        if r.method == "POST"
+        and r.path == f"/v1/invoices/{campaign['invoice_id']}"
+        and "auto_advance" in str(r.params)
+    ]
+    assert [str(r.params.get("auto_advance")) for r in updates] == ["false", "true"]
+    assert updates[-1].idempotency_key == f"backstop-{campaign['id']}-handback"
+
+
+def test_stripe_down_leaves_the_campaign_open_and_says_why(client, olivia, db, fake_stripe, loop, connected):
+    campaign = failed_renewal(fake_stripe, loop, db, connected)
+    login(client, olivia)
+    url = f"/w/acme/recovery/{campaign['id']}"
+    page = client.get(url)
+    fake_stripe.faults.server_error(count=10)
+    response = client.post(
+        f"{url}/close",
+        data={"_csrf_token": re.search(r'name="_csrf_token" value="([^"]+)"', page.text).group(1)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 400 and "Nothing was changed" in response.text
+    assert campaigns.get(db, connected.id, campaign["id"])["status"] == "in_flight"
 
 
 def test_members_can_act_but_a_post_without_csrf_is_refused(
