@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from litestar.testing import TestClient
 
+from backstop import clock
 from backstop.recovery import campaigns
 from backstop.recovery.campaigns import FailedInvoice
+from backstop.web.filters import day_label
 from backstop.workspaces.workspaces import create_workspace, workspace_for
 from tests.conftest import login, post_form
 
@@ -53,7 +56,10 @@ def test_it_lists_campaigns_with_amount_decline_meaning_and_next_action(
     [row] = rows_of(page.text)
     assert "Dana Declined" in row and "$49.00" in row
     assert "insufficient_funds" in row and "soft" in row and "Not enough money" in row
-    assert "Send dunning email 2 of 4 in 2 days" in row  # email 1 went out; email 2 is due at +3 days
+    # Email 1 went out; email 2 is due at +3 days: a date, with the rounded day count on hover.
+    due = day_label(clock.now() + timedelta(days=3))
+    assert f"Send dunning email 2 of 4 on {due}" in row
+    assert "in 3 days)" in page.text
     assert "In flight" in row
     assert re.search(r'title="\d{4}-\d\d-\d\d \d\d:\d\d UTC">just now', page.text)
 
