@@ -13,6 +13,7 @@ from sqlite_utils import Database
 
 from backstop import clock
 from backstop.db import all_rows, one
+from backstop.email.messages import status_label
 from backstop.recovery import policy as rules
 from backstop.recovery.campaigns import STATUSES
 
@@ -232,7 +233,10 @@ def describe_event(row: dict) -> dict:
         text = f"Retry skipped: {d.get('reason', '')}."
     elif kind == "email_queued":
         again = f" again, asked by {d['by']}" if d.get("by") else ""
-        text = f"Dunning email {d.get('step')} of 4 queued{again} ({d.get('status')})."
+        if d.get("status") in (None, "queued"):
+            text = f"Dunning email {d.get('step')} of 4 queued{again}."
+        else:
+            text = f"Dunning email {d.get('step')} of 4{again}: {status_label(d['status']).lower()}."
         message_id = d.get("message_id")
     elif kind == "email_skipped":
         text = f"Dunning email {d.get('step')} not sent: {d.get('reason', '')}."

@@ -7,6 +7,7 @@ from datetime import datetime
 from jinja2 import Environment
 
 from backstop import clock
+from backstop.email.messages import status_label
 from backstop.lib.money import money
 
 
@@ -71,5 +72,6 @@ def install(env: Environment) -> None:
     env.filters["reltime"] = reltime
     env.filters["in_days"] = in_days
     env.filters["when"] = when
+    env.filters["email_status"] = status_label
     env.filters["exact"] = exact
     env.autoescape = True

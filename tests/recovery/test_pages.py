@@ -236,3 +236,12 @@ def test_retry_now_while_paused_waits_for_the_resume(client, olivia, db, fake_st
     assert "Recovery is paused, so it runs as soon as you unpause" in page
     assert fake_stripe.requests.filter("POST", f"/v1/invoices/{campaign['invoice_id']}/pay") == []
     assert "Retry the charge (asked by an admin)" in page.split("Still planned", 1)[1]
+
+
+def test_the_timeline_names_an_email_state_once():
+    from backstop.recovery.queries import describe_event
+
+    queued = describe_event({"kind": "email_queued", "detail": '{"step": 1, "status": "queued"}'})
+    assert queued["text"] == "Dunning email 1 of 4 queued."
+    held = describe_event({"kind": "email_queued", "detail": '{"step": 2, "status": "suppressed"}'})
+    assert held["text"] == "Dunning email 2 of 4: not sent."

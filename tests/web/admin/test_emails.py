@@ -90,3 +90,20 @@ def test_a_failed_message_can_be_sent_again(as_olivia, db, settings, acme):
     assert "SES refused" in text_of(as_olivia.get(page).text)
     post_form(as_olivia, page, page + "/send-again", {})
     assert "In outbox" in text_of(as_olivia.get(page).text)
+
+
+def test_the_filter_counts_and_the_rows_use_the_same_words(as_olivia, db, settings, acme):
+    import re
+
+    queue(db, settings, acme, to="a@customer.test")
+    queue(db, settings, acme, to="b@customer.test")
+    queue(db, settings, acme, to="c@customer.test", send=False)
+    page = as_olivia.get("/w/acme/emails").text
+    filters = dict(re.findall(r'\?status=(\w+)[^>]*>([^<]+?) <span class="count">', page))
+    counts = dict(re.findall(r'\?status=(\w+)[^>]*>[^<]+ <span class="count">(\d+)</span>', page))
+    assert filters["outbox"] == "In outbox" and counts["outbox"] == "2" and counts["queued"] == "1"
+    assert counts["sent"] == "0"  # nothing left this machine
+    rows = re.findall(r'<span class="status status-\w+">([^<]+)</span>', page)
+    assert sorted(rows) == ["In outbox", "In outbox", "Queued"]
+    only_outbox = as_olivia.get("/w/acme/emails?status=outbox").text
+    assert re.findall(r'<span class="status status-\w+">([^<]+)</span>', only_outbox) == ["In outbox"] * 2
