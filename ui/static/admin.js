@@ -12,11 +12,23 @@
     var button = event.target.closest("[data-copy]");
     if (!button) return;
     var source = document.querySelector(button.getAttribute("data-copy"));
-    if (!source || !navigator.clipboard) return;
-    navigator.clipboard.writeText(source.textContent.trim()).then(function () {
-      var label = button.textContent;
-      button.textContent = "Copied";
-      setTimeout(function () { button.textContent = label; }, 1500);
-    });
+    if (!source) return;
+    var label = button.getAttribute("data-label") || button.textContent;
+    button.setAttribute("data-label", label);
+    function say(text) {
+      button.textContent = text;
+      setTimeout(function () { button.textContent = label; }, 2000);
+    }
+    function selectSource() {
+      // No clipboard access (plain http on another host): select the text for Ctrl+C / Cmd+C.
+      var range = document.createRange();
+      range.selectNodeContents(source);
+      var selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      say("Selected: press Ctrl+C");
+    }
+    if (!navigator.clipboard || !window.isSecureContext) { selectSource(); return; }
+    navigator.clipboard.writeText(source.textContent.trim()).then(function () { say("Copied"); }, selectSource);
   });
 })();
