@@ -9,6 +9,7 @@ from jinja2 import Environment
 from backstop import clock
 from backstop.email.messages import status_label
 from backstop.lib.money import money
+from backstop.web.api.reference import markdown, markdown_inline
 
 
 def day_label(dt: datetime) -> str:
@@ -73,5 +74,7 @@ def install(env: Environment) -> None:
     env.filters["in_days"] = in_days
     env.filters["when"] = when
     env.filters["email_status"] = status_label
+    env.filters["markdown"] = markdown
+    env.filters["markdown_inline"] = markdown_inline
     env.filters["exact"] = exact
     env.autoescape = True

@@ -31,4 +31,31 @@
     if (!navigator.clipboard || !window.isSecureContext) { selectSource(); return; }
     navigator.clipboard.writeText(source.textContent.trim()).then(function () { say("Copied"); }, selectSource);
   });
+  // On a phone, tables stack into one card per row: each cell is labelled with its column's
+  // heading (the CSS in admin.css does the layout; without this script tables scroll sideways).
+  function labelTables() {
+    var tables = document.querySelectorAll("table:not(.compact):not(.no-stack)");
+    Array.prototype.forEach.call(tables, function (table) {
+      var heads = table.querySelectorAll("thead th");
+      if (!heads.length) return;
+      var labels = Array.prototype.map.call(heads, function (th) {
+        return th.querySelector(".visually-hidden") ? "" : th.textContent.trim();
+      });
+      Array.prototype.forEach.call(table.querySelectorAll("tbody tr"), function (row) {
+        var index = 0;
+        Array.prototype.forEach.call(row.children, function (cell) {
+          if (cell.tagName === "TD" && !cell.hasAttribute("colspan")) {
+            cell.setAttribute("data-label", labels[index] || "");
+          }
+          index += cell.colSpan || 1;
+        });
+      });
+      table.classList.add("stack");
+    });
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", labelTables);
+  } else {
+    labelTables();
+  }
 })();

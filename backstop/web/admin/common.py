@@ -97,8 +97,9 @@ def render(
             ctx["banners"].append(
                 {
                     "tone": "neutral",
-                    "text": "Emails are not delivered — outbox mode: Backstop keeps them for you to "
-                    "read under Emails. Set BACKSTOP_EMAIL_TRANSPORT to ses or smtp to send them.",
+                    "text": "Emails are kept here, not delivered: this Backstop has no mail service yet. "
+                    "To send them, start it with Amazon SES or your SMTP server (Configuration → Sending "
+                    "email in the docs).",
                     "action": "Open the outbox",
                     "href": f"/w/{workspace.slug}/emails",
                 }

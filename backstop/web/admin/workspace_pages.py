@@ -83,6 +83,7 @@ def overview(
         steps_done=sum(s.done for s in steps),
         stats=stats.workspace_stats(db, workspace.id),
         definitions=stats.DEFINITIONS,
+        trend=stats.recovered_weekly(db, workspace.id),
         recovery=recovery_pages.overview_panels(db, workspace.id),
         sync=backfill.progress(db, workspace.id),
         resent=request.query_params.get("resent"),

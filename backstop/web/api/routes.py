@@ -43,8 +43,17 @@ def stats(request: Request, db: DB) -> dict[str, Any]:
 
 @get("/reference", include_in_schema=False)
 async def reference(request: Request) -> Template:
+    from backstop.web.api.reference import operations
+    from backstop.web.state import app_state
+
     schema = request.app.openapi_schema.to_schema()
-    return Template("public/api_reference.html", context={"schema": schema})
+    return Template(
+        "public/api_reference.html",
+        context={
+            "schema": schema,
+            "operations": operations(schema, app_state(request).settings.public_url),
+        },
+    )
 
 
 @route(

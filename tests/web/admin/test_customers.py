@@ -385,6 +385,8 @@ def test_a_customer_page_lists_their_recovery_campaigns(as_olivia, db, acme):
     section = html[html.index('id="campaigns-title"') :]
     assert [r.split()[0] for r in rows_of(section)] == ["in_failed_renewal"]
     assert "In flight $49.00" in rows_of(section)[0]
+    campaign_id = db.execute("SELECT id FROM campaigns WHERE invoice_id = 'in_failed_renewal'").fetchone()[0]
+    assert f'href="/w/acme/recovery/{campaign_id}"' in section
 
 
 def test_another_workspaces_customer_is_404(as_olivia, db, acme, zebra):

@@ -39,7 +39,9 @@ def test_the_outbox_says_nothing_was_delivered_and_shows_the_email(as_olivia, db
 
 
 def test_every_workspace_page_carries_the_outbox_banner(as_olivia):
-    assert "Emails are not delivered — outbox mode" in text_of(as_olivia.get("/w/acme/overview").text)
+    text = text_of(as_olivia.get("/w/acme/overview").text)
+    assert "Emails are kept here, not delivered" in text and "start it with Amazon SES or your SMTP server" in text
+    assert "BACKSTOP_EMAIL_TRANSPORT" not in text
 
 
 def test_the_log_filters_by_status_kind_and_search(as_olivia, db, settings, acme):
