@@ -6,6 +6,7 @@ from litestar import Request, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from backstop.cancel_flows import flows
 from backstop.reporting import stats
 from backstop.stripe_sync import backfill, connection
 from backstop.web.admin import recovery_pages
@@ -88,6 +89,7 @@ def overview(
         sync=backfill.progress(db, workspace.id),
         resent=request.query_params.get("resent"),
         card_updates_blocked=connection.card_updates_blocked(db, app_state(request).settings, workspace.id),
+        approvals=flows.pending_approvals(db, workspace.id),
     )
     response.set_cookie(
         "backstop_ws",

@@ -10,10 +10,13 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from backstop.reporting.stats import DEFINITIONS, workspace_stats
+from backstop.web import headers
 from backstop.web.api import campaigns, customers
 from backstop.web.api.auth import api_auth_middleware
 from backstop.web.api.errors import ERROR_RESPONSES, ApiError
+from backstop.web.api.reference import operations
 from backstop.web.deps import DB
+from backstop.web.state import app_state
 from backstop.workspaces.tokens import TokenOwner
 
 
@@ -43,9 +46,6 @@ def stats(request: Request, db: DB) -> dict[str, Any]:
 
 @get("/reference", include_in_schema=False)
 async def reference(request: Request) -> Template:
-    from backstop.web.api.reference import operations
-    from backstop.web.state import app_state
-
     schema = request.app.openapi_schema.to_schema()
     return Template(
         "public/api_reference.html",
@@ -53,6 +53,7 @@ async def reference(request: Request) -> Template:
             "schema": schema,
             "operations": operations(schema, app_state(request).settings.public_url),
         },
+        headers=headers.document(app_state(request).settings),
     )
 
 
