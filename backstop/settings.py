@@ -248,6 +248,8 @@ class Settings:
     stripe_rate_limit: int = 20
     stripe_publishable_key: str | None = None
     stripe_js_url: str = "https://js.stripe.com/v3/"
+    # Set only by ``backstop demo`` (never from the environment): sample data, a Stripe stand-in.
+    demo: bool = False
 
     @property
     def stripe_platform_configured(self) -> bool:

@@ -87,6 +87,12 @@ def _environments() -> tuple[Environment, Environment]:
 
 
 @functools.cache
+def _subject_template(source: str):
+    """Subjects are Jinja expressions: compile each once, not on every email."""
+    return _environments()[1].from_string(source)
+
+
+@functools.cache
 def _inliner() -> css_inline.CSSInliner:
     return css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
@@ -119,7 +125,7 @@ def render_email(
     if kind.template == "dunning":
         ctx.setdefault("step", int(kind_key.rsplit("_", 1)[1]))
     html_env, text_env = _environments()
-    subject = flatten_header(text_env.from_string(kind.subject).render(ctx), 250)
+    subject = flatten_header(_subject_template(kind.subject).render(ctx), 250)
     html = html_env.get_template(f"{kind.template}.html").render(ctx, subject=subject)
     text = text_env.get_template(f"{kind.template}.txt").render(ctx, subject=subject)
     return Rendered(subject=subject, html=_inliner().inline(html), text=text.strip() + "\n")
