@@ -4,6 +4,7 @@ on a data directory of its own, with a Stripe stand-in inside the process instea
 from __future__ import annotations
 
 import shutil
+import socket
 import sys
 import threading
 import time
@@ -93,12 +94,25 @@ def run(data_dir: Path, port: int, real_data_dir: Path | None = None) -> None:
 
     began = time.monotonic()
     settings, url = start(data_dir, port, real_data_dir)
-    print(
-        f"Demo Co is ready ({time.monotonic() - began:.1f} s): sample data in {data_dir}, no Stripe account involved."
-    )
-    print("Sign in with the link below (it works once, for 30 minutes). Ctrl-C stops the demo.")
-    print(f"Open: {url}", flush=True)
-    threading.Thread(target=send_outbox, args=(settings,), name="demo-outbox", daemon=True).start()
+
+    def announce() -> None:
+        # The link is printed once the server answers, so opening it at once always works.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((settings.host, settings.port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        print(
+            f"Demo Co is ready ({time.monotonic() - began:.1f} s): sample data in {data_dir}, "
+            "no Stripe account involved."
+        )
+        print("Sign in with the link below (it works once, for 30 minutes). Ctrl-C stops the demo.")
+        print(f"Open: {url}", flush=True)
+        send_outbox(settings)
+
+    threading.Thread(target=announce, name="demo-announce", daemon=True).start()
     serve(settings)
 
 

@@ -192,6 +192,7 @@ def _stripe_side(db, workspace_id, account, rng, start, now) -> list[dict]:
             p_start = datetime.fromtimestamp(sub["items"]["data"][0]["current_period_start"], tz=now.tzinfo)
             invoice = _invoice(account, n, 99, sub, price, p_start, p_start + month, paid=False)
             at = min(now - timedelta(hours=rng.uniform(2, 200)), now - timedelta(hours=1))
+            sub["status"] = "past_due"
             failures.append({"invoice": invoice, "at": at, "decline": _weighted(rng, DECLINES),
                              "customer": account.objects[sub["customer"]]})  # fmt: skip
         for kind in ("payment_method", "customer", "subscription", "invoice"):

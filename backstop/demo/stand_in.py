@@ -137,6 +137,11 @@ class DemoStripe:
             paid_at = int(_now())
             invoice.update(status="paid", amount_paid=invoice["amount_due"], amount_remaining=0,
                            status_transitions={"paid_at": paid_at}, next_payment_attempt=None)  # fmt: skip
+            sub = self.objects.get(
+                (invoice.get("parent") or {}).get("subscription_details", {}).get("subscription", "")
+            )
+            if sub and sub["status"] == "past_due":
+                sub["status"] = "active"
             return invoice
         if action == "mark_uncollectible":
             invoice["status"] = "uncollectible"

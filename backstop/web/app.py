@@ -29,6 +29,7 @@ from backstop.web.admin import (
     cancel_flow_pages,
     cancel_flow_version_pages,
     customers,
+    demo_pages,
     desktop_login,
     email_pages,
     recovery_pages,
@@ -142,6 +143,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             *cancel_flow_pages.handlers,
             *cancel_flow_version_pages.handlers,
             *upcoming.handlers,
+            *demo_pages.handlers,
         ],
     )
 

@@ -93,7 +93,19 @@ def render(
         ctx["mode"] = checklist.mode_label(db, workspace.id)
         ctx["stripe_connection"] = conn
         ctx["banners"] = banners(workspace, conn, recovery_paused(db, workspace.id))
-        if app_state(request).settings.email_transport == "outbox":
+        if app_state(request).settings.demo:
+            ctx["banners"].insert(
+                0,
+                {
+                    "tone": "demo",
+                    "text": "This is a demo: Demo Co and its customers are made up, nothing reaches Stripe "
+                    "and no email leaves. To start for real, stop it (Ctrl-C) and run backstop serve, "
+                    "then connect your Stripe account.",
+                    "action": "Simulate a failed renewal",
+                    "post": f"/w/{workspace.slug}/demo/simulate-failure",
+                },
+            )
+        elif app_state(request).settings.email_transport == "outbox":
             ctx["banners"].append(
                 {
                     "tone": "neutral",
