@@ -39,7 +39,7 @@ class DemoStripe:
 
     def __init__(self) -> None:
         self.objects: dict[str, dict] = {}
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         # invoice id -> {"decline_code": str, "pays_on_attempt": int | None}
         self.scripts: dict[str, dict] = {}
         self.calls = 0
