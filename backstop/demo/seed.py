@@ -93,7 +93,16 @@ def build(db: Database, box: SecretBox, settings: Settings, account: DemoStripe,
     _connect(db, box, workspace.id)
     failures = _stripe_side(db, workspace.id, account, rng, start, now)
     _replay_recovery(db, settings, workspace.id, account, failures, rng, now)
+    _cancel_flow(db, workspace.id, admin.id, start)
     return Demo(workspace.id, admin.id, account)
+
+
+def _cancel_flow(db: Database, workspace_id: int, admin_id: int, start: datetime) -> None:
+    """A published cancel flow from the standard template, so Cancel flows has one to open."""
+    from backstop.cancel_flows import templates
+
+    with clock_at(start + timedelta(days=30)):
+        templates.use_template(db, workspace_id, "SaaS Standard", admin_id=admin_id)
 
 
 def _connect(db: Database, box: SecretBox, workspace_id: int) -> None:

@@ -67,6 +67,7 @@ def test_a_year_of_demo_co_with_every_campaign_state(built):
         "handed_back",
     } <= kinds
     assert rows(db, "SELECT COUNT(*) FROM email_messages")[0][0] > 100
+    assert rows(db, "SELECT name FROM cancel_flows") == [("SaaS Standard",)]  # published, so the page has one
     db.conn.close()
 
 
