@@ -13,6 +13,8 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 
+from backstop.lib.forms import FieldErrors
+
 SOFT = "soft"
 HARD = "hard"
 NEVER = "never"
@@ -125,21 +127,26 @@ class RetryPolicy:
     dunning_days: tuple[int, ...] = (0, 3, 7, 14)  # after the first failure
     final_grace_days: int = 7  # after the last email or retry, the campaign is lost
 
-    def validate(self) -> list[str]:
-        problems = []
+    def validate(self) -> FieldErrors:
+        """What is wrong with these settings, by the form field that sets each (empty if nothing)."""
+        problems = FieldErrors()
         if not 1 <= len(self.soft_gaps_days) <= 5 or any(not 1 <= g <= 14 for g in self.soft_gaps_days):
-            problems.append("Soft-decline gaps: give 1 to 5 gaps of 1–14 days each.")
+            problems.add("soft_gaps_days", "Soft-decline gaps: give 1 to 5 gaps of 1–14 days each.")
         if not 0 <= self.hard_retries <= 2 or not 1 <= self.hard_gap_days <= 14:
-            problems.append("Hard declines: 0–2 polite retries, 1–14 days apart.")
+            problems.add("hard_retries", "Hard declines: 0–2 polite retries, 1–14 days apart.")
         if not 1 <= self.max_attempts <= 8:
-            problems.append("Attempt cap: 1 to 8 attempts per invoice (card networks fine more).")
+            problems.add(
+                "max_attempts", "Attempt cap: 1 to 8 attempts per invoice (card networks fine more)."
+            )
         if self.terminal_action not in TERMINAL_ACTIONS:
-            problems.append("Pick what happens at the end: cancel, mark unpaid or leave past due.")
+            problems.add(
+                "terminal_action", "Pick what happens at the end: cancel, mark unpaid or leave past due."
+            )
         days = list(self.dunning_days)
         if len(days) != 4 or days != sorted(days) or len(set(days)) != 4 or days[0] < 0 or days[-1] > 30:
-            problems.append("Dunning: four emails on increasing days between day 0 and day 30.")
+            problems.add("dunning_days", "Dunning: four emails on increasing days between day 0 and day 30.")
         if not 1 <= self.final_grace_days <= 30:
-            problems.append("Final grace: 1 to 30 days after the last step.")
+            problems.add("final_grace_days", "Final grace: 1 to 30 days after the last step.")
         return problems
 
     def to_json(self) -> str:
@@ -252,3 +259,55 @@ def policy_table(policy: RetryPolicy) -> list[dict]:
             "retries": never,
         },
     ]
+
+
+# -- reading the settings forms ------------------------------------------------------------------
+
+
+def _whole(form: dict, name: str, errors: FieldErrors, label: str) -> int:
+    try:
+        return int((form.get(name) or "").strip())
+    except ValueError:
+        errors.add(name, f"{label}: enter a whole number.")
+        return -1
+
+
+def _days_list(form: dict, name: str, errors: FieldErrors, label: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in (form.get(name) or "").replace(",", " ").split())
+    except ValueError:
+        errors.add(name, f"{label}: whole numbers of days separated by commas, such as 3, 5, 7.")
+        return ()
+
+
+def parse_retry_policy(current: RetryPolicy, form: dict) -> RetryPolicy:
+    """The Retry policy form on top of ``current``; raises ``FieldErrors``."""
+    errors = FieldErrors()
+    policy = replace(
+        current,
+        soft_gaps_days=_days_list(form, "soft_gaps_days", errors, "Soft-decline gaps"),
+        hard_retries=_whole(form, "hard_retries", errors, "Polite retries"),
+        hard_gap_days=_whole(form, "hard_gap_days", errors, "Days before the polite retry"),
+        max_attempts=_whole(form, "max_attempts", errors, "Attempt cap"),
+        retry_on_new_card=form.get("retry_on_new_card") == "1",
+        let_stripe_retry=form.get("let_stripe_retry") == "1",
+        terminal_action=form.get("terminal_action", ""),
+        final_grace_days=_whole(form, "final_grace_days", errors, "Final grace"),
+    )
+    errors.raise_if_any()
+    policy.validate().raise_if_any()
+    return policy
+
+
+def parse_dunning_days(
+    current: RetryPolicy, form: dict, steps: tuple[int, ...] = (1, 2, 3, 4)
+) -> RetryPolicy:
+    """The day of each dunning email (fields ``day_<n>``) on top of ``current``; raises
+    ``FieldErrors`` (an order problem is reported on ``days``)."""
+    errors = FieldErrors()
+    days = tuple(_whole(form, f"day_{step}", errors, f"Email {step}") for step in steps)
+    errors.raise_if_any()
+    policy = replace(current, dunning_days=days)
+    if "dunning_days" in (problems := policy.validate()):
+        raise FieldErrors({"days": problems["dunning_days"]})
+    return policy

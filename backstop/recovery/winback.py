@@ -22,6 +22,7 @@ from backstop.db import all_rows, one, write_transaction
 from backstop.lib import workrows
 from backstop.recovery.campaigns import plan_for_price
 from backstop.settings import Settings
+from backstop.stripe_sync import lookups
 from backstop.stripe_sync.events import EventContext, on
 from backstop.stripe_sync.objects import ref_id
 
@@ -98,11 +99,7 @@ def schedule(db: Database, workspace_id: int, subscription: dict) -> int | None:
     ended = subscription.get("ended_at") or subscription.get("canceled_at")
     ended_at = datetime.fromtimestamp(ended, UTC) if ended else clock.now()
     days, _ = settings_for(db, workspace_id)
-    customer = one(
-        db,
-        "SELECT email, name FROM stripe_customers WHERE workspace_id = ? AND id = ?",
-        [workspace_id, customer_id],
-    )
+    customer = lookups.customer_contact(db, workspace_id, customer_id)
     lost = one(
         db,
         "SELECT id FROM campaigns WHERE workspace_id = ? AND subscription_id = ? AND status = 'lost'",
@@ -120,7 +117,8 @@ def schedule(db: Database, workspace_id: int, subscription: dict) -> int | None:
             (customer or {}).get("email"),
             (customer or {}).get("name"),
             price_id,
-            plan.get("name") or (price.get("nickname") if isinstance(price, dict) else None),
+            plan.get("name")
+            or (lookups.plan_name_of(None, price.get("nickname")) if isinstance(price, dict) else None),
             plan.get("unit_amount")
             if plan
             else (price.get("unit_amount") if isinstance(price, dict) else None),
@@ -182,12 +180,7 @@ def _send_claimed(db: Database, row_id: int, settings: Settings) -> str:
         if not row["customer_email"]:
             _finish(db, row_id, "skipped", "no email address")
             return "skipped"
-        again = one(
-            db,
-            "SELECT id FROM stripe_subscriptions WHERE workspace_id = ? AND customer_id = ? "
-            "AND status IN ('active', 'trialing', 'past_due')",
-            [row["workspace_id"], row["customer_id"]],
-        )
+        again = lookups.has_live_subscription(db, row["workspace_id"], row["customer_id"])
         if again:
             _finish(db, row_id, "skipped", "subscribed again")
             return "skipped"
@@ -213,6 +206,7 @@ def _send_claimed(db: Database, row_id: int, settings: Settings) -> str:
         )
         if queued.status in ("queued", "sent"):
             _finish(db, row_id, "sent", "email queued", queued.id)
+            _record_webhook_event(db, row, "reactivation.sent", email_id=queued.id)
             return "sent"
         _finish(db, row_id, "skipped", f"email {queued.status}", queued.id)
         return "skipped"
@@ -226,14 +220,8 @@ def _coupon_text(db: Database, workspace_id: int, coupon: str | None) -> str | N
 
 
 def card_on_file(db: Database, row: dict) -> dict | None:
-    card = one(
-        db,
-        "SELECT pm.id, pm.card_brand, pm.card_last4, pm.card_exp_month, pm.card_exp_year "
-        "FROM stripe_customers c JOIN stripe_payment_methods pm ON pm.workspace_id = c.workspace_id "
-        "AND pm.id = c.default_payment_method WHERE c.workspace_id = ? AND c.id = ? AND c.deleted = 0",
-        [row["workspace_id"], row["customer_id"]],
-    )
-    return card if card and card["card_last4"] else None
+    """The card to restart with: the one the ended subscription paid with (``lookups.paying_card``)."""
+    return lookups.paying_card(db, row["workspace_id"], row["customer_id"], row["subscription_id"])
 
 
 class RestartFailed(Exception):
@@ -273,12 +261,21 @@ def restart(db: Database, row: dict, gateway_for: Callable[[int], StripeGateway]
         raise RestartFailed("failed", exc.message) from None
     except StripeFailure as exc:
         raise RestartFailed("unreachable", exc.message) from None
-    db.execute(
-        "UPDATE winbacks SET status = 'restarted', new_subscription_id = ?, restarted_at = ?, "
-        "outcome = 'restarted' WHERE id = ? AND status != 'restarted'",
-        [sub["id"], clock.iso(), row["id"]],
-    )
+    with write_transaction(db):
+        cur = db.execute(
+            "UPDATE winbacks SET status = 'restarted', new_subscription_id = ?, restarted_at = ?, "
+            "outcome = 'restarted' WHERE id = ? AND status != 'restarted'",
+            [sub["id"], clock.iso(), row["id"]],
+        )
+        if cur.rowcount == 1:
+            _record_webhook_event(db, row, "winback.recorded", subscription_id=sub["id"], coupon=coupon)
     return sub["id"]
+
+
+def _record_webhook_event(db: Database, row: dict, event_type: str, **extra) -> None:
+    from backstop.webhooks_out.events import record_event, winback_data
+
+    record_event(db, row["workspace_id"], event_type, winback_data(row, **extra))
 
 
 def for_workspace(db: Database, workspace_id: int) -> list[dict]:

@@ -86,9 +86,11 @@ def test_it_explains_bad_settings_in_words():
     bad = RetryPolicy(
         soft_gaps_days=(0,), max_attempts=20, dunning_days=(0, 7, 3, 14), terminal_action="nuke"
     )
-    problems = " ".join(bad.validate())
-    assert "gaps" in problems and "cap" in problems and "Dunning" in problems and "end" in problems
-    assert RetryPolicy().validate() == []
+    problems = bad.validate()
+    assert set(problems) == {"soft_gaps_days", "max_attempts", "dunning_days", "terminal_action"}
+    assert "gaps" in problems["soft_gaps_days"] and "cap" in problems["max_attempts"]
+    assert "Dunning" in problems["dunning_days"] and "end" in problems["terminal_action"]
+    assert not RetryPolicy().validate()
 
 
 def test_it_round_trips_through_json():
