@@ -165,3 +165,12 @@ def test_the_simulate_button_is_not_there_outside_the_demo(client, olivia, acme)
     assert "Simulate a failed renewal" not in client.get("/w/acme/overview").text
     answer = post_form(client, "/w/acme/overview", "/w/acme/demo/simulate-failure", {})
     assert answer.status_code == 404
+
+
+def test_the_first_run_page_offers_the_demo_and_starts_it_only_for_this_computer(client):
+    page = client.get("/setup")
+    assert "Try it with sample data" in page.text and 'action="/setup/demo"' in page.text
+    answer = client.post("/setup/demo", data={"_csrf_token": csrf_from(page.text)}, follow_redirects=False)
+    # The test client isn't on this machine's loopback: it is told how to run the demo instead.
+    assert answer.status_code == 403
+    assert "On the machine running Backstop, run: backstop demo" in answer.text
