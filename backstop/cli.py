@@ -66,6 +66,31 @@ def serve(host: str | None, port: int | None) -> None:
 
 @main.command()
 @click.option(
+    "--port", type=click.IntRange(1, 65535), default=8760, show_default=True, help="Port to listen on."
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("./demo-data"),
+    show_default=True,
+    help="Folder for the sample data; emptied on every start. Never your real data folder.",
+)
+def demo(port: int, data_dir: Path) -> None:
+    """Try Backstop with sample data: Demo Co, 200 customers and a year of billing, no Stripe account."""
+    from backstop.demo import run
+
+    try:
+        real = Settings.from_env().data_dir
+    except ConfigError:
+        real = None
+    try:
+        run(data_dir, port, real)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+@main.command()
+@click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for the data (BACKSTOP_DATA_DIR; default: the user data folder, "

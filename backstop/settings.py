@@ -250,6 +250,8 @@ class Settings:
     stripe_publishable_key: str | None = None
     stripe_js_url: str = "https://js.stripe.com/v3/"
     webhooks_allow_private: bool = False
+    # Set only by ``backstop demo`` (never from the environment): sample data, a Stripe stand-in.
+    demo: bool = False
 
     @property
     def stripe_platform_configured(self) -> bool:

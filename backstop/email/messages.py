@@ -26,6 +26,31 @@ from backstop.workspaces.errors import NotFound
 TABLE = "email_messages"
 STATUSES = ("queued", "sent", "blocked", "failed", "suppressed", "bounced", "complained")
 
+# The one vocabulary the admin pages use for a message's state: the send-log filter, its counts,
+# each row, the message page and the campaign timeline all read it. "In outbox" is a message the
+# outbox transport kept on this machine (stored as sent, with transport 'outbox').
+STATUS_LABELS = {
+    "queued": "Queued",
+    "outbox": "In outbox",
+    "sent": "Sent",
+    "blocked": "Blocked",
+    "failed": "Failed",
+    "suppressed": "Not sent",
+    "bounced": "Bounced",
+    "complained": "Complained",
+}
+_SHOWN_STATUS_SQL = "CASE WHEN status = 'sent' AND transport = 'outbox' THEN 'outbox' ELSE status END"
+
+
+def shown_status(status: str, transport: str | None = None) -> str:
+    """The key in STATUS_LABELS for a stored status (and the transport that handled it)."""
+    return "outbox" if status == "sent" and transport == "outbox" else status
+
+
+def status_label(status: str, transport: str | None = None) -> str:
+    key = shown_status(status, transport)
+    return STATUS_LABELS.get(key, key.replace("_", " ").capitalize())
+
 
 @dataclass(frozen=True)
 class QueuedEmail:
@@ -139,8 +164,8 @@ def list_messages(
     limit: int = 50,
 ) -> list[dict]:
     where, params = ["workspace_id = ?"], [workspace_id]
-    if status in STATUSES:
-        where.append("status = ?")
+    if status in STATUS_LABELS:
+        where.append(f"{_SHOWN_STATUS_SQL} = ?")
         params.append(status)
     if kind:
         where.append("kind = ?")
@@ -159,10 +184,11 @@ def list_messages(
 def status_counts(db: Database, workspace_id: int) -> dict[str, int]:
     rows = all_rows(
         db,
-        "SELECT status, COUNT(*) AS n FROM email_messages WHERE workspace_id = ? GROUP BY status",
+        f"SELECT {_SHOWN_STATUS_SQL} AS status, COUNT(*) AS n FROM email_messages "  # noqa: S608
+        "WHERE workspace_id = ? GROUP BY 1",
         [workspace_id],
     )
-    counts = dict.fromkeys(STATUSES, 0)
+    counts = dict.fromkeys(STATUS_LABELS, 0)
     counts.update({r["status"]: r["n"] for r in rows})
     return counts
 

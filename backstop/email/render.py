@@ -27,6 +27,52 @@ class Rendered:
     text: str
 
 
+# Stripe's brand keys (card.brand) as people write them.
+CARD_BRANDS = {
+    "amex": "American Express",
+    "american express": "American Express",
+    "cartes_bancaires": "Cartes Bancaires",
+    "diners": "Diners Club",
+    "diners club": "Diners Club",
+    "discover": "Discover",
+    "eftpos_au": "eftpos",
+    "interac": "Interac",
+    "jcb": "JCB",
+    "link": "Link",
+    "mastercard": "Mastercard",
+    "unionpay": "UnionPay",
+    "visa": "Visa",
+}
+
+
+def card_brand(value: str | None) -> str:
+    """'visa' → 'Visa'; no brand at all → 'card' (so "your card ending in 4242")."""
+    key = (value or "").strip().lower()
+    if not key or key == "unknown":
+        return "card"
+    return CARD_BRANDS.get(key, key.replace("_", " ").title())
+
+
+def first_name(value: str | None) -> str | None:
+    """The first word of a name ("Ivan Iversen" → "Ivan"); None when there is no usable name."""
+    words = (value or "").split()
+    if not words or "@" in words[0]:
+        return None
+    return words[0].strip(",")
+
+
+# Data a template must read well without (each has a test rendering it absent).
+OPTIONAL = (
+    "customer_name",
+    "card_brand",
+    "card_last4",
+    "decline_message",
+    "coupon_text",
+    "paid_on",
+    "receipt_url",
+)
+
+
 @functools.cache
 def _environments() -> tuple[Environment, Environment]:
     loader = FileSystemLoader(str(templates_dir() / "emails"))
@@ -34,9 +80,16 @@ def _environments() -> tuple[Environment, Environment]:
     text = Environment(loader=loader, autoescape=False, undefined=StrictUndefined)  # noqa: S701 - plain text
     for env in (html, text):
         env.filters["money"] = money
+        env.filters["card_brand"] = card_brand
         env.trim_blocks = True
         env.lstrip_blocks = True
     return html, text
+
+
+@functools.cache
+def _subject_template(source: str):
+    """Subjects are Jinja expressions: compile each once, not on every email."""
+    return _environments()[1].from_string(source)
 
 
 @functools.cache
@@ -62,10 +115,17 @@ def render_email(
 ) -> Rendered:
     kind = get_kind(kind_key)
     ctx = {**base_context(branding, public_url, unsubscribe_url), **context}
+    name = first_name(ctx.get("customer_name"))
+    ctx["greeting"] = f"Hi {name}," if name else "Hi,"
+    # One phrase for "the thing being paid for": the plan's name, or words that need none.
+    ctx["plan_name"] = ctx.get("plan_name") or None
+    ctx["plan"] = ctx["plan_name"] or "your subscription"
+    for optional in OPTIONAL:
+        ctx.setdefault(optional, None)
     if kind.template == "dunning":
         ctx.setdefault("step", int(kind_key.rsplit("_", 1)[1]))
     html_env, text_env = _environments()
-    subject = flatten_header(text_env.from_string(kind.subject).render(ctx), 250)
+    subject = flatten_header(_subject_template(kind.subject).render(ctx), 250)
     html = html_env.get_template(f"{kind.template}.html").render(ctx, subject=subject)
     text = text_env.get_template(f"{kind.template}.txt").render(ctx, subject=subject)
     return Rendered(subject=subject, html=_inliner().inline(html), text=text.strip() + "\n")

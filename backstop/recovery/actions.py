@@ -6,9 +6,12 @@ who asked on the campaign's timeline.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlite_utils import Database
 
 from backstop import clock
+from backstop.connectors.stripe import StripeFailure, StripeGateway, StripeInvalidRequest
 from backstop.db import write_transaction
 from backstop.recovery import campaigns, queries, steps
 from backstop.recovery.model import Campaign
@@ -72,7 +75,39 @@ def resend_email(db: Database, settings: Settings, workspace_id: int, campaign_i
     return queued.id
 
 
-def close_as_abandoned(db: Database, workspace_id: int, campaign_id: int, by: str) -> None:
+def close_as_abandoned(
+    db: Database,
+    workspace_id: int,
+    campaign_id: int,
+    by: str,
+    gateway_for: Callable[[int], StripeGateway] | None = None,
+) -> bool:
+    """Stop Backstop's work on the invoice. If Backstop had taken collection over (auto_advance
+    off), hand it back to Stripe first, so the invoice isn't left with nobody collecting.
+    Returns True when collection was handed back to Stripe."""
+    campaign = _in_flight(db, workspace_id, campaign_id)
+    handed_back = False
+    if campaign["took_over"]:
+        if gateway_for is None:
+            raise ValidationError("Stripe isn't reachable from here; close this campaign from its page.")
+        try:
+            gateway_for(workspace_id).post(
+                f"/v1/invoices/{campaign['invoice_id']}",
+                {"auto_advance": "true"},
+                idempotency_key=f"backstop-{campaign_id}-handback",
+            )
+            handed_back = True
+        except StripeInvalidRequest:
+            pass  # paid, voided or final in Stripe already: there is nothing left to collect
+        except StripeFailure as exc:
+            raise ValidationError(
+                f"Stripe couldn't be reached to hand collection back ({exc.message}). Nothing was "
+                "changed; try again in a minute."
+            ) from None
     with write_transaction(db):
         _in_flight(db, workspace_id, campaign_id)
+        if handed_back:
+            db.execute("UPDATE campaigns SET took_over = 0 WHERE id = ?", [campaign_id])
+            campaigns.note(db, campaign_id, "handed_back", by=by)
         campaigns.close(db, campaign_id, "abandoned", f"Closed by {by}")
+    return handed_back

@@ -13,6 +13,7 @@ from sqlite_utils import Database
 
 from backstop import clock
 from backstop.db import all_rows, one
+from backstop.email.messages import status_label
 from backstop.recovery import policy as rules
 from backstop.recovery.model import STATUS_LABELS, STATUSES, total_attempts
 
@@ -203,6 +204,8 @@ def describe_event(row: dict) -> dict:
         tone = "amber"
     elif kind == "took_over":
         text = "Took over collection: Stripe's automatic retries are off for this invoice."
+    elif kind == "handed_back":
+        text = f"Handed collection back to Stripe (asked by {d.get('by', 'an admin')}): Stripe's automatic retries and emails are on again for this invoice."
     elif kind == "takeover_skipped":
         text = f"Didn't take over: {d.get('reason', '')}"
     elif kind == "retry_scheduled":
@@ -224,7 +227,10 @@ def describe_event(row: dict) -> dict:
         text = f"Retry skipped: {d.get('reason', '')}."
     elif kind == "email_queued":
         again = f" again, asked by {d['by']}" if d.get("by") else ""
-        text = f"Dunning email {d.get('step')} of 4 queued{again} ({d.get('status')})."
+        if d.get("status") in (None, "queued"):
+            text = f"Dunning email {d.get('step')} of 4 queued{again}."
+        else:
+            text = f"Dunning email {d.get('step')} of 4{again}: {status_label(d['status']).lower()}."
         message_id = d.get("message_id")
     elif kind == "email_skipped":
         text = f"Dunning email {d.get('step')} not sent: {d.get('reason', '')}."

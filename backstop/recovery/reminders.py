@@ -66,11 +66,11 @@ def queue_card_expiry_warnings(db: Database, settings: Settings) -> int:
                 to_email=row["email"],
                 to_name=row["name"],
                 context={
-                    "card_brand": (row["card_brand"] or "card").capitalize(),
+                    "card_brand": row["card_brand"],
                     "card_last4": row["card_last4"],
                     "exp_month": row["card_exp_month"],
                     "exp_year": row["card_exp_year"],
-                    "plan_name": row["plan_name"] or "your subscription",
+                    "plan_name": row["plan_name"],
                     "update_card_url": card_link(
                         settings, row["workspace_id"], row["customer_id"], row["subscription_id"]
                     ),
@@ -118,7 +118,7 @@ def trial_ending(ctx: EventContext) -> None:
         to_email=customer["email"],
         to_name=customer["name"],
         context={
-            "plan_name": (plan or {}).get("name") or "your plan",
+            "plan_name": (plan or {}).get("name"),
             "trial_end_date": _trial_end_date(trial_end),
             "amount": price.get("unit_amount") if isinstance(price, dict) else None,
             "currency": price.get("currency") if isinstance(price, dict) else None,

@@ -263,7 +263,12 @@ def page_view(
             return view
         keys = connection.browser_keys(db, settings, workspace_id)
         if keys is None:
+            # Without a publishable key Stripe.js can't take a card here; Stripe's own hosted
+            # invoice page can, so the customer is sent there instead of to a dead end.
             view.state = "unavailable"
+            hosted = invoice.get("hosted_invoice_url")
+            if isinstance(hosted, str) and hosted.startswith("https://"):
+                view.extra["hosted_invoice_url"] = hosted
             return view
         view.publishable_key, view.stripe_account = keys
         intent = _setup_intent(gateway, campaign, card_updates(db, campaign["id"]) + 1)

@@ -193,7 +193,7 @@ def _send_claimed(db: Database, row_id: int, settings: Settings) -> str:
             to_email=row["customer_email"],
             to_name=row["customer_name"],
             context={
-                "plan_name": row["plan_name"] or "your plan",
+                "plan_name": row["plan_name"],
                 "amount": row["amount"],
                 "currency": row["currency"],
                 "restart_url": restart_url(

@@ -18,7 +18,9 @@ WINDOW_DAYS = 30
 DEFINITIONS = {
     "recovered_30d": "Sum of the amounts of recovery campaigns that closed as recovered in the last 30 days.",
     "recovery_rate_30d": (
-        "Campaigns recovered ÷ campaigns closed (recovered, lost or abandoned) in the last 30 days."
+        "Campaigns recovered ÷ campaigns closed (recovered, lost or abandoned) in the last 30 days. "
+        "Campaigns still in flight don't count until they close, and payments Stripe collected on "
+        "the first try never open a campaign, so they aren't in it either."
     ),
     "saved_mrr_30d": "Monthly recurring revenue kept by cancel-flow saves in the last 30 days.",
     "net_mrr_30d": "Saved MRR minus MRR lost to cancellations and lost campaigns in the last 30 days.",
@@ -45,6 +47,35 @@ def _campaign_numbers(db: Database, workspace_id: int, since: str) -> tuple[dict
         [workspace_id, since],
     ).fetchone()
     return recovered, counts[0] or 0, counts[1] or 0
+
+
+TREND_WEEKS = 12
+
+
+def recovered_weekly(db: Database, workspace_id: int, weeks: int = TREND_WEEKS) -> dict:
+    """Recovered revenue per week (Monday to Sunday, UTC) for the last ``weeks`` weeks, this one
+    included: {"weeks": [{"start", "amounts", "campaigns"}...], "currency", "max"}. The chart draws
+    ``currency`` (the one with the most recovered); the table beside it lists every currency."""
+    today = clock.now().date()
+    first = today - timedelta(days=today.weekday() + 7 * (weeks - 1))
+    buckets = [{"start": first + timedelta(days=7 * i), "amounts": {}, "campaigns": 0} for i in range(weeks)]
+    for closed_at, currency, amount in db.execute(
+        "SELECT closed_at, currency, amount_due FROM campaigns WHERE workspace_id = ? "
+        "AND status = 'recovered' AND closed_at >= ?",
+        [workspace_id, first.isoformat()],
+    ):
+        index = (clock.parse(closed_at).date() - first).days // 7
+        if 0 <= index < weeks:
+            bucket = buckets[index]
+            bucket["amounts"][currency] = bucket["amounts"].get(currency, 0) + (amount or 0)
+            bucket["campaigns"] += 1
+    totals: dict[str, int] = {}
+    for bucket in buckets:
+        for currency, amount in bucket["amounts"].items():
+            totals[currency] = totals.get(currency, 0) + amount
+    currency = max(totals, key=lambda c: totals[c]) if totals else None
+    top = max((b["amounts"].get(currency, 0) for b in buckets), default=0) if currency else 0
+    return {"weeks": buckets, "currency": currency, "max": top, "totals": totals}
 
 
 def workspace_stats(db: Database, workspace_id: int) -> dict:

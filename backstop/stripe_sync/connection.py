@@ -14,7 +14,8 @@ from backstop.lib.crypto import SecretBox, random_token
 from backstop.settings import Settings
 from backstop.workspaces.errors import ValidationError
 
-KEY_RE = re.compile(r"^(rk|sk)_(test|live)_[A-Za-z0-9]{10,250}$")
+# Stripe keys have underscores after the mode prefix too (rk_test_51Ab…_xyz), so they are allowed.
+KEY_RE = re.compile(r"^(rk|sk)_(test|live)_[A-Za-z0-9_]{10,250}$")
 WHSEC_RE = re.compile(r"^whsec_[A-Za-z0-9+/=_-]{8,250}$")
 
 
@@ -95,7 +96,7 @@ def check_restricted_key(key: str) -> tuple[str, bool]:
     return key, key.split("_")[1] == "live"
 
 
-PK_RE = re.compile(r"^pk_(test|live)_[A-Za-z0-9]{10,250}$")
+PK_RE = re.compile(r"^pk_(test|live)_[A-Za-z0-9_]{10,250}$")
 
 
 def check_publishable_key(key: str | None, livemode: bool) -> str | None:
@@ -144,6 +145,13 @@ def browser_keys(db: Database, settings: Settings, workspace_id: int) -> tuple[s
             return None
         return settings.stripe_publishable_key, row["account_id"]
     return (row["publishable_key"], None) if row["publishable_key"] else None
+
+
+def card_updates_blocked(db: Database, settings: Settings, workspace_id: int) -> bool:
+    """True when Stripe is connected but the update-card page can't take a card (no publishable key)."""
+    if one(db, "SELECT 1 FROM stripe_connections WHERE workspace_id = ?", [workspace_id]) is None:
+        return False
+    return browser_keys(db, settings, workspace_id) is None
 
 
 def check_webhook_secret(secret: str | None) -> str | None:

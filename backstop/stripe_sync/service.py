@@ -60,8 +60,10 @@ def connect_restricted_key(
     webhook_secret: str | None = None,
     *,
     create_endpoint: bool = False,
+    publishable_key: str | None = None,
 ) -> Connected:
     key, livemode = connection.check_restricted_key(key)
+    publishable = connection.check_publishable_key(publishable_key, livemode)
     secret = connection.check_webhook_secret(webhook_secret)
     gateway = connection.gateway_for_key(settings, key, max_attempts=2)
     try:
@@ -97,6 +99,8 @@ def connect_restricted_key(
         )
         if endpoint_id:
             connection.set_webhook(db, box, workspace_id, secret, endpoint_id)
+        if publishable:
+            connection.set_publishable_key(db, workspace_id, publishable)
         backfill_id = backfill.start(db, workspace_id)
     return Connected(livemode, how, [p.resource for p in result.missing if not p.required], backfill_id)
 

@@ -30,6 +30,7 @@ from backstop.web.admin import (
     cancel_flow_pages,
     cancel_flow_version_pages,
     customers,
+    demo_pages,
     desktop_login,
     email_pages,
     recovery_pages,
@@ -146,6 +147,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             *cancel_flow_version_pages.handlers,
             *upcoming.handlers,
             *webhook_pages.handlers,
+            *demo_pages.handlers,
         ],
     )
 

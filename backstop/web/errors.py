@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
@@ -103,7 +104,39 @@ def handle_http(request: Request, exc: HTTPException) -> Response:
         )
     if isinstance(exc, NotAuthorizedException):
         return login_redirect(request)
+    if status == 405 and request.method in ("GET", "HEAD"):
+        # A form's POST address opened as a page: after a failed submit the browser shows the
+        # form at that address, and reloading or reopening it asks with GET. Send it to the page
+        # the form belongs to instead of a dead end.
+        page = form_page(request)
+        if page is not None:
+            return Redirect(page, status_code=303)
     return _html(request, status)
+
+
+def _get_patterns(app) -> list[re.Pattern[str]]:
+    patterns = getattr(app.state, "_get_page_patterns", None)
+    if patterns is None:
+        patterns = []
+        for route in app.routes:
+            methods = getattr(route, "methods", set())
+            if "GET" in methods and not route.path.startswith(("/api/", "/static")):
+                regex = re.sub(r"\{[^}]+\}", "[^/]+", route.path)
+                patterns.append(re.compile(f"^{regex}$"))
+        app.state._get_page_patterns = patterns
+    return patterns
+
+
+def form_page(request: Request) -> str | None:
+    """The nearest address above ``request``'s path that is a page (has a GET route)."""
+    patterns = _get_patterns(request.app)
+    parts = request.url.path.rstrip("/").split("/")
+    while len(parts) > 1:
+        parts.pop()
+        candidate = "/".join(parts) or "/"
+        if any(p.match(candidate) for p in patterns):
+            return candidate
+    return "/"
 
 
 def handle_unexpected(request: Request, exc: Exception) -> Response:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from litestar.testing import TestClient
 
+from backstop import clock
 from backstop.recovery import campaigns
 from backstop.recovery.campaigns import FailedInvoice
+from backstop.web.filters import day_label
 from backstop.workspaces.workspaces import create_workspace, workspace_for
 from tests.conftest import login, post_form
 
@@ -53,7 +56,10 @@ def test_it_lists_campaigns_with_amount_decline_meaning_and_next_action(
     [row] = rows_of(page.text)
     assert "Dana Declined" in row and "$49.00" in row
     assert "insufficient_funds" in row and "soft" in row and "Not enough money" in row
-    assert "Send dunning email 2 of 4 in 2 days" in row  # email 1 went out; email 2 is due at +3 days
+    # Email 1 went out; email 2 is due at +3 days: a date, with the rounded day count on hover.
+    due = day_label(clock.now() + timedelta(days=3))
+    assert f"Send dunning email 2 of 4 on {due}" in row
+    assert "in 3 days)" in page.text
     assert "In flight" in row
     assert re.search(r'title="\d{4}-\d\d-\d\d \d\d:\d\d UTC">just now', page.text)
 
@@ -130,9 +136,51 @@ def test_close_as_abandoned_stops_everything_and_says_who(client, olivia, db, fa
     page = client.get(url)
     assert "Closed as abandoned: Closed by olivia@acme.test" in page.text
     assert campaigns.pending_steps(db, campaign["id"]) == []
+    # Backstop had taken collection over; closing hands it back to Stripe and says so.
+    assert campaign["took_over"] == 1
+    invoice = fake_stripe.client().v1.invoices.retrieve(campaign["invoice_id"])
+    assert invoice["auto_advance"] is True
+    assert "Collection is back with Stripe" in client.get(url + "?done=closed-handed-back").text
+    assert "Handed collection back to Stripe (asked by olivia@acme.test)" in page.text
+    who = re.search(r"<dt>Who retries</dt><dd>(.*?)</dd>", page.text).group(1)
+    assert who.startswith("Stripe") and "Backstop" not in who
     assert "Retry now" not in page.text
     again = post_form(client, url, f"{url}/retry", {})  # a stale tab
     assert again.status_code == 400 and "This campaign is closed" in again.text
+
+
+def test_closing_twice_hands_back_once_with_one_idempotency_key(
+    client, olivia, db, fake_stripe, loop, connected
+):
+    campaign = failed_renewal(fake_stripe, loop, db, connected)
+    login(client, olivia)
+    url = f"/w/acme/recovery/{campaign['id']}"
+    assert post_form(client, url, f"{url}/close", {}).status_code in (302, 303)
+    assert post_form(client, url, f"{url}/close", {}).status_code == 400
+    updates = [
+        r
+        for r in fake_stripe.requests
+        if r.method == "POST"
+        and r.path == f"/v1/invoices/{campaign['invoice_id']}"
+        and "auto_advance" in str(r.params)
+    ]
+    assert [str(r.params.get("auto_advance")) for r in updates] == ["false", "true"]
+    assert updates[-1].idempotency_key == f"backstop-{campaign['id']}-handback"
+
+
+def test_stripe_down_leaves_the_campaign_open_and_says_why(client, olivia, db, fake_stripe, loop, connected):
+    campaign = failed_renewal(fake_stripe, loop, db, connected)
+    login(client, olivia)
+    url = f"/w/acme/recovery/{campaign['id']}"
+    page = client.get(url)
+    fake_stripe.faults.server_error(count=10)
+    response = client.post(
+        f"{url}/close",
+        data={"_csrf_token": re.search(r'name="_csrf_token" value="([^"]+)"', page.text).group(1)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 400 and "Nothing was changed" in response.text
+    assert campaigns.get(db, connected.id, campaign["id"])["status"] == "in_flight"
 
 
 def test_members_can_act_but_a_post_without_csrf_is_refused(
@@ -189,3 +237,12 @@ def test_retry_now_while_paused_waits_for_the_resume(client, olivia, db, fake_st
     assert "Recovery is paused, so it runs as soon as you unpause" in page
     assert fake_stripe.requests.filter("POST", f"/v1/invoices/{campaign['invoice_id']}/pay") == []
     assert "Retry the charge (asked by an admin)" in page.split("Still planned", 1)[1]
+
+
+def test_the_timeline_names_an_email_state_once():
+    from backstop.recovery.queries import describe_event
+
+    queued = describe_event({"kind": "email_queued", "detail": '{"step": 1, "status": "queued"}'})
+    assert queued["text"] == "Dunning email 1 of 4 queued."
+    held = describe_event({"kind": "email_queued", "detail": '{"step": 2, "status": "suppressed"}'})
+    assert held["text"] == "Dunning email 2 of 4: not sent."

@@ -173,13 +173,25 @@ def test_stripe_down_gets_a_page_with_a_retry_button(web, failed, page_settings,
     assert "We couldn't load your payment details" in text and "Try again" in text
 
 
-def test_without_a_publishable_key_the_page_says_how_to_get_help(web, db, failed, page_settings, connected):
-    _, _, campaign = failed
+def test_without_a_publishable_key_the_page_sends_the_customer_to_stripes_invoice_page(
+    web, db, failed, page_settings, connected, fake_stripe
+):
+    _, invoice, campaign = failed
     connection.set_publishable_key(db, connected.id, None)
     page = web.get(url_for(page_settings, campaign))
     text = text_of(page.text)
-    assert page.status_code == 200 and "$49.00" in text and "reply to the email" in text
-    assert "uc-form" not in page.text
+    assert page.status_code == 200 and "$49.00" in text
+    hosted = fake_stripe.client().v1.invoices.retrieve(invoice["id"])["hosted_invoice_url"]
+    assert hosted.startswith("https://") and f'href="{hosted}"' in page.text
+    assert "Pay $49.00 securely" in text and "uc-form" not in page.text
+
+
+def test_the_overview_warns_while_the_publishable_key_is_missing(db, failed, connected, page_settings):
+    from backstop.stripe_sync.connection import card_updates_blocked
+
+    assert card_updates_blocked(db, page_settings, connected.id) is False
+    connection.set_publishable_key(db, connected.id, None)
+    assert card_updates_blocked(db, page_settings, connected.id) is True
 
 
 def test_the_page_escapes_what_it_shows(web, db, failed, page_settings, connected):

@@ -10,6 +10,7 @@ from backstop.workspaces.errors import ValidationError
 from backstop.workspaces.workspaces import add_member
 from tests.conftest import login, post_form
 from tests.stripe_sync.support import (
+    ALL_PERMISSIONS,
     aimed_at,
     backstop_cli,
     cli_env,
@@ -23,6 +24,10 @@ PAGE = "/w/acme/settings/stripe"
 @pytest.fixture
 def settings(settings, fake_stripe):
     return aimed_at(settings, fake_stripe)
+
+
+def permissions_all() -> dict:
+    return dict(ALL_PERMISSIONS)
 
 
 def saved_connection(db):
@@ -136,6 +141,38 @@ def test_olivia_connects_on_the_settings_page_and_sees_the_sync(client, db, box,
     assert "Copied 11 objects from Stripe" in page
     assert counts(db, acme.id)["stripe_customers"] == 3
     assert box.decrypt(saved_connection(db)["api_key_enc"]) == key
+
+
+def test_the_connect_form_takes_the_publishable_key_too(client, db, olivia, acme, fake_stripe):
+    login(client, olivia)
+    assert 'name="publishable_key"' in client.get(PAGE).text
+    key = "rk_test_" + "51Ab_" + "x" * 20
+    fake_stripe.add_key(key, permissions=permissions_all(), livemode=False)
+    publishable = "pk_test_51Ab_" + "y" * 30
+    response = post_form(client, PAGE, PAGE + "/key", {"key": key, "publishable_key": publishable})
+    assert response.status_code in (302, 303), response.text
+    assert connection.get(db, acme.id).publishable_key == publishable
+
+
+def test_a_publishable_key_of_the_wrong_mode_is_refused_before_asking_stripe(
+    client, db, olivia, acme, fake_stripe
+):
+    login(client, olivia)
+    key = restricted_key(fake_stripe)
+    response = post_form(client, PAGE, PAGE + "/key", {"key": key, "publishable_key": "pk_live_" + "z" * 30})
+    assert response.status_code == 400 and "connected in test mode" in response.text
+    assert saved_connection(db) is None
+    assert 'value="pk_live_' in response.text  # what was typed is kept
+
+
+def test_key_formats_accept_underscores_after_the_prefix():
+    assert (
+        connection.check_publishable_key("pk_live_51Hx_abcDEF0123456789", True)
+        == "pk_live_51Hx_abcDEF0123456789"
+    )
+    assert connection.check_restricted_key("rk_test_51Hx_abcDEF0123456789")[1] is False
+    with pytest.raises(ValidationError):
+        connection.check_publishable_key("pk_test_short", False)
 
 
 def test_the_page_names_the_missing_permission_and_saves_nothing(client, db, olivia, acme, fake_stripe):

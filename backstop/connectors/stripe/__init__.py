@@ -161,6 +161,15 @@ def bucket_for(key: str, rate: float) -> TokenBucket:
 
 
 _http_clients: dict[float, Any] = {}
+# Set only by ``backstop demo``: every gateway of that process answers from its in-memory stand-in.
+_installed_transport: Any = None
+
+
+def install_transport(client: Any) -> None:
+    """Send every Stripe call this process makes through ``client``, an HTTP client for the
+    ``stripe`` SDK. The demo installs its in-process stand-in here, so it can't reach Stripe."""
+    global _installed_transport
+    _installed_transport = client
 
 
 def _shared_http_client(timeout: float) -> Any:
@@ -204,7 +213,7 @@ class StripeGateway:
             config.api_key,
             base_addresses=addresses,
             max_network_retries=0,
-            http_client=_shared_http_client(config.timeout),
+            http_client=_installed_transport or _shared_http_client(config.timeout),
         )
         self._bucket = bucket_for(config.bucket_key or config.account or config.api_key[-12:], config.rate)
         self.calls = 0

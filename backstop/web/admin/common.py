@@ -94,12 +94,25 @@ def render(
         ctx["stripe_connection"] = conn
         ctx["banners"] = banners(workspace, conn, recovery_paused(db, workspace.id))
         ctx["banners"] += webhook_banners(db, workspace)
-        if app_state(request).settings.email_transport == "outbox":
+        if app_state(request).settings.demo:
+            ctx["banners"].insert(
+                0,
+                {
+                    "tone": "demo",
+                    "text": "This is a demo: Demo Co and its customers are made up, nothing reaches Stripe "
+                    "and no email leaves. To start for real, stop it (Ctrl-C) and run backstop serve, "
+                    "then connect your Stripe account.",
+                    "action": "Simulate a failed renewal",
+                    "post": f"/w/{workspace.slug}/demo/simulate-failure",
+                },
+            )
+        elif app_state(request).settings.email_transport == "outbox":
             ctx["banners"].append(
                 {
                     "tone": "neutral",
-                    "text": "Emails are not delivered — outbox mode: Backstop keeps them for you to "
-                    "read under Emails. Set BACKSTOP_EMAIL_TRANSPORT to ses or smtp to send them.",
+                    "text": "Emails are kept here, not delivered: this Backstop has no mail service yet. "
+                    "To send them, start it with Amazon SES or your SMTP server (Configuration → Sending "
+                    "email in the docs).",
                     "action": "Open the outbox",
                     "href": f"/w/{workspace.slug}/emails",
                 }

@@ -37,7 +37,7 @@ def send_log(
     q: FromQuery[str | None] = None,
     before: FromQuery[int | None] = None,
 ) -> Template:
-    status = status if status in messages.STATUSES else None
+    status = status if status in messages.STATUS_LABELS else None
     kind = kind if kind in KINDS else None
     rows = messages.list_messages(
         db, workspace.id, status=status, kind=kind, search=(q or "").strip() or None, before_id=before,
@@ -54,6 +54,7 @@ def send_log(
         rows=rows[:PAGE_SIZE],
         older=rows[PAGE_SIZE - 1]["id"] if len(rows) > PAGE_SIZE else None,
         counts=messages.status_counts(db, workspace.id),
+        status_labels=messages.STATUS_LABELS,
         status=status,
         kind=kind,
         q=q or "",

@@ -8,6 +8,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from backstop.recovery import actions, campaigns, queries
+from backstop.stripe_sync import connection
 from backstop.web.admin.common import render
 from backstop.web.deps import DB, CurrentSession, CurrentWorkspace
 from backstop.web.state import app_state
@@ -19,7 +20,8 @@ NOTICES = {
     "retry-waiting": "A retry you asked for is already waiting to run.",
     "retry-paused": "Retry planned. Recovery is paused, so it runs as soon as you unpause.",
     "resend": "The latest dunning email is queued again.",
-    "closed": "Campaign closed as abandoned: nothing more will be retried or sent.",
+    "closed": "Campaign closed as abandoned: Backstop won't retry or email about this invoice again.",
+    "closed-handed-back": "Campaign closed as abandoned. Collection is back with Stripe: its automatic retries and emails are on again for this invoice, and it keeps them until the invoice is paid or you void it in Stripe.",
 }
 
 
@@ -155,11 +157,18 @@ def close_campaign(
     session: CurrentSession,
     workspace: CurrentWorkspace,
 ) -> Template | Redirect:
+    state = app_state(request)
+
+    def gateway_for(workspace_id: int):
+        return connection.gateway(db, state.box, state.settings, workspace_id, max_attempts=2, timeout=10.0)
+
     try:
-        actions.close_as_abandoned(db, workspace.id, campaign_id, session.admin.email)
+        handed_back = actions.close_as_abandoned(
+            db, workspace.id, campaign_id, session.admin.email, gateway_for
+        )
     except ValidationError as exc:
         return _detail(request, db, session, workspace, campaign_id, error=exc.message, status_code=400)
-    return _back(workspace, campaign_id, "closed")
+    return _back(workspace, campaign_id, "closed-handed-back" if handed_back else "closed")
 
 
 def overview_panels(db: DB, workspace_id: int) -> dict:

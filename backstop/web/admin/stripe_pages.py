@@ -97,11 +97,13 @@ def connect_key(
             data.get("key", ""),
             data.get("webhook_secret"),
             create_endpoint=data.get("create_endpoint") == "1",
+            publishable_key=data.get("publishable_key"),
         )
     except ValidationError as exc:
         form = {
             "webhook_secret": data.get("webhook_secret", ""),
             "create_endpoint": data.get("create_endpoint"),
+            "publishable_key": data.get("publishable_key", ""),
         }
         return _page(
             request,

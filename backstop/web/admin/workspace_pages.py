@@ -8,7 +8,7 @@ from litestar.response import Redirect, Template
 
 from backstop.cancel_flows import flows
 from backstop.reporting import stats
-from backstop.stripe_sync import backfill
+from backstop.stripe_sync import backfill, connection
 from backstop.web.admin import recovery_pages
 from backstop.web.admin.common import render
 from backstop.web.deps import DB, CurrentSession, CurrentWorkspace, Form
@@ -84,9 +84,11 @@ def overview(
         steps_done=sum(s.done for s in steps),
         stats=stats.workspace_stats(db, workspace.id),
         definitions=stats.DEFINITIONS,
+        trend=stats.recovered_weekly(db, workspace.id),
         recovery=recovery_pages.overview_panels(db, workspace.id),
         sync=backfill.progress(db, workspace.id),
         resent=request.query_params.get("resent"),
+        card_updates_blocked=connection.card_updates_blocked(db, app_state(request).settings, workspace.id),
         approvals=flows.pending_approvals(db, workspace.id),
     )
     response.set_cookie(

@@ -14,6 +14,7 @@ from backstop.web import headers
 from backstop.web.api import campaigns, customers, webhook_endpoints
 from backstop.web.api.auth import api_auth_middleware
 from backstop.web.api.errors import ERROR_RESPONSES, ApiError
+from backstop.web.api.reference import operations
 from backstop.web.deps import DB
 from backstop.web.state import app_state
 from backstop.workspaces.tokens import TokenOwner
@@ -48,7 +49,10 @@ async def reference(request: Request) -> Template:
     schema = request.app.openapi_schema.to_schema()
     return Template(
         "public/api_reference.html",
-        context={"schema": schema},
+        context={
+            "schema": schema,
+            "operations": operations(schema, app_state(request).settings.public_url),
+        },
         headers=headers.document(app_state(request).settings),
     )
 

@@ -29,6 +29,10 @@ def test_it_shows_a_new_token_once_and_then_only_its_prefix(as_olivia, db, acme)
     raw = minted(response.text)
     assert raw.startswith("bk_test_")
     assert "you won't see it again" in text_of(response.text)
+    # The "Try it" command carries the whole token, with its own copy button.
+    curl = re.search(r'<code id="new-token-curl">([^<]+)</code>', response.text).group(1)
+    assert f"Bearer {raw}" in curl.replace("&#34;", '"') and curl.endswith("/api/v1/stats")
+    assert 'data-copy="#new-token-curl"' in response.text
     assert authenticate_token(db, raw).workspace_slug == "acme"
 
     later = as_olivia.get(PAGE).text

@@ -11,6 +11,7 @@ import pytest
 from backstop import clock
 from backstop.connectors.stripe import StripeUnavailable
 from backstop.stripe_sync import backfill, connection
+from backstop.web.filters import day_label
 from backstop.workspaces.workspaces import create_workspace
 from tests.builders import (
     put,
@@ -126,7 +127,10 @@ def test_it_lists_each_customer_with_plan_status_mrr_card_and_age(as_olivia, db,
     put(db, acme.id, stripe_customer("cus_bob", "bob@acme.test", created=created - DAY))
     html = as_olivia.get("/w/acme/customers").text
     ada, bob = rows_of(html)
-    assert ada.startswith("Ada Lovelace ada@acme.test Pro Active $49.00 Visa •••• 4242 08/30 3 days ago")
+    assert ada.startswith(
+        "Ada Lovelace ada@acme.test Pro Active $49.00 Visa •••• 4242 08/30 "
+        + day_label(clock.now() - 3 * timedelta(days=1))
+    )
     assert bob.startswith("bob@acme.test cus_bob No subscription")
     assert 'href="/w/acme/customers/cus_ada"' in html
     assert re.search(r'<td class="num">\s*\$49\.00', html), "MRR sits in a right-aligned cell"
@@ -319,7 +323,9 @@ def test_a_customer_page_lists_subscriptions_with_plan_status_mrr_and_renewal(as
     )
     html = as_olivia.get("/w/acme/customers/cus_ada").text
     rows = rows_of(html)
-    assert rows[0] == "Team sub_team Active $1,200.00 per year $100.00 in 10 days"
+    assert rows[0] == "Team sub_team Active $1,200.00 per year $100.00 " + day_label(
+        clock.now() + timedelta(days=10)
+    )
     assert "Cancels at period end" in rows[1]
     assert "Collection paused until 2030-03-17" in rows[1]
     assert "MRR $100.00" in text_of(html)
@@ -346,8 +352,12 @@ def test_a_customer_page_lists_invoices_newest_first_with_lines_on_demand(as_oli
     html = as_olivia.get("/w/acme/customers/cus_ada").text
     invoices = html[html.index('id="invoices-title"') :]
     rows = rows_of(invoices)
-    assert rows[0].startswith("ACME-0002 in_0002 2 days ago Open $64.00 $0.00")
-    assert rows[1].startswith("ACME-0001 in_0001 40 days ago Paid $49.00 $49.00")
+    assert rows[0].startswith(
+        "ACME-0002 in_0002 " + day_label(clock.now() - 2 * timedelta(days=1)) + " Open $64.00 $0.00"
+    )
+    assert rows[1].startswith(
+        "ACME-0001 in_0001 " + day_label(clock.now() - 40 * timedelta(days=1)) + " Paid $49.00 $49.00"
+    )
     assert 'href="https://invoice.stripe.com/i/acct_1/test_abc"' in html
     assert "javascript:" not in html
     assert "Extra seat" not in html, "lines wait until asked for"
@@ -375,6 +385,8 @@ def test_a_customer_page_lists_their_recovery_campaigns(as_olivia, db, acme):
     section = html[html.index('id="campaigns-title"') :]
     assert [r.split()[0] for r in rows_of(section)] == ["in_failed_renewal"]
     assert "In flight $49.00" in rows_of(section)[0]
+    campaign_id = db.execute("SELECT id FROM campaigns WHERE invoice_id = 'in_failed_renewal'").fetchone()[0]
+    assert f'href="/w/acme/recovery/{campaign_id}"' in section
 
 
 def test_another_workspaces_customer_is_404(as_olivia, db, acme, zebra):

@@ -39,7 +39,12 @@ def test_the_outbox_says_nothing_was_delivered_and_shows_the_email(as_olivia, db
 
 
 def test_every_workspace_page_carries_the_outbox_banner(as_olivia):
-    assert "Emails are not delivered — outbox mode" in text_of(as_olivia.get("/w/acme/overview").text)
+    text = text_of(as_olivia.get("/w/acme/overview").text)
+    assert (
+        "Emails are kept here, not delivered" in text
+        and "start it with Amazon SES or your SMTP server" in text
+    )
+    assert "BACKSTOP_EMAIL_TRANSPORT" not in text
 
 
 def test_the_log_filters_by_status_kind_and_search(as_olivia, db, settings, acme):
@@ -138,3 +143,20 @@ def test_sending_another_workspaces_message_again_is_a_404_and_changes_nothing(
     assert (
         db.execute("SELECT status FROM email_messages WHERE id = ?", [message_id]).fetchone()[0] == "failed"
     )
+
+
+def test_the_filter_counts_and_the_rows_use_the_same_words(as_olivia, db, settings, acme):
+    import re
+
+    queue(db, settings, acme, to="a@customer.test")
+    queue(db, settings, acme, to="b@customer.test")
+    queue(db, settings, acme, to="c@customer.test", send=False)
+    page = as_olivia.get("/w/acme/emails").text
+    filters = dict(re.findall(r'\?status=(\w+)[^>]*>([^<]+?) <span class="count">', page))
+    counts = dict(re.findall(r'\?status=(\w+)[^>]*>[^<]+ <span class="count">(\d+)</span>', page))
+    assert filters["outbox"] == "In outbox" and counts["outbox"] == "2" and counts["queued"] == "1"
+    assert counts["sent"] == "0"  # nothing left this machine
+    rows = re.findall(r'<span class="status status-\w+">([^<]+)</span>', page)
+    assert sorted(rows) == ["In outbox", "In outbox", "Queued"]
+    only_outbox = as_olivia.get("/w/acme/emails?status=outbox").text
+    assert re.findall(r'<span class="status status-\w+">([^<]+)</span>', only_outbox) == ["In outbox"] * 2

@@ -124,3 +124,52 @@ def test_it_shows_the_first_sync_progressing_on_the_overview(as_olivia, db, acme
     )
     db.execute("UPDATE stripe_backfills SET finished_at = '2026-11-25T00:00:00+00:00'")
     assert "Copying your Stripe account" not in as_olivia.get("/w/acme/overview").text
+
+
+def test_it_warns_while_the_publishable_key_is_missing(as_olivia, db, acme):
+    connect_stripe(db, acme.id)
+    html = as_olivia.get("/w/acme/overview").text
+    assert 'id="publishable-key-missing"' in html
+    assert "add your Stripe publishable key" in text_of(html)
+    db.execute(
+        "UPDATE stripe_connections SET publishable_key = 'pk_test_abcdefghijkl' WHERE workspace_id = ?",
+        [acme.id],
+    )
+    assert 'id="publishable-key-missing"' not in as_olivia.get("/w/acme/overview").text
+
+
+def test_it_draws_twelve_weeks_of_recovered_revenue_with_the_numbers(as_olivia, db, acme):
+    from datetime import timedelta
+
+    from backstop import clock
+
+    assert "Nothing recovered in the last 12 weeks yet" in overview_text(as_olivia)
+    for days_ago, amount, currency in (
+        (1, 4900, "usd"),
+        (2, 1500, "usd"),
+        (20, 9900, "usd"),
+        (3, 2000, "eur"),
+        (200, 7700, "usd"),
+    ):
+        put_row(
+            db,
+            "campaigns",
+            {
+                "workspace_id": acme.id,
+                "status": "recovered",
+                "currency": currency,
+                "amount_due": amount,
+                "closed_at": clock.iso(clock.now() - timedelta(days=days_ago)),
+            },
+        )
+    html = as_olivia.get("/w/acme/overview").text
+    section = html[html.index('id="recovered-trend"') :].split("</section>", 1)[0]
+    assert section.count('class="trend-bar"') == 12
+    numbers = text_of(section.split("<details", 1)[1])
+    assert "$99.00" in numbers and "€20.00" in numbers and "$77.00" not in numbers  # 200 days is out
+    assert "the chart shows USD, the table every currency" in text_of(section)
+
+
+def test_recovery_rate_says_what_it_leaves_out_on_hover(as_olivia):
+    html = as_olivia.get("/w/acme/overview").text
+    assert re.search(r'<abbr class="kpi-help" title="[^"]*still in flight don&#39;t count', html)

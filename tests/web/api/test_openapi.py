@@ -125,6 +125,19 @@ def test_the_api_keeps_to_its_own_document(settings, db, acme_auth, dns_server):
         keeps_to_the_document()
 
 
+def test_the_reference_page_renders_markdown_with_examples_and_a_way_back(client):
+    page = client.get("/api/v1/reference").text
+    assert "`" not in page.split("<main", 1)[1]  # Markdown backticks became <code>
+    assert "<code>next_cursor</code>" in page
+    assert (
+        "curl -H &#34;Authorization: Bearer $BACKSTOP_TOKEN&#34;" in page
+        or "curl -H &quot;Authorization" in page
+    )
+    assert "/api/v1/customers/cus_NffrFeUfNV2Hib" in page
+    assert "Example answer" in page and "&#34;object&#34;" in page
+    assert '<a href="/">← Back to Backstop</a>' in page
+
+
 def test_the_cursor_is_documented_as_opaque(document):
     for path in ("/api/v1/customers", "/api/v1/campaigns"):
         (cursor,) = [p for p in document["paths"][path]["get"]["parameters"] if p["name"] == "cursor"]

@@ -1,0 +1,120 @@
+"""The demo's own pages: “Try it with sample data” on the first-run page, and “Simulate a failed
+renewal” inside the demo."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from litestar import Request, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from backstop.web.admin.common import render
+from backstop.web.deps import DB, CurrentWorkspace
+from backstop.web.state import app_state
+from backstop.workspaces import admins
+from backstop.workspaces.errors import ValidationError
+
+log = logging.getLogger("backstop.demo")
+
+_started: list[subprocess.Popen] = []
+_lock = threading.Lock()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _command(port: int, data_dir: str) -> list[str]:
+    args = ["demo", "--port", str(port), "--data-dir", data_dir]
+    if getattr(sys, "frozen", False):  # the packaged app is the backstop command itself
+        return [sys.executable, *args]
+    return [sys.executable, "-c", "from backstop.cli import main; main()", *args]
+
+
+def _start_demo(data_dir: str, timeout: float = 60.0) -> str:
+    """Start ``backstop demo`` beside this server and return the sign-in URL it prints."""
+    port = _free_port()
+    process = subprocess.Popen(
+        _command(port, data_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    if not _started:
+        atexit.register(stop_demos)
+    _started.append(process)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline() if process.stdout else ""
+        if not line and process.poll() is not None:
+            break
+        if line.startswith("Open: "):
+            threading.Thread(target=_drain, args=(process,), daemon=True).start()
+            return line.removeprefix("Open: ").strip()
+    process.kill()
+    raise ValidationError("The demo didn't start. Run `backstop demo` in a terminal to see why.")
+
+
+def _drain(process: subprocess.Popen) -> None:
+    for _ in process.stdout or ():
+        pass
+
+
+def stop_demos() -> None:
+    """Stop any demo this server started (on shutdown)."""
+    for process in _started:
+        if process.poll() is None:
+            process.terminate()
+
+
+@post("/setup/demo", sync_to_thread=True)
+def try_demo(request: Request, db: DB) -> Template | Redirect:
+    """From the first-run page: start a demo next to this install and open it. Only for someone
+    at this machine: on a server anyone can reach, the page says how to run it instead."""
+    if admins.any_admin_exists(db):
+        return Redirect("/login")
+    client = request.client.host if request.client else ""
+    if client not in ("127.0.0.1", "::1", "localhost"):
+        return render(
+            request,
+            "admin/setup.html",
+            form={},
+            errors={
+                "form": "The demo starts only from this computer. On the machine running Backstop, run: backstop demo"
+            },
+            status_code=403,
+        )
+    data_dir = str(app_state(request).settings.data_dir.expanduser().resolve().parent / "demo-data")
+    with _lock:
+        try:
+            url = _start_demo(data_dir)
+        except ValidationError as exc:
+            return render(request, "admin/setup.html", form={}, errors={"form": exc.message}, status_code=503)
+    return Redirect(url)
+
+
+@post("/w/{slug:str}/demo/simulate-failure", sync_to_thread=True)
+def simulate_failure(request: Request, slug: FromPath[str], db: DB, workspace: CurrentWorkspace) -> Redirect:
+    from backstop import demo
+    from backstop.demo.simulate import failed_renewal
+
+    account = demo.account()
+    if not app_state(request).settings.demo or account is None:
+        raise NotFoundException()
+    try:
+        name = failed_renewal(db, workspace.id, account)
+    except ValidationError as exc:
+        log.info("simulate: %s", exc.message)
+        return Redirect(f"/w/{workspace.slug}/recovery?simulated=none")
+    log.info("simulated a failed renewal for %s", name)
+    return Redirect(f"/w/{workspace.slug}/recovery?simulated=1")
+
+
+handlers = [try_demo, simulate_failure]

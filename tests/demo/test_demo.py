@@ -1,0 +1,176 @@
+"""``backstop demo``: a year of Demo Co replayed through Backstop's own code against the Stripe
+stand-in in the process, its own data folder, no way to reach a real Stripe account, and a failed
+renewal that can be simulated end to end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+
+from backstop import demo
+from backstop.connectors.stripe import StripeAuthFailed, install_transport
+from backstop.db import connect
+from backstop.settings import ConfigError, Settings
+from tests.conftest import csrf_from, free_port
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> Iterator[tuple[Settings, str]]:
+    try:
+        yield demo.start(tmp_path / "demo-data", free_port())
+    finally:
+        install_transport(None)  # the rest of the suite talks to the fake Stripe server
+        demo._account = None
+
+
+@pytest.fixture
+def web(built) -> Iterator[TestClient]:
+    from backstop.web.app import create_app
+
+    settings, url = built
+    with TestClient(app=create_app(settings, run_jobs=False), base_url="http://127.0.0.1") as client:
+        signed_in = client.get(url.removeprefix(settings.public_url), follow_redirects=True)
+        assert signed_in.status_code == 200 and "/w/demo-co/overview" in str(signed_in.url)
+        yield client
+
+
+def rows(db, sql: str, params=()) -> list[tuple]:
+    return [tuple(r) for r in db.execute(sql, params).fetchall()]
+
+
+def test_a_year_of_demo_co_with_every_campaign_state(built):
+    settings, url = built
+    assert url.startswith(f"http://127.0.0.1:{settings.port}/desktop-login/")
+    db = connect(settings.db_path)
+    assert rows(db, "SELECT name, slug FROM workspaces") == [("Demo Co", "demo-co")]
+    assert rows(db, "SELECT COUNT(*) FROM stripe_customers")[0][0] == 200
+    assert rows(
+        db, "SELECT COUNT(DISTINCT product_id), COUNT(DISTINCT currency) FROM stripe_subscriptions"
+    ) == [(3, 2)]
+    states = dict(rows(db, "SELECT status, COUNT(*) FROM campaigns GROUP BY status"))
+    assert set(states) == {"in_flight", "recovered", "lost", "abandoned"}, states
+    assert len(rows(db, "SELECT DISTINCT decline_code FROM campaigns")) >= 6
+    first, last = rows(db, "SELECT MIN(opened_at), MAX(opened_at) FROM campaigns")[0]
+    assert first[:7] != last[:7]  # spread over months, not all today
+    # The timelines are Backstop's own: takeovers, retries, dunning emails, hand-backs.
+    kinds = {k for (k,) in rows(db, "SELECT DISTINCT kind FROM campaign_events")}
+    assert {
+        "opened",
+        "took_over",
+        "retry_attempted",
+        "email_queued",
+        "recovered",
+        "lost",
+        "handed_back",
+    } <= kinds
+    assert rows(db, "SELECT COUNT(*) FROM email_messages")[0][0] > 100
+    assert rows(db, "SELECT name FROM cancel_flows") == [("SaaS Standard",)]  # published, so the page has one
+    db.conn.close()
+
+
+def test_every_page_shows_the_demo_banner_and_real_numbers(web):
+    overview = web.get("/w/demo-co/overview").text
+    assert "This is a demo" in overview and "Simulate a failed renewal" in overview
+    assert "Nothing recovered in the last 12 weeks yet" not in overview
+    assert "No failed renewals in the last 90 days" not in overview
+    assert "Emails are kept here, not delivered" not in overview  # the demo banner says it instead
+    for path in (
+        "/w/demo-co/recovery",
+        "/w/demo-co/customers",
+        "/w/demo-co/emails",
+        "/w/demo-co/settings/stripe",
+    ):
+        page = web.get(path)
+        assert page.status_code == 200 and "This is a demo" in page.text, path
+    assert web.get("/w/demo-co/recovery").text.count("<tr") > 40
+
+
+def test_a_simulated_failed_renewal_opens_a_campaign_end_to_end(web, built):
+    settings, _ = built
+    db = connect(settings.db_path)
+    before = rows(db, "SELECT COUNT(*) FROM campaigns WHERE status = 'in_flight'")[0][0]
+    page = web.get("/w/demo-co/recovery")
+    answer = web.post(
+        "/w/demo-co/demo/simulate-failure", data={"_csrf_token": csrf_from(page.text)}, follow_redirects=False
+    )
+    assert (
+        answer.status_code in (302, 303) and answer.headers["location"] == "/w/demo-co/recovery?simulated=1"
+    )
+    assert "A renewal just failed" in web.get(answer.headers["location"]).text
+    newest = db.execute("SELECT * FROM campaigns ORDER BY id DESC LIMIT 1").fetchone()
+    assert newest["status"] == "in_flight" and newest["took_over"] == 1
+    assert rows(db, "SELECT COUNT(*) FROM campaigns WHERE status = 'in_flight'")[0][0] == before + 1
+    sources = rows(
+        db, "SELECT source, outcome FROM stripe_events WHERE object_id = ?", [newest["invoice_id"]]
+    )
+    assert sources == [("demo", "processed")]  # through ingest and the handlers, like a webhook
+    emails = rows(
+        db, "SELECT kind FROM email_messages WHERE dedupe_key LIKE ?", [f"dunning:{newest['invoice_id']}:%"]
+    )
+    assert emails == [("dunning_1",)]
+    db.conn.close()
+
+
+def test_the_demo_ignores_real_stripe_and_mail_settings(monkeypatch, tmp_path):
+    for name, value in {
+        "BACKSTOP_STRIPE_SECRET_KEY": "sk_live_" + "x" * 24,
+        "BACKSTOP_STRIPE_CLIENT_ID": "ca_" + "x" * 16,
+        "BACKSTOP_STRIPE_API_BASE": "https://api.stripe.com",
+        "BACKSTOP_STRIPE_PUBLISHABLE_KEY": "pk_live_" + "x" * 24,
+        "BACKSTOP_EMAIL_TRANSPORT": "smtp",
+        "BACKSTOP_SMTP_URL": "smtp://user:pass@mail.example.com:587",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = demo.demo_settings(tmp_path, 8760)
+    assert settings.demo is True and settings.email_transport == "outbox"
+    assert settings.stripe_secret_key is None and settings.stripe_client_id is None
+    assert settings.stripe_api_base is None and settings.stripe_publishable_key is None
+    assert settings.smtp_url is None and not settings.stripe_platform_configured
+
+
+def test_the_stand_in_answers_only_the_demo_key(built):
+    from backstop.stripe_sync.connection import gateway_for_key
+
+    settings, _ = built
+    real = gateway_for_key(settings, "rk_live_" + "r" * 30, max_attempts=1)
+    with pytest.raises(StripeAuthFailed):
+        real.get("/v1/customers")
+    demo_gateway = gateway_for_key(settings, demo.stand_in.DEMO_KEY, max_attempts=1)
+    assert len(demo_gateway.get("/v1/customers", {"limit": 5})["data"]) == 5
+
+
+def test_it_never_writes_into_a_folder_that_isnt_a_demo(tmp_path):
+    real = tmp_path / "data"
+    real.mkdir()
+    (real / "backstop.db").write_bytes(b"a real install")
+    with pytest.raises(ConfigError, match="aren't an earlier demo's"):
+        demo.prepare_dir(real)
+    assert (real / "backstop.db").read_bytes() == b"a real install"
+    with pytest.raises(ConfigError, match="real data directory"):
+        demo.prepare_dir(tmp_path / "empty", real_data_dir=tmp_path / "empty")
+    earlier = tmp_path / "demo-data"
+    demo.prepare_dir(earlier)
+    (earlier / "backstop.db").write_text("last time's demo")
+    demo.prepare_dir(earlier)  # an earlier demo is started afresh
+    assert not (earlier / "backstop.db").exists() and (earlier / demo.MARKER).exists()
+
+
+def test_the_simulate_button_is_not_there_outside_the_demo(client, olivia, acme):
+    from tests.conftest import login, post_form
+
+    login(client, olivia)
+    assert "Simulate a failed renewal" not in client.get("/w/acme/overview").text
+    answer = post_form(client, "/w/acme/overview", "/w/acme/demo/simulate-failure", {})
+    assert answer.status_code == 404
+
+
+def test_the_first_run_page_offers_the_demo_and_starts_it_only_for_this_computer(client):
+    page = client.get("/setup")
+    assert "Try it with sample data" in page.text and 'action="/setup/demo"' in page.text
+    answer = client.post("/setup/demo", data={"_csrf_token": csrf_from(page.text)}, follow_redirects=False)
+    # The test client isn't on this machine's loopback: it is told how to run the demo instead.
+    assert answer.status_code == 403
+    assert "On the machine running Backstop, run: backstop demo" in answer.text
