@@ -17,8 +17,8 @@ from backstop import clock
 from backstop.db import write_transaction
 from backstop.webhooks_out import endpoints, events
 from backstop.workspaces.workspaces import add_member, create_workspace
+from tests.builders import field_error, text_of
 from tests.conftest import login, post_form
-from tests.web.admin.conftest import field_error, text_of
 from tests.webhooks_out.conftest import deliver_on_commit, receiver
 
 PAGE = "/w/acme/settings/webhooks"
