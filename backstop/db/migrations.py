@@ -454,3 +454,72 @@ def create_dunning_copy(db: Database) -> None:
         );
         """
     )
+
+
+@migrations(name="0012_create_cancel_sessions")
+def create_cancel_sessions(db: Database) -> None:
+    """The customer-facing half of cancel flows: single-use embed tokens, one row per cancel
+    session (what the customer saw, chose, and what it was worth), and the Stripe action that
+    carries the outcome out, as a work row written in the same transaction as the choice."""
+    db.executescript(
+        """
+        CREATE TABLE embed_token_uses (
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            jti TEXT NOT NULL,
+            used_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            PRIMARY KEY (workspace_id, jti)
+        );
+        CREATE INDEX embed_token_uses_expiry ON embed_token_uses(expires_at);
+        CREATE TABLE cancel_sessions (
+            id INTEGER PRIMARY KEY,
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            key_hash TEXT NOT NULL UNIQUE,
+            source TEXT NOT NULL,
+            customer_id TEXT NOT NULL,
+            customer_email TEXT,
+            customer_name TEXT,
+            subscription_id TEXT,
+            flow_id INTEGER,
+            version_id INTEGER,
+            version INTEGER,
+            arm TEXT NOT NULL,
+            skip_offers TEXT,
+            step TEXT,
+            path TEXT NOT NULL DEFAULT '[]',
+            variants TEXT NOT NULL DEFAULT '{}',
+            reason_code TEXT,
+            reason_label TEXT,
+            free_text TEXT,
+            offers_shown TEXT NOT NULL DEFAULT '[]',
+            offer_accepted TEXT,
+            state TEXT NOT NULL DEFAULT 'open'
+                CHECK (state IN ('open', 'pending_action', 'finished')),
+            outcome TEXT CHECK (outcome IN ('saved_discount', 'saved_pause', 'saved_downgrade',
+                'saved_other', 'canceled', 'abandoned')),
+            currency TEXT,
+            mrr_at_stake INTEGER NOT NULL DEFAULT 0,
+            mrr_saved INTEGER NOT NULL DEFAULT 0,
+            return_url TEXT,
+            opened_at TEXT NOT NULL,
+            decided_at TEXT,
+            finished_at TEXT
+        );
+        CREATE INDEX cancel_sessions_ws ON cancel_sessions(workspace_id, id);
+        CREATE INDEX cancel_sessions_open ON cancel_sessions(state, opened_at);
+        CREATE INDEX cancel_sessions_customer ON cancel_sessions(workspace_id, customer_id);
+        CREATE TABLE cancel_actions (
+            id INTEGER PRIMARY KEY,
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            session_id INTEGER NOT NULL UNIQUE REFERENCES cancel_sessions(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            params TEXT NOT NULL,
+            result TEXT,
+            created_at TEXT NOT NULL,
+            done_at TEXT,
+            work_state TEXT NOT NULL DEFAULT 'pending', due_at TEXT NOT NULL, claimed_until TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT
+        );
+        CREATE INDEX cancel_actions_work ON cancel_actions(work_state, due_at);
+        """
+    )
