@@ -105,7 +105,7 @@ def test_it_refuses_every_hostile_token_with_its_own_reason(db, box, secret, sam
 
 
 def test_it_refuses_a_token_signed_for_another_workspace(db, box, acme, olivia, sam):
-    other, other_secret = create_workspace(db, box, "Globex", olivia.admin, "globex")
+    _, other_secret = create_workspace(db, box, "Globex", olivia.admin, "globex")
     token = sign(other_secret, sub=sam.customer["id"], ws="acme")
     assert tokens.check(db, box, token).reason == "bad_signature"
     # Signed correctly for Globex, but the customer is Acme's.
