@@ -200,6 +200,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
 
 def _register_tasks() -> None:
     """Import every task module so the consumer knows each task by name."""
+    import jobs.cancel_flows
     import jobs.email
     import jobs.recovery
     import jobs.stripe
