@@ -38,7 +38,7 @@ def gateway_for(db, box, stripe_settings):
 def live(db, connected, fake_stripe):
     basic = fake_stripe.create_price(1000, "usd", "month", product_name="Basic")
     mirror_objects(db, connected.id, fake_stripe, basic["product"], basic["id"])
-    return publish_flow(db, connected.id, flow_document(downgrade_price=basic["id"])) + (basic,)
+    return (*publish_flow(db, connected.id, flow_document(downgrade_price=basic["id"])), basic)
 
 
 @pytest.fixture
