@@ -456,6 +456,134 @@ def create_dunning_copy(db: Database) -> None:
     )
 
 
+@migrations(name="0011_create_cancel_flows")
+def create_cancel_flows(db: Database) -> None:
+    """Cancel flows: an editable draft per flow, immutable published versions that share the
+    traffic, a workspace's offer policy, and publish requests waiting for an owner's approval."""
+    db.executescript(
+        """
+        CREATE TABLE cancel_flows (
+            id INTEGER PRIMARY KEY,
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            template TEXT,
+            draft_json TEXT NOT NULL,
+            draft_updated_at TEXT NOT NULL,
+            holdout_percent INTEGER NOT NULL DEFAULT 0
+                CHECK (holdout_percent BETWEEN 0 AND 100),
+            is_active INTEGER NOT NULL DEFAULT 0 CHECK (is_active IN (0, 1)),
+            created_at TEXT NOT NULL,
+            archived_at TEXT
+        );
+        CREATE INDEX cancel_flows_workspace ON cancel_flows(workspace_id);
+        CREATE UNIQUE INDEX cancel_flows_one_active ON cancel_flows(workspace_id) WHERE is_active = 1;
+        CREATE TABLE cancel_flow_versions (
+            id INTEGER PRIMARY KEY,
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            flow_id INTEGER NOT NULL REFERENCES cancel_flows(id) ON DELETE CASCADE,
+            version INTEGER NOT NULL,
+            document_json TEXT NOT NULL,
+            traffic_percent INTEGER NOT NULL DEFAULT 0 CHECK (traffic_percent BETWEEN 0 AND 100),
+            published_at TEXT NOT NULL,
+            published_by INTEGER REFERENCES admins(id) ON DELETE SET NULL,
+            UNIQUE (flow_id, version)
+        );
+        CREATE INDEX cancel_flow_versions_workspace ON cancel_flow_versions(workspace_id, flow_id);
+        CREATE TABLE cancel_offer_policies (
+            workspace_id INTEGER PRIMARY KEY REFERENCES workspaces(id) ON DELETE CASCADE,
+            cooldown_days INTEGER NOT NULL DEFAULT 90 CHECK (cooldown_days BETWEEN 0 AND 3650),
+            max_percent_off INTEGER CHECK (max_percent_off BETWEEN 1 AND 100),
+            max_free_months INTEGER CHECK (max_free_months BETWEEN 0 AND 12),
+            max_value_amount INTEGER CHECK (max_value_amount >= 0),
+            max_value_currency TEXT,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE cancel_flow_approvals (
+            id INTEGER PRIMARY KEY,
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            flow_id INTEGER NOT NULL REFERENCES cancel_flows(id) ON DELETE CASCADE,
+            document_json TEXT NOT NULL,
+            reasons_json TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'approved', 'rejected', 'superseded')),
+            requested_by INTEGER REFERENCES admins(id) ON DELETE SET NULL,
+            requested_at TEXT NOT NULL,
+            decided_by INTEGER REFERENCES admins(id) ON DELETE SET NULL,
+            decided_at TEXT,
+            version_id INTEGER REFERENCES cancel_flow_versions(id) ON DELETE SET NULL
+        );
+        CREATE INDEX cancel_flow_approvals_pending ON cancel_flow_approvals(workspace_id, status);
+        """
+    )
+
+
+@migrations(name="0012_create_cancel_sessions")
+def create_cancel_sessions(db: Database) -> None:
+    """The customer-facing half of cancel flows: single-use embed tokens, one row per cancel
+    session (what the customer saw, chose, and what it was worth), and the Stripe action that
+    carries the outcome out, as a work row written in the same transaction as the choice."""
+    db.executescript(
+        """
+        CREATE TABLE embed_token_uses (
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            jti TEXT NOT NULL,
+            used_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            PRIMARY KEY (workspace_id, jti)
+        );
+        CREATE INDEX embed_token_uses_expiry ON embed_token_uses(expires_at);
+        CREATE TABLE cancel_sessions (
+            id INTEGER PRIMARY KEY,
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            key_hash TEXT NOT NULL UNIQUE,
+            source TEXT NOT NULL,
+            customer_id TEXT NOT NULL,
+            customer_email TEXT,
+            customer_name TEXT,
+            subscription_id TEXT,
+            flow_id INTEGER,
+            version_id INTEGER,
+            version INTEGER,
+            arm TEXT NOT NULL,
+            skip_offers TEXT,
+            step TEXT,
+            path TEXT NOT NULL DEFAULT '[]',
+            variants TEXT NOT NULL DEFAULT '{}',
+            reason_code TEXT,
+            reason_label TEXT,
+            free_text TEXT,
+            offers_shown TEXT NOT NULL DEFAULT '[]',
+            offer_accepted TEXT,
+            state TEXT NOT NULL DEFAULT 'open'
+                CHECK (state IN ('open', 'pending_action', 'finished')),
+            outcome TEXT CHECK (outcome IN ('saved_discount', 'saved_pause', 'saved_downgrade',
+                'saved_other', 'canceled', 'abandoned')),
+            currency TEXT,
+            mrr_at_stake INTEGER NOT NULL DEFAULT 0,
+            mrr_saved INTEGER NOT NULL DEFAULT 0,
+            return_url TEXT,
+            opened_at TEXT NOT NULL,
+            decided_at TEXT,
+            finished_at TEXT
+        );
+        CREATE INDEX cancel_sessions_ws ON cancel_sessions(workspace_id, id);
+        CREATE INDEX cancel_sessions_open ON cancel_sessions(state, opened_at);
+        CREATE INDEX cancel_sessions_customer ON cancel_sessions(workspace_id, customer_id);
+        CREATE TABLE cancel_actions (
+            id INTEGER PRIMARY KEY,
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            session_id INTEGER NOT NULL UNIQUE REFERENCES cancel_sessions(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            params TEXT NOT NULL,
+            result TEXT,
+            created_at TEXT NOT NULL,
+            done_at TEXT,
+            work_state TEXT NOT NULL DEFAULT 'pending', due_at TEXT NOT NULL, claimed_until TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT
+        );
+        CREATE INDEX cancel_actions_work ON cancel_actions(work_state, due_at);
+
+
 @migrations(name="0013_create_embed_tables")
 def create_embed_tables(db: Database) -> None:
     """What the founder's site needs from Backstop: the origins allowed to frame hosted pages,
