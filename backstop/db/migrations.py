@@ -582,5 +582,52 @@ def create_cancel_sessions(db: Database) -> None:
             attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT
         );
         CREATE INDEX cancel_actions_work ON cancel_actions(work_state, due_at);
+
+
+@migrations(name="0013_create_embed_tables")
+def create_embed_tables(db: Database) -> None:
+    """What the founder's site needs from Backstop: the origins allowed to frame hosted pages,
+    the Failed Payment Wall's behaviour, the portal's and the wall's opaque sessions, and a
+    portal domain per workspace."""
+    db.executescript(
+        """
+        CREATE TABLE embed_origins (
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            origin TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (workspace_id, origin)
+        );
+        CREATE TABLE embed_settings (
+            workspace_id INTEGER PRIMARY KEY REFERENCES workspaces(id) ON DELETE CASCADE,
+            wall_mode TEXT NOT NULL DEFAULT 'dismissible' CHECK (wall_mode IN ('dismissible', 'blocking')),
+            wall_grace_days INTEGER NOT NULL DEFAULT 0 CHECK (wall_grace_days BETWEEN 0 AND 60),
+            first_session_at TEXT,
+            portal_cancel_enabled INTEGER,
+            portal_checked_at TEXT,
+            portal_check_error TEXT,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE hosted_sessions (
+            key_hash TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('portal', 'wall')),
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            customer_id TEXT NOT NULL,
+            subscription_id TEXT,
+            campaign_id INTEGER,
+            return_url TEXT,
+            form_token TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        CREATE INDEX hosted_sessions_customer ON hosted_sessions(workspace_id, customer_id);
+        CREATE TABLE portal_domains (
+            workspace_id INTEGER PRIMARY KEY REFERENCES workspaces(id) ON DELETE CASCADE,
+            host TEXT NOT NULL UNIQUE,
+            verify_token TEXT NOT NULL,
+            verified_at TEXT,
+            last_checked_at TEXT,
+            last_result TEXT,
+            created_at TEXT NOT NULL
+        );
         """
     )

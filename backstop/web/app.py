@@ -28,6 +28,7 @@ from backstop.web.admin import (
     customers,
     desktop_login,
     email_pages,
+    embed_settings_pages,
     recovery_pages,
     recovery_settings_pages,
     send_domain_pages,
@@ -41,7 +42,7 @@ from backstop.web.api.routes import api_router
 from backstop.web.errors import EXCEPTION_HANDLERS
 from backstop.web.hooks import ses as ses_hooks
 from backstop.web.hooks import stripe as stripe_hooks
-from backstop.web.public import unsubscribe, update_card, winback
+from backstop.web.public import framing, unsubscribe, update_card, winback
 from backstop.web.state import AppState, provide_db
 
 log = logging.getLogger("backstop")
@@ -60,8 +61,7 @@ SECURITY_HEADERS = {
 
 
 def _security_headers(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
+    framing.apply_defaults(response.headers, SECURITY_HEADERS)
     return response
 
 
@@ -135,6 +135,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             *email_pages.handlers,
             *send_domain_pages.handlers,
             *branding_pages.handlers,
+            *embed_settings_pages.handlers,
             *customers.handlers,
             *recovery_pages.handlers,
             *recovery_settings_pages.handlers,
