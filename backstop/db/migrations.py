@@ -582,6 +582,8 @@ def create_cancel_sessions(db: Database) -> None:
             attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT
         );
         CREATE INDEX cancel_actions_work ON cancel_actions(work_state, due_at);
+        """
+    )
 
 
 @migrations(name="0013_create_embed_tables")

@@ -42,7 +42,7 @@ from backstop.web.api.routes import api_router
 from backstop.web.errors import EXCEPTION_HANDLERS
 from backstop.web.hooks import ses as ses_hooks
 from backstop.web.hooks import stripe as stripe_hooks
-from backstop.web.public import framing, unsubscribe, update_card, winback
+from backstop.web.public import cancel, framing, unsubscribe, update_card, winback
 from backstop.web.state import AppState, provide_db
 
 log = logging.getLogger("backstop")
@@ -151,6 +151,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             ses_hooks.ses_notifications,
             *unsubscribe.handlers,
             *update_card.handlers,
+            *cancel.handlers,
             *winback.handlers,
             admin_router,
             api_router,
@@ -168,7 +169,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             cookie_name="backstop_csrf",
             cookie_secure=settings.cookies_secure,
             cookie_httponly=True,
-            exclude=["^/api/", "^/stripe/", "^/hooks/", "^/healthz", "^/u/"],
+            exclude=["^/api/", "^/stripe/", "^/hooks/", "^/healthz", "^/u/", "^/cancel/"],
         ),
         openapi_config=OpenAPIConfig(
             title="Backstop REST API",

@@ -24,51 +24,18 @@ from backstop.email.branding import get_branding
 from backstop.embed import tokens
 from backstop.stripe_sync.customers import get_customer
 from backstop.web.deps import DB, Form
-from backstop.web.public import cancel_view
+from backstop.web.public import cancel_view, framing
 from backstop.web.state import app_state
 
 
-
-def frame_headers(db, workspace_id: int | None) -> dict[str, str]:
-    """Who may frame the page: the workspace's allowed origins when the embed settings exist,
-    else nobody."""
-    if workspace_id is not None:
-        try:
-            from backstop.web.public.framing import frame_headers as allowed
-        except ImportError:
-            pass
-        else:
-            return allowed(db, workspace_id)
-    return {"Content-Security-Policy": "frame-ancestors 'none'", "X-Frame-Options": "DENY"}
-
-
-def _ancestors(headers: dict[str, str]) -> list[str]:
-    for part in headers.get("Content-Security-Policy", "").split(";"):
-        words = part.split()
-        if words and words[0] == "frame-ancestors":
-            return [w for w in words[1:] if w.startswith(("https://", "http://"))]
-    return []
-
-
-def page_headers(db, workspace_id: int | None) -> tuple[dict[str, str], list[str]]:
-    """Response headers for a cancel page, and the origins allowed to frame it."""
-    framing = frame_headers(db, workspace_id)
-    ancestors_csp = next(
-        (p.strip() for p in framing.get("Content-Security-Policy", "").split(";") if "frame-ancestors" in p),
-        "frame-ancestors 'none'",
-    )
-    headers = {
-        "Content-Security-Policy": (
-            "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-            f"form-action 'self'; base-uri 'none'; {ancestors_csp}"
-        ),
+def page_headers(db, workspace_id: int | None) -> dict[str, str]:
+    """Own scripts and styles only, framing by the workspace's allowed origins, never cached."""
+    return {
+        **framing.frame_headers(db, workspace_id),
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
         "Cache-Control": "no-store",
     }
-    if "X-Frame-Options" in framing:
-        headers["X-Frame-Options"] = framing["X-Frame-Options"]
-    return headers, _ancestors(framing)
 
 
 def _embed_params(request: Request, form: dict | None = None) -> dict[str, str]:
@@ -97,34 +64,29 @@ def render(
     form: dict | None = None,
     simulate: dict | None = None,
 ) -> Response:
-    headers, ancestors = page_headers(db, workspace_id)
-    origin = embed.get("origin")
-    parent_origin = origin if embed.get("embed") == "1" and origin in ancestors else None
-    message = None
+    headers = page_headers(db, workspace_id)
+    parent_origin = (
+        framing.parent_origin(db, workspace_id, embed.get("origin")) if embed.get("embed") else None
+    )
+    event = None
     if view.kind == "done" and view.outcome:
-        if view.outcome == "canceled":
-            message = {"type": "canceled", "outcome": view.outcome}
-        else:
-            message = {"type": "saved", "outcome": view.outcome, "offer": view.offer_kind}
+        event = "canceled" if view.outcome == "canceled" else "saved"
     context: dict[str, Any] = {
         "view": view,
         "branding": get_branding(db, workspace_id) if workspace_id else None,
         "form": form,
         "embed": embed.get("embed") == "1",
         "parent_origin": parent_origin,
-        "message": json.dumps(message) if message else "",
+        "event": event,
         "simulate": simulate,
     }
-    if simulate is not None:
-        headers = {**headers, "X-Frame-Options": "SAMEORIGIN"}
-        headers["Content-Security-Policy"] = headers["Content-Security-Policy"].replace(
-            "frame-ancestors 'none'", "frame-ancestors 'self'"
-        )
     html = request.app.template_engine.get_template("public/cancel.html").render(**context)
     return Response(html, media_type="text/html; charset=utf-8", status_code=view.status, headers=headers)
 
 
-def session_page(request: Request, db, session: sessions.SessionRecord, key: str, embed: dict[str, str]) -> Response:
+def session_page(
+    request: Request, db, session: sessions.SessionRecord, key: str, embed: dict[str, str]
+) -> Response:
     settings = app_state(request).settings
     flow = sessions.flow_of(db, session)
     if session.state == "open":
@@ -132,7 +94,11 @@ def session_page(request: Request, db, session: sessions.SessionRecord, key: str
         form = {
             "method": "post",
             "action": f"{sessions.hosted_path(key)}/step",
-            "hidden": {"form_token": sessions.form_token(settings.secret_key, key), "step": session.step or "", **embed},
+            "hidden": {
+                "form_token": sessions.form_token(settings.secret_key, key),
+                "step": session.step or "",
+                **embed,
+            },
         }
         return render(request, db, view, workspace_id=session.workspace_id, embed=embed, form=form)
     action = sessions.action_of(db, session.id)
@@ -144,7 +110,9 @@ def session_page(request: Request, db, session: sessions.SessionRecord, key: str
         view.status = 410
         return render(request, db, view, workspace_id=session.workspace_id, embed=embed)
     customer = get_customer(db, session.workspace_id, session.customer_id)
-    sub = next((s for s in (customer.subscriptions if customer else []) if s.id == session.subscription_id), None)
+    sub = next(
+        (s for s in (customer.subscriptions if customer else []) if s.id == session.subscription_id), None
+    )
     view = cancel_view.done_view(
         db,
         session.workspace_id,
@@ -180,7 +148,9 @@ def open_from_token(request: Request, token: FromPath[str], db: DB) -> Response:
         )
     except sessions.CannotOpen as exc:
         name = "no_subscription" if exc.reason == "no_subscription" else "invalid"
-        return render(request, db, cancel_view.problem_view(name), workspace_id=checked.workspace["id"], embed=embed)
+        return render(
+            request, db, cancel_view.problem_view(name), workspace_id=checked.workspace["id"], embed=embed
+        )
     return Redirect(_session_url(session.key, embed), status_code=303, headers={"Cache-Control": "no-store"})
 
 
@@ -206,7 +176,9 @@ def answer_step(request: Request, key: FromPath[str], db: DB, data: Form) -> Res
             workspace_id=session.workspace_id if session else None,
             embed={},
         )
-    _, action_id = sessions.answer(db, key, {k: data.get(k) for k in ("action", "step", "reason", "free_text")})
+    _, action_id = sessions.answer(
+        db, key, {k: data.get(k) for k in ("action", "step", "reason", "free_text")}
+    )
     if action_id is not None:
         from jobs.cancel_flows import apply_action
 

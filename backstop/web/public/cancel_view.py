@@ -92,7 +92,9 @@ def offer_facts(db: Database, workspace_id: int, offer: Offer) -> list[str]:
     if kind == "pause":
         return [f"No charges for {_months(offer.months)}; your subscription picks up again after that."]
     if kind == "gift":
-        return [f"Your next {_months(offer.months)} free."] if offer.months != 1 else ["Your next month free."]
+        return (
+            [f"Your next {_months(offer.months)} free."] if offer.months != 1 else ["Your next month free."]
+        )
     if kind == "trial_extension":
         return [f"{offer.days} more days of your trial, free."]
     if kind in ("downgrade", "annual_upsell"):
@@ -121,9 +123,15 @@ def step_view(db: Database, workspace_id: int, flow: Flow, walk: dict) -> PageVi
         if offer is None:
             return PageView("confirm", DEFAULT_TITLES["confirm"], node=node)
         return PageView(
-            "offer", offer_headline(offer), node=node, offer=offer, offer_facts=offer_facts(db, workspace_id, offer)
+            "offer",
+            offer_headline(offer),
+            node=node,
+            offer=offer,
+            offer_facts=offer_facts(db, workspace_id, offer),
         )
-    return PageView(node.type, node.title or DEFAULT_TITLES.get(node.type, "Cancel your subscription?"), node=node)
+    return PageView(
+        node.type, node.title or DEFAULT_TITLES.get(node.type, "Cancel your subscription?"), node=node
+    )
 
 
 def with_outcome(url: str, outcome: str) -> str:
@@ -151,7 +159,9 @@ def done_lines(
             return ["Your subscription has been canceled. You won't be charged again."]
         until = _date(result.get("cancel_at") or period_end)
         if until:
-            return [f"Your subscription is canceled. You keep access until {until}, and you won't be charged again."]
+            return [
+                f"Your subscription is canceled. You keep access until {until}, and you won't be charged again."
+            ]
         return [
             "Your subscription is canceled. You keep access until the end of the period you've paid for, "
             "and you won't be charged again."
@@ -163,8 +173,12 @@ def done_lines(
     if kind == "pause":
         until = _date(result.get("resumes_at"))
         if until:
-            return [f"Your subscription is paused. You won't be charged until {until}; it picks up again then."]
-        return [f"Your subscription is paused for {_months(offer.get('months'))}. You won't be charged until then."]
+            return [
+                f"Your subscription is paused. You won't be charged until {until}; it picks up again then."
+            ]
+        return [
+            f"Your subscription is paused for {_months(offer.get('months'))}. You won't be charged until then."
+        ]
     if kind in ("downgrade", "annual_upsell"):
         label = _plan_label(db, workspace_id, offer.get("price_id"))
         return [f"You're now on {label}." if label else "Your plan has been switched."]
@@ -173,7 +187,9 @@ def done_lines(
     if kind == "trial_extension":
         return [f"Your trial now runs {offer.get('days')} more days."]
     if kind == "call":
-        return ["Thanks — pick a time below and we'll talk it through. Your subscription continues meanwhile."]
+        return [
+            "Thanks — pick a time below and we'll talk it through. Your subscription continues meanwhile."
+        ]
     return ["Thank you for staying."]
 
 
@@ -236,13 +252,21 @@ def pending_view(outcome: str, last_error: str | None) -> PageView:
 
 
 PROBLEMS = {
-    "expired": (410, "This link has expired", "Cancel links only work for a few minutes. Go back and choose Cancel again."),
+    "expired": (
+        410,
+        "This link has expired",
+        "Cancel links only work for a few minutes. Go back and choose Cancel again.",
+    ),
     "reused": (
         410,
         "This link was already used",
         "Each cancel link opens once. Go back and choose Cancel again to start over.",
     ),
-    "gone": (404, "This page isn't available", "The link may have been cut short. Go back and choose Cancel again."),
+    "gone": (
+        404,
+        "This page isn't available",
+        "The link may have been cut short. Go back and choose Cancel again.",
+    ),
     "no_subscription": (
         404,
         "There's nothing to cancel",
