@@ -38,7 +38,7 @@ from backstop.web.admin import (
     workspace_pages,
 )
 from backstop.web.admin.common import current_session, current_workspace
-from backstop.web.api.routes import api_router
+from backstop.web.api.routes import api_router, embed_router
 from backstop.web.errors import EXCEPTION_HANDLERS
 from backstop.web.hooks import ses as ses_hooks
 from backstop.web.hooks import stripe as stripe_hooks
@@ -155,6 +155,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             *winback.handlers,
             admin_router,
             api_router,
+            embed_router,
             create_static_files_router(
                 path="/static", directories=[static_dir()], include_in_schema=False, name="static"
             ),

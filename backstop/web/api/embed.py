@@ -5,7 +5,7 @@ both are rate-limited per client address like every unauthenticated request."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from litestar import Request, post
 from litestar.openapi.datastructures import ResponseSpec
@@ -80,34 +80,20 @@ _REFUSALS = {
 }
 
 
-def _body(data: Any, *names: str) -> dict[str, str]:
-    if not isinstance(data, dict):
-        raise ApiError(400, 'Send a JSON object, such as {"token": "eyJ…"}.')
-    out = {}
-    for name in names:
-        value = data.get(name)
-        if not isinstance(value, str) or not value:
-            raise ApiError(400, f"{name} is required: a string.")
-        out[name] = value
-    return out
-
-
 @post(
-    "/embed/check",
+    "/check",
     sync_to_thread=True,
     status_code=200,
     summary="Check an embed token",
     tags=["Embed"],
-    security=[],
     responses=_REFUSALS,
     description="What Backstop sees in a signed embed token, without using it up: the workspace and "
     "customer it opens a cancel flow for, or `valid: false` with the reason (`malformed`, "
     "`unsupported_alg`, `unknown_workspace`, `bad_signature`, `exp_too_far`, `expired`, `reused`, "
     "`unknown_customer`) and a sentence saying what to fix. No API token: the JWT is the credential.",
 )
-def check_token(request: Request, db: DB, data: JSONBody[Any]) -> CheckOut:
-    token = _body(data, "token")["token"]
-    result = tokens.check(db, app_state(request).box, token)
+def check_token(request: Request, db: DB, data: JSONBody[CheckIn]) -> CheckOut:
+    result = tokens.check(db, app_state(request).box, data.token)
     if not result.valid:
         return CheckOut(valid=False, reason=result.reason, message=result.message)
     customer = result.customer
@@ -127,26 +113,24 @@ def check_token(request: Request, db: DB, data: JSONBody[Any]) -> CheckOut:
 
 
 @post(
-    "/embed/sessions",
+    "/sessions",
     sync_to_thread=True,
     status_code=201,
     summary="Open a hosted cancel session",
     tags=["Embed"],
-    security=[],
     responses=_REFUSALS,
     description="Use up a signed embed token and open a cancel session for its customer. Send the "
     "customer's browser to `url`; when they finish, the flow sends them back to `return_url` with "
     "`?outcome=` (`saved_discount`, `saved_pause`, `saved_downgrade`, `saved_other` or `canceled`). "
     "`return_url` must be an http(s) URL. A refused token is a 400 whose message names the reason.",
 )
-def open_session(request: Request, db: DB, data: JSONBody[Any]) -> SessionOut:
-    fields = _body(data, "token", "return_url")
-    return_url = safe_return_url(fields["return_url"])
+def open_session(request: Request, db: DB, data: JSONBody[SessionIn]) -> SessionOut:
+    return_url = safe_return_url(data.return_url)
     if return_url is None:
         raise ApiError(400, "return_url must be an http or https URL with a host, at most 2,000 characters.")
     state = app_state(request)
     try:
-        checked = tokens.redeem(db, state.box, fields["token"])
+        checked = tokens.redeem(db, state.box, data.token)
     except tokens.TokenRejected as exc:
         raise ApiError(400, f"{exc.reason}: {exc.message}")
     try:

@@ -10,7 +10,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from backstop.reporting.stats import DEFINITIONS, workspace_stats
-from backstop.web.api import campaigns, customers, embed
+from backstop.web.api import campaigns, cancel_sessions, customers, embed
 from backstop.web.api.auth import api_auth_middleware
 from backstop.web.api.errors import ERROR_RESPONSES, ApiError
 from backstop.web.deps import DB
@@ -75,11 +75,20 @@ api_router = Router(
         stats,
         *customers.handlers,
         *campaigns.handlers,
-        *embed.handlers,
+        *cancel_sessions.handlers,
         reference,
         unknown_path,
     ],
     middleware=[api_auth_middleware],
     security=[{"bearerAuth": []}],
+    response_headers=RATE_LIMIT_HEADERS,
+)
+
+# The embed endpoints authenticate with the signed token in their body, so the document lists no
+# bearer scheme for them; the same middleware still rate-limits them per client address.
+embed_router = Router(
+    path="/api/v1/embed",
+    route_handlers=embed.handlers,
+    middleware=[api_auth_middleware],
     response_headers=RATE_LIMIT_HEADERS,
 )
