@@ -217,6 +217,7 @@ def open_campaign(db: Database, workspace_id: int, failed: FailedInvoice) -> tup
         schedule_step(db, campaign, "dunning", step, due)
     retry_due = plan_next_retry(db, campaign, policy)
     schedule_step(db, campaign, "terminal", 1, rules.terminal_at(policy, now, retry_due))
+    _record_webhook_event(db, campaign["id"], "recovery.opened")
     return campaign, True
 
 
@@ -234,7 +235,17 @@ def close(db: Database, campaign_id: int, status: str, reason: str, **detail) ->
         [campaign_id],
     )
     note(db, campaign_id, status, reason=reason, **detail)
+    if status in ("recovered", "lost"):
+        _record_webhook_event(db, campaign_id, f"recovery.{status}")
     return True
+
+
+def _record_webhook_event(db: Database, campaign_id: int, event_type: str) -> None:
+    """The outbound webhook event of an opened or closed campaign, in the same transaction."""
+    from backstop.webhooks_out.events import campaign_data, record_event
+
+    campaign = one(db, "SELECT * FROM campaigns WHERE id = ?", [campaign_id])
+    record_event(db, campaign["workspace_id"], event_type, campaign_data(campaign))
 
 
 def in_flight_for(

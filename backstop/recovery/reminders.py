@@ -127,7 +127,7 @@ def trial_ending(ctx: EventContext) -> None:
     items = ((sub.get("items") or {}).get("data")) or []
     price = (items[0].get("price") if items else None) or {}
     plan = plan_for_price(ctx.db, ctx.workspace_id, ref_id(price))
-    queue_email(
+    queued = queue_email(
         ctx.db,
         ctx.settings,
         workspace_id=ctx.workspace_id,
@@ -144,6 +144,28 @@ def trial_ending(ctx: EventContext) -> None:
         dedupe_key=f"trial_ending:{sub['id']}:{trial_end}",
         customer_id=customer_id,
     )
+    if queued.created and queued.status == "queued":
+        _record_trial_event(ctx, sub, customer, price, plan, queued.id)
+
+
+def _record_trial_event(
+    ctx: EventContext, sub: dict, customer: dict, price: dict, plan: dict, email_id: int
+) -> None:
+    from backstop.webhooks_out.events import record_event, trial_reminder_data
+
+    price = price if isinstance(price, dict) else {}
+    data = trial_reminder_data(
+        customer_id=ref_id(sub.get("customer")),
+        customer_email=customer["email"],
+        subscription_id=sub["id"],
+        trial_end=sub["trial_end"],
+        price_id=ref_id(price) if price else None,
+        plan_name=(plan or {}).get("name"),
+        amount=price.get("unit_amount"),
+        currency=price.get("currency"),
+        email_id=email_id,
+    )
+    record_event(ctx.db, ctx.workspace_id, "trial.reminder_sent", data)
 
 
 def today() -> str:

@@ -21,7 +21,7 @@ from backstop.connectors.stripe import (
     StripeInvalidRequest,
     StripeUnavailable,
 )
-from backstop.db import all_rows, one
+from backstop.db import all_rows, one, write_transaction
 from backstop.lib import workrows
 from backstop.recovery import campaigns, dunning_copy, links
 from backstop.recovery import policy as rules
@@ -144,7 +144,7 @@ def _retry(db, step, campaign, settings, gateway_for) -> str:
         else:
             outcome, decline, message = "error", exc.code, exc.message
     stripe_count = _attempt_count_after(gateway, campaign) if outcome == "declined" else None
-    with db.atomic():
+    with write_transaction(db):
         if stripe_count is not None:
             # Count this attempt against the cap now, not when Stripe's event about it arrives:
             # a new card announced first would otherwise earn an attempt over the cap.
@@ -258,7 +258,7 @@ def _terminal(db, step, campaign, settings, gateway_for) -> str:
             )
     except StripeInvalidRequest as exc:
         log.info("terminal action for campaign %s: %s", campaign["id"], exc.message)
-    with db.atomic():
+    with write_transaction(db):
         _finish(db, step["id"], "done", action)
         campaigns.close(db, campaign["id"], "lost", rules.TERMINAL_ACTIONS[action], action=action)
     return "lost"

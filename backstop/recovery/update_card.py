@@ -23,7 +23,7 @@ from backstop.connectors.stripe import (
     StripeInvalidRequest,
     StripeNotFound,
 )
-from backstop.db import one
+from backstop.db import one, write_transaction
 from backstop.recovery import campaigns, links, steps
 from backstop.recovery import policy as rules
 from backstop.recovery.campaigns import card_on_file
@@ -365,7 +365,8 @@ def status(db: Database, campaign: dict, *, gateway_for: Callable[[int], StripeG
         else:
             settled = invoice_state(invoice)
             if settled == "paid":
-                campaigns.close(db, campaign["id"], "recovered", "The invoice was paid")
+                with write_transaction(db):
+                    campaigns.close(db, campaign["id"], "recovered", "The invoice was paid")
                 return {"state": "paid"}
             if settled:
                 return {"state": "closed"}

@@ -18,7 +18,7 @@ from sqlite_utils import Database
 
 from backstop import clock
 from backstop.connectors.stripe import StripeCardDeclined, StripeFailure, StripeGateway, StripeInvalidRequest
-from backstop.db import all_rows, one
+from backstop.db import all_rows, one, write_transaction
 from backstop.lib import workrows
 from backstop.recovery.campaigns import plan_for_price
 from backstop.settings import Settings
@@ -167,7 +167,7 @@ def send(db: Database, row_id: int, settings: Settings) -> str | None:
     if not workrows.claim(db, TABLE, row_id):
         return None
     row = one(db, "SELECT * FROM winbacks WHERE id = ?", [row_id])
-    with db.atomic():
+    with write_transaction(db):
         if row["status"] != "scheduled":
             workrows.complete(db, TABLE, row_id)
             return row["status"]
@@ -205,6 +205,7 @@ def send(db: Database, row_id: int, settings: Settings) -> str | None:
         )
         if queued.status in ("queued", "sent"):
             _finish(db, row_id, "sent", "email queued", queued.id)
+            _record_webhook_event(db, row, "reactivation.sent", email_id=queued.id)
             return "sent"
         _finish(db, row_id, "skipped", f"email {queued.status}", queued.id)
         return "skipped"
@@ -265,12 +266,21 @@ def restart(db: Database, row: dict, gateway_for: Callable[[int], StripeGateway]
         raise RestartFailed("failed", exc.message) from None
     except StripeFailure as exc:
         raise RestartFailed("unreachable", exc.message) from None
-    db.execute(
-        "UPDATE winbacks SET status = 'restarted', new_subscription_id = ?, restarted_at = ?, "
-        "outcome = 'restarted' WHERE id = ? AND status != 'restarted'",
-        [sub["id"], clock.iso(), row["id"]],
-    )
+    with write_transaction(db):
+        cur = db.execute(
+            "UPDATE winbacks SET status = 'restarted', new_subscription_id = ?, restarted_at = ?, "
+            "outcome = 'restarted' WHERE id = ? AND status != 'restarted'",
+            [sub["id"], clock.iso(), row["id"]],
+        )
+        if cur.rowcount == 1:
+            _record_webhook_event(db, row, "winback.recorded", subscription_id=sub["id"], coupon=coupon)
     return sub["id"]
+
+
+def _record_webhook_event(db: Database, row: dict, event_type: str, **extra) -> None:
+    from backstop.webhooks_out.events import record_event, winback_data
+
+    record_event(db, row["workspace_id"], event_type, winback_data(row, **extra))
 
 
 def for_workspace(db: Database, workspace_id: int) -> list[dict]:

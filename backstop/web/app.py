@@ -208,4 +208,5 @@ def _register_tasks() -> None:
     import jobs.recovery
     import jobs.stripe
     import jobs.sweeper
+    import jobs.webhooks
     import jobs.winback  # noqa: F401

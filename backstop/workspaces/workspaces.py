@@ -236,3 +236,16 @@ def remove_member(db: Database, ws: Workspace, admin_id: int) -> None:
         if _member_role(db, ws, admin_id) == "owner" and _owner_count(db, ws) == 1:
             raise ValidationError("A workspace needs at least one owner; make someone else owner first.")
         db.execute("DELETE FROM workspace_members WHERE workspace_id = ? AND admin_id = ?", [ws.id, admin_id])
+
+
+def owner_emails(db: Database, workspace_id: int) -> list[str]:
+    """Where notices about the workspace go: its owners' sign-in addresses."""
+    return [
+        r["email"]
+        for r in all_rows(
+            db,
+            "SELECT a.email FROM workspace_members m JOIN admins a ON a.id = m.admin_id "
+            "WHERE m.workspace_id = ? AND m.role = 'owner' ORDER BY a.id",
+            [workspace_id],
+        )
+    ]
