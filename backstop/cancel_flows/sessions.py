@@ -557,12 +557,10 @@ def outcome_event(session: SessionRecord) -> tuple[str, dict] | None:
 
 def _emit_outcome_event(db: Database, session: SessionRecord) -> str | None:
     """Record the outbound webhook event inside the caller's write transaction."""
+    from backstop.webhooks_out.events import record_event
+
     event = outcome_event(session)
     if event is None:
-        return None
-    try:
-        from backstop.webhooks_out.events import record_event
-    except ImportError:  # outbound webhooks are not part of this build
         return None
     return record_event(db, session.workspace_id, event[0], event[1])
 

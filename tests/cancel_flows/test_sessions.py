@@ -275,3 +275,42 @@ def test_the_same_customer_always_lands_on_the_same_arm_through_sessions(db, con
     first = [_open(db, connected, p).arm for p in people]
     assert [_open(db, connected, p).arm for p in people] == first
     assert set(first) == {"v1", "v2"}
+
+
+def _events(db):
+    return [
+        (r[0], json.loads(r[1])["data"])
+        for r in db.execute("SELECT type, body FROM webhook_events ORDER BY id")
+    ]
+
+
+def test_a_save_and_a_cancel_are_recorded_as_webhook_events_when_applied(
+    db, connected, live, sam, fake_stripe, gateway_for
+):
+    session = _open(db, connected, sam)
+    _post(db, session, action="reason", reason="too_expensive")
+    _, action_id = _post(db, session, action="accept")
+    assert _events(db) == []  # decided, not applied yet
+    sessions.run_action(db, action_id, gateway_for)
+    other = subscriber(db, connected.id, fake_stripe, email="lee@example.com")
+    lost = _open(db, connected, other)
+    _, action_id = sessions.answer(db, lost.key, {"action": "cancel"})
+    sessions.run_action(db, action_id, gateway_for)
+    kept = _open(db, connected, subscriber(db, connected.id, fake_stripe, email="kim@example.com"))
+    sessions.answer(db, kept.key, {"action": "keep"})
+    (saved_type, saved), (lost_type, lost_data), (kept_type, kept_data) = _events(db)
+    assert (saved_type, lost_type, kept_type) == ("cancel.saved", "cancel.lost", "cancel.saved")
+    assert saved["session_id"] == session.id and saved["outcome"] == "saved_discount"
+    assert saved["offer"]["kind"] == "discount" and saved["offer"]["percent_off"] == 30
+    assert (
+        saved["mrr_at_stake"] == {"amount": 3000, "currency": "usd"} and saved["mrr_saved"]["amount"] == 2100
+    )
+    assert (saved["reason_code"], saved["flow_version"]) == ("too_expensive", 1)
+    assert (
+        lost_data["outcome"] == "canceled"
+        and lost_data["offer"] is None
+        and lost_data["mrr_saved"]["amount"] == 0
+    )
+    assert kept_data["outcome"] == "saved_other" and kept_data["offer"] is None
+    sessions.close_abandoned(db)  # abandoned sessions make no event
+    assert len(_events(db)) == 3
