@@ -25,6 +25,7 @@ from backstop.web import health
 from backstop.web.admin import (
     auth,
     branding_pages,
+    cancel_runtime_pages,
     customers,
     desktop_login,
     email_pages,
@@ -139,6 +140,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             *customers.handlers,
             *recovery_pages.handlers,
             *recovery_settings_pages.handlers,
+            *cancel_runtime_pages.handlers,
             *upcoming.handlers,
         ],
     )

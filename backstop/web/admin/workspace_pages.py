@@ -6,6 +6,7 @@ from litestar import Request, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from backstop.cancel_flows import analytics as cancel_analytics
 from backstop.reporting import stats
 from backstop.stripe_sync import backfill
 from backstop.web.admin import recovery_pages
@@ -86,6 +87,10 @@ def overview(
         recovery=recovery_pages.overview_panels(db, workspace.id),
         sync=backfill.progress(db, workspace.id),
         resent=request.query_params.get("resent"),
+        cancel_overview={
+            "funnel": cancel_analytics.funnel(db, workspace.id, days=stats.WINDOW_DAYS),
+            "reasons": cancel_analytics.reasons(db, workspace.id, days=stats.WINDOW_DAYS, excerpts=0),
+        },
     )
     response.set_cookie(
         "backstop_ws",

@@ -64,7 +64,8 @@ def render(
     form: dict | None = None,
     simulate: dict | None = None,
 ) -> Response:
-    headers = page_headers(db, workspace_id)
+    # Simulate is an admin page: nobody may frame it.
+    headers = page_headers(db, None if simulate is not None else workspace_id)
     parent_origin = (
         framing.parent_origin(db, workspace_id, embed.get("origin")) if embed.get("embed") else None
     )
