@@ -25,6 +25,8 @@ from backstop.web import health
 from backstop.web.admin import (
     auth,
     branding_pages,
+    cancel_flow_pages,
+    cancel_flow_version_pages,
     cancel_runtime_pages,
     customers,
     desktop_login,
@@ -141,6 +143,8 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             *recovery_pages.handlers,
             *recovery_settings_pages.handlers,
             *cancel_runtime_pages.handlers,
+            *cancel_flow_pages.handlers,
+            *cancel_flow_version_pages.handlers,
             *upcoming.handlers,
         ],
     )

@@ -7,6 +7,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from backstop.cancel_flows import analytics as cancel_analytics
+from backstop.cancel_flows import flows
 from backstop.reporting import stats
 from backstop.stripe_sync import backfill
 from backstop.web.admin import recovery_pages
@@ -91,6 +92,7 @@ def overview(
             "funnel": cancel_analytics.funnel(db, workspace.id, days=stats.WINDOW_DAYS),
             "reasons": cancel_analytics.reasons(db, workspace.id, days=stats.WINDOW_DAYS, excerpts=0),
         },
+        approvals=flows.pending_approvals(db, workspace.id),
     )
     response.set_cookie(
         "backstop_ws",
