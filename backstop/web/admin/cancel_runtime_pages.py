@@ -61,6 +61,7 @@ def analytics_page(
         session=session,
         workspace=workspace,
         nav="cancel-flows",
+        cf_tab="analytics",
         flows=all_flows,
         flow_id=flow_id,
         window=window,
@@ -102,6 +103,38 @@ def _decode(raw: str | None) -> dict | None:
 
 
 @get("/w/{slug:str}/cancel-flows/{flow_id:int}/simulate", sync_to_thread=True)
+def simulate_page(
+    request: Request,
+    slug: FromPath[str],
+    flow_id: FromPath[int],
+    db: DB,
+    session: CurrentSession,
+    workspace: CurrentWorkspace,
+) -> Template:
+    """The customer's pages in a phone-sized frame, for the Draft or a published version."""
+    record = flows.get_flow(db, workspace.id, flow_id) if 0 < flow_id < 2**63 else None
+    if record is None:
+        raise NotFound(f"flow {flow_id}")
+    versions = flows.versions(db, workspace.id, record.id)
+    which = request.query_params.get("version", "draft")
+    if not any(str(v.id) == which for v in versions):
+        which = "draft"
+    return render(
+        request,
+        "admin/cancel_simulate.html",
+        db=db,
+        session=session,
+        workspace=workspace,
+        nav="cancel-flows",
+        cf_tab="simulate",
+        record=record,
+        versions=versions,
+        which=which,
+        frame=f"/w/{workspace.slug}/cancel-flows/{record.id}/simulate/frame?{urlencode({'version': which})}",
+    )
+
+
+@get("/w/{slug:str}/cancel-flows/{flow_id:int}/simulate/frame", sync_to_thread=True)
 def simulate(
     request: Request,
     slug: FromPath[str],
@@ -127,7 +160,7 @@ def simulate(
     label = f"version {version.version} of {record.name}" if version else f"the draft of {record.name}"
     seed = (q.get("as") or "1")[:12]
     who = Who(workspace.id, f"simulated-customer-{seed}", record.id)
-    base = f"/w/{workspace.slug}/cancel-flows/{record.id}/simulate"
+    base = f"/w/{workspace.slug}/cancel-flows/{record.id}/simulate/frame"
     restart = f"{base}?{urlencode({'version': which, 'as': seed})}"
     walk = _decode(q.get("state"))
     if walk is None:
@@ -143,7 +176,6 @@ def simulate(
         "label": label,
         "restart": restart,
         "other": other,
-        "back": f"/w/{workspace.slug}/cancel-flows/{record.id}",
         "panel": None,
     }
     if decision is not None:
@@ -177,4 +209,4 @@ def simulate(
     )
 
 
-handlers = [analytics_page, simulate]
+handlers = [analytics_page, simulate_page, simulate]

@@ -64,8 +64,12 @@ def render(
     form: dict | None = None,
     simulate: dict | None = None,
 ) -> Response:
-    # Simulate is an admin page: nobody may frame it.
-    headers = page_headers(db, None if simulate is not None else workspace_id)
+    headers = page_headers(db, workspace_id)
+    if simulate is not None:  # framed by the admin's Simulate page only
+        headers.pop("X-Frame-Options", None)
+        csp = framing.frame_headers(db, None)["Content-Security-Policy"]
+        headers["Content-Security-Policy"] = csp.replace("frame-ancestors 'none'", "frame-ancestors 'self'")
+        headers["X-Frame-Options"] = "SAMEORIGIN"
     parent_origin = (
         framing.parent_origin(db, workspace_id, embed.get("origin")) if embed.get("embed") else None
     )

@@ -39,7 +39,7 @@ def _sim(client, page, action, **fields):
 def test_simulate_walks_the_flow_and_says_what_stripe_would_do(as_olivia, db, acme, live, fake_stripe):
     flow, version = live
     before = len(fake_stripe.requests)
-    page = as_olivia.get(f"/w/acme/cancel-flows/{flow.id}/simulate?version={version.id}")
+    page = as_olivia.get(f"/w/acme/cancel-flows/{flow.id}/simulate/frame?version={version.id}")
     assert page.status_code == 200 and "Simulating version 1 of SaaS Standard" in page.text
     assert "Before you go" in page.text and "x-frame-options" in page.headers
     page = _sim(as_olivia, page, "reason", reason="too_expensive")
@@ -60,12 +60,23 @@ def test_simulate_walks_the_flow_and_says_what_stripe_would_do(as_olivia, db, ac
     assert len(fake_stripe.requests) == before
 
 
+def test_the_simulate_tab_frames_the_chosen_version(as_olivia, acme, live):
+    flow, version = live
+    page = as_olivia.get(f"/w/acme/cancel-flows/{flow.id}/simulate?version={version.id}")
+    assert page.status_code == 200
+    assert f'src="/w/acme/cancel-flows/{flow.id}/simulate/frame?version={version.id}"' in page.text
+    assert "Version 1 (live, 100% of traffic)" in text_of(page.text)
+    frame = as_olivia.get(f"/w/acme/cancel-flows/{flow.id}/simulate/frame")
+    assert frame.headers["x-frame-options"] == "SAMEORIGIN"
+    assert "frame-ancestors 'self'" in frame.headers["content-security-policy"]
+
+
 def test_simulate_the_draft_and_refuse_another_workspaces_flow(as_olivia, db, acme, live, globex_flow):
     flow, _ = live
-    draft = as_olivia.get(f"/w/acme/cancel-flows/{flow.id}/simulate")
+    draft = as_olivia.get(f"/w/acme/cancel-flows/{flow.id}/simulate/frame")
     assert draft.status_code == 200 and "Simulating the draft of SaaS Standard" in draft.text
-    assert as_olivia.get(f"/w/acme/cancel-flows/{globex_flow}/simulate").status_code == 404
-    tampered = as_olivia.get(f"/w/acme/cancel-flows/{flow.id}/simulate?state=%%%&action=accept&step=x")
+    assert as_olivia.get(f"/w/acme/cancel-flows/{globex_flow}/simulate/frame").status_code == 404
+    tampered = as_olivia.get(f"/w/acme/cancel-flows/{flow.id}/simulate/frame?state=%%%&action=accept&step=x")
     assert tampered.status_code == 200 and "Before you go" in tampered.text
 
 
