@@ -176,7 +176,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             cookie_name="backstop_csrf",
             cookie_secure=settings.cookies_secure,
             cookie_httponly=True,
-            exclude=["^/api/", "^/stripe/", "^/hooks/", "^/healthz", "^/u/", "^/cancel/"],
+            exclude=["^/api/", "^/stripe/", "^/hooks/", "^/healthz", "^/u/", "^/cancel/", "^/static/"],
         ),
         openapi_config=OpenAPIConfig(
             title="Backstop REST API",

@@ -275,3 +275,10 @@ def test_no_page_renders_a_missing_value(client, db, connected, sam, secret, fak
     for page in (walker.page, walker.post("cancel")):
         for bad in ("None", "null", "undefined", "()"):
             assert bad not in re.sub(r"<script.*?</script>", "", page.text), bad
+
+
+def test_the_page_and_its_files_set_no_cookie(client, connected, live, sam, secret):
+    walker = start(client, secret, sam)
+    for path in (walker.url, "/static/public/page.css", "/static/public/cancel.css", "/static/public/cancel.js"):
+        answer = client.get(path)
+        assert answer.status_code == 200 and "set-cookie" not in answer.headers, path
