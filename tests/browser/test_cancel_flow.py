@@ -27,7 +27,7 @@ from tests.cancel_flows.stories import flow_document, publish_flow, sign, subscr
 from tests.conftest import start_live_server
 
 SECRET_KEY = "c" * 48
-SHOTS = os.environ.get("BACKSTOP_SCREENSHOTS")  # a directory: save what the pages look like
+SHOTS = os.environ.get("SCREENSHOTS_DIR")  # a directory: save what the pages look like
 
 
 @pytest.fixture

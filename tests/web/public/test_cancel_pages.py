@@ -279,6 +279,11 @@ def test_no_page_renders_a_missing_value(client, db, connected, sam, secret, fak
 
 def test_the_page_and_its_files_set_no_cookie(client, connected, live, sam, secret):
     walker = start(client, secret, sam)
-    for path in (walker.url, "/static/public/page.css", "/static/public/cancel.css", "/static/public/cancel.js"):
+    for path in (
+        walker.url,
+        "/static/public/page.css",
+        "/static/public/cancel.css",
+        "/static/public/cancel.js",
+    ):
         answer = client.get(path)
         assert answer.status_code == 200 and "set-cookie" not in answer.headers, path
