@@ -9,7 +9,6 @@ published flow and mirrored subscribers. Times are measured by clients on the lo
 interface, so they include HTTP on 127.0.0.1 but no network. A report, not a test.
 """
 
-# ruff: noqa: E402 - the import path is fixed before the imports below
 from __future__ import annotations
 
 import sys
@@ -44,7 +43,7 @@ HIDDEN_RE = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def load(url: str, paths: list[str], clients: int, seconds: float) -> list[float]:
@@ -89,7 +88,9 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=200, help="open sessions the load spreads over")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long the load runs")
-    parser.add_argument("--accepts", type=int, default=30, help="offers accepted for the accept-to-Stripe figure")
+    parser.add_argument(
+        "--accepts", type=int, default=30, help="offers accepted for the accept-to-Stripe figure"
+    )
     args = parser.parse_args()
 
     fake = FakeStripe().start()
@@ -102,17 +103,25 @@ def main() -> None:
     ws, _ = create_workspace(db, box, "Bench Co", owner, "bench")
     connection.save_key_connection(db, box, ws.id, fake.add_key(), False, webhook_secret=None, polling=False)
     publish_flow(db, ws.id, flow_document())
-    people = [subscriber(db, ws.id, fake, email=f"c{i}@example.com") for i in range(args.sessions + args.accepts)]
+    people = [
+        subscriber(db, ws.id, fake, email=f"c{i}@example.com") for i in range(args.sessions + args.accepts)
+    ]
     keys = [
-        sessions.open_session(db, ws, p.customer["id"], None, return_url="https://app.example.com/", source="redirect").key
+        sessions.open_session(
+            db, ws, p.customer["id"], None, return_url="https://app.example.com/", source="redirect"
+        ).key
         for p in people
     ]
-    server = start_live_server(data_dir, {"BACKSTOP_SECRET_KEY": SECRET_KEY, "BACKSTOP_STRIPE_API_BASE": fake.url})
+    server = start_live_server(
+        data_dir, {"BACKSTOP_SECRET_KEY": SECRET_KEY, "BACKSTOP_STRIPE_API_BASE": fake.url}
+    )
     try:
         with httpx.Client(base_url=server.url, timeout=10) as client:
             survey = sessions.hosted_path(keys[0])
             raw, zipped, assets = weight(client, survey)
-            print(f"page weight, survey step: {raw / 1024:.1f} KB raw, {zipped / 1024:.1f} KB gzipped ({len(assets)} files: {', '.join(assets)})")
+            print(
+                f"page weight, survey step: {raw / 1024:.1f} KB raw, {zipped / 1024:.1f} KB gzipped ({len(assets)} files: {', '.join(assets)})"
+            )
             for _ in range(3):  # warm up
                 client.get(survey)
 
@@ -136,7 +145,9 @@ def main() -> None:
                 client.post(f"{path}/step", data={**hidden, "action": "accept"})
                 session_id = sessions.by_key(db, key).id
                 while True:
-                    row = db.execute("SELECT work_state FROM cancel_actions WHERE session_id = ?", [session_id]).fetchone()
+                    row = db.execute(
+                        "SELECT work_state FROM cancel_actions WHERE session_id = ?", [session_id]
+                    ).fetchone()
                     if row and row[0] == "done":
                         break
                     if time.perf_counter() - started > 30:
