@@ -13,7 +13,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from backstop import clock
-from backstop.db import all_rows, one
+from backstop.db import all_rows, one, write_transaction
 from backstop.email import suppression
 from backstop.email.branding import get_branding
 from backstop.email.kinds import get_kind
@@ -77,7 +77,7 @@ def queue_email(
     elif why := suppression_reason(spec.category, suppression.state(db, workspace_id, address)):
         status, reason, work_state = "suppressed", why, "done"
     now = clock.iso()
-    with db.atomic():
+    with write_transaction(db):
         cur = db.execute(
             "INSERT INTO email_messages (workspace_id, kind, category, dedupe_key, customer_id, "
             "to_email, to_name, subject, html, text, unsubscribe_url, status, status_reason, "

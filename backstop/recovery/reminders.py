@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlite_utils import Database
 
 from backstop import clock
-from backstop.db import all_rows, one
+from backstop.db import all_rows, one, write_transaction
 from backstop.email.branding import get_branding
 from backstop.recovery.campaigns import plan_for_price
 from backstop.settings import Settings
@@ -70,7 +70,7 @@ def queue_card_expiry_warnings(db: Database, settings: Settings) -> int:
     for row in expiring_cards(db):
         if not row["email"]:
             continue
-        with db.atomic():
+        with write_transaction(db):
             result = queue_email(
                 db,
                 settings,

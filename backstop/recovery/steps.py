@@ -111,11 +111,11 @@ def _takeover(db, step, campaign, settings, gateway_for) -> str:
         )
     except StripeInvalidRequest as exc:
         # Already paid, voided or otherwise final: nothing to take over; events will close it.
-        with db.atomic():
+        with write_transaction(db):
             campaigns.note(db, campaign["id"], "takeover_skipped", reason=exc.message)
             _finish(db, step["id"], "skipped", exc.message)
         return "skipped"
-    with db.atomic():
+    with write_transaction(db):
         db.execute("UPDATE campaigns SET took_over = 1 WHERE id = ?", [campaign["id"]])
         campaigns.note(db, campaign["id"], "took_over")
         _finish(db, step["id"], "done", "auto_advance off")
@@ -126,7 +126,7 @@ def _retry(db, step, campaign, settings, gateway_for) -> str:
     policy = campaigns.get_policy(db, campaign["workspace_id"])
     state = campaigns.retry_state(db, campaign)
     if not rules.under_cap(policy, state, clock.now()):
-        with db.atomic():
+        with write_transaction(db):
             campaigns.note(db, campaign["id"], "retry_skipped", reason="attempt cap reached")
             _finish(db, step["id"], "skipped", "attempt cap reached")
         return "skipped"
@@ -197,12 +197,12 @@ def _dunning(db, step, campaign, settings, gateway_for) -> str:
     from backstop.email.messages import queue_email
 
     if not campaign["customer_email"]:
-        with db.atomic():
+        with write_transaction(db):
             campaigns.note(db, campaign["id"], "email_skipped", step=step["seq"], reason="no email address")
             _finish(db, step["id"], "skipped", "no email address")
         return "skipped"
     context = dunning_context(db, campaign, settings, step["seq"])
-    with db.atomic():
+    with write_transaction(db):
         queued = queue_email(
             db,
             settings,

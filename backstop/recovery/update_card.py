@@ -326,7 +326,7 @@ def confirm(
         except StripeInvalidRequest as exc:  # a canceled subscription: the invoice can still be paid
             log.info("campaign %s: subscription default not set: %s", campaign["id"], exc.message)
     card = card_from_payment_method(pm if isinstance(pm, dict) else None)
-    with db.atomic():
+    with write_transaction(db):
         retried = campaigns.card_changed(
             db, campaign["workspace_id"], campaign["customer_id"], SOURCE, pm_id, made_default=True
         )
