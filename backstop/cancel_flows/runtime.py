@@ -144,11 +144,16 @@ def step(flow: Flow, who: Who, state: dict, form: dict) -> tuple[dict, Decision 
     node = current(flow, state)
     if action not in ACTIONS:
         return state, None
-    if action == "cancel":
-        return state, Decision("canceled", None)
+    if node is not None and form.get("step") != node.id:
+        return state, None
     if action == "keep":
         return state, Decision("saved_other", None)
-    if node is None or form.get("step") != node.id:
+    if action == "cancel":
+        # "Cancel anyway" leads to the flow's Confirm step; cancelling there ends the flow.
+        if node is None or node.type == "confirm" or flow.node(flow.confirm_id) is None:
+            return state, Decision("canceled", None)
+        return _enter(flow, who, state, flow.confirm_id), None
+    if node is None:
         return state, None
     if action == "reason" and node.type == "survey":
         reason = next((r for r in node.reasons if r.code == form.get("reason")), None)

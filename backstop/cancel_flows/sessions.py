@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,6 +36,8 @@ from backstop.stripe_sync.prices import get_price
 log = logging.getLogger("backstop.cancel_flows")
 
 ABANDON_AFTER = timedelta(hours=1)
+# Save-offer coupons get ids of their own, so a later save offer can replace an earlier one.
+SAVE_COUPON_PREFIX = "backstop_save_"
 ACTIONS_TABLE = "cancel_actions"
 OPEN_STATUSES = ("active", "trialing", "past_due", "unpaid")
 SOURCES = ("hosted", "redirect", "embed", "portal")
@@ -322,6 +325,9 @@ def answer(db: Database, key: str, form: dict) -> tuple[SessionRecord | None, in
         )
         if action is not None and action.kind == "trial_end":
             action = _fix_trial_end(db, session, action)
+        if action is not None and action.kind == "discount":
+            coupon_id = f"{SAVE_COUPON_PREFIX}{session.id}_{secrets.token_hex(6)}"
+            action = runtime.Action(action.kind, {**action.params, "coupon_id": coupon_id})
         now = clock.iso()
         db.execute(
             "UPDATE cancel_sessions SET outcome = ?, offer_accepted = ?, mrr_saved = ?, decided_at = ?, "
@@ -410,14 +416,18 @@ def _apply(gw, action: dict) -> dict:
     path = f"/v1/subscriptions/{p['subscription']}"
     kind = action["kind"]
     if kind == "discount":
-        coupon = gw.post(
-            "/v1/coupons", _coupon_params(action["session_id"], p), idempotency_key=_idem(action, "coupon")
-        )
+        params = {"id": p["coupon_id"], **_coupon_params(action["session_id"], p)}
+        coupon = gw.post("/v1/coupons", params, idempotency_key=_idem(action, "coupon"))
         sub = gw.get(path, {"expand": ["discounts"]})
-        existing = sub.get("discounts") or []
+        existing = [d for d in sub.get("discounts") or [] if isinstance(d, dict)]
         if any(_discount_coupon(d) == coupon["id"] for d in existing):
             return {"coupon": coupon["id"]}
-        keep = [{"discount": d["id"] if isinstance(d, dict) else d} for d in existing]
+        # An earlier save offer's discount is replaced; any other discount on the subscription stays.
+        keep = [
+            {"discount": d["id"]}
+            for d in existing
+            if not (_discount_coupon(d) or "").startswith(SAVE_COUPON_PREFIX)
+        ]
         gw.post(
             path, {"discounts": [*keep, {"coupon": coupon["id"]}]}, idempotency_key=_idem(action, "apply")
         )

@@ -150,21 +150,27 @@ def test_decline_everything_then_cancel_at_period_end_with_feedback(
 def test_cancel_anyway_from_every_step(db, connected, live, sam, fake_stripe, gateway_for):
     routes = {"survey": [], "offer_price": [("reason", "too_expensive")], "stories": [("reason", "other")]}
     routes["offer_pause"] = [("reason", "too_expensive"), ("decline", None)]
-    routes["confirm"] = [("reason", "other"), ("next", None)]
     for target, steps in routes.items():
         session = _open(db, connected, sam)
         for action, reason in steps:
             _post(db, session, action=action, reason=reason)
         assert sessions.by_key(db, session.key).step == target
-        decided, action_id = sessions.answer(db, session.key, {"action": "cancel"})
+        at_confirm, action_id = _post(db, session, action="cancel")
+        assert (at_confirm.step, at_confirm.outcome, action_id) == ("confirm", None, None), target
+        # A double tap on "Cancel anyway" is the old step's form again: it doesn't cancel.
+        assert sessions.answer(db, session.key, {"step": target, "action": "cancel"})[0].outcome is None
+        decided, action_id = _post(db, session, action="cancel")
         assert decided.outcome == "canceled" and action_id is not None, target
+        assert sessions.run_action(db, action_id, gateway_for) == "done"
+    assert fake_stripe.get(sam.subscription["id"])["cancel_at_period_end"] is True
 
 
 def test_cancel_immediately_when_the_flow_says_so(db, connected, fake_stripe, gateway_for):
     publish_flow(db, connected.id, flow_document(cancel_at="immediately"))
     sam = subscriber(db, connected.id, fake_stripe)
     session = _open(db, connected, sam)
-    _, action_id = sessions.answer(db, session.key, {"action": "cancel"})
+    _post(db, session, action="cancel")
+    _, action_id = _post(db, session, action="cancel")
     assert sessions.run_action(db, action_id, gateway_for) == "done"
     db.execute("UPDATE cancel_actions SET work_state = 'pending'")
     assert sessions.run_action(db, action_id, gateway_for) == "done"  # already canceled: still done
@@ -174,7 +180,7 @@ def test_cancel_immediately_when_the_flow_says_so(db, connected, fake_stripe, ga
 
 def test_never_mind_keeps_the_subscription_as_saved_other(db, connected, live, sam, fake_stripe):
     session = _open(db, connected, sam)
-    decided, action_id = sessions.answer(db, session.key, {"action": "keep"})
+    decided, action_id = _post(db, session, action="keep")
     assert (decided.outcome, decided.state, action_id, decided.offer_accepted) == (
         "saved_other",
         "finished",
@@ -182,7 +188,7 @@ def test_never_mind_keeps_the_subscription_as_saved_other(db, connected, live, s
         None,
     )
     assert decided.mrr_saved == 3000
-    assert sessions.answer(db, session.key, {"action": "cancel"})[1] is None  # finished: nothing changes
+    assert sessions.answer(db, session.key, {"step": "survey", "action": "cancel"})[1] is None  # finished
 
 
 def test_a_failed_stripe_call_leaves_it_pending_and_retries(
@@ -294,10 +300,11 @@ def test_a_save_and_a_cancel_are_recorded_as_webhook_events_when_applied(
     sessions.run_action(db, action_id, gateway_for)
     other = subscriber(db, connected.id, fake_stripe, email="lee@example.com")
     lost = _open(db, connected, other)
-    _, action_id = sessions.answer(db, lost.key, {"action": "cancel"})
+    _post(db, lost, action="cancel")
+    _, action_id = _post(db, lost, action="cancel")
     sessions.run_action(db, action_id, gateway_for)
     kept = _open(db, connected, subscriber(db, connected.id, fake_stripe, email="kim@example.com"))
-    sessions.answer(db, kept.key, {"action": "keep"})
+    _post(db, kept, action="keep")
     (saved_type, saved), (lost_type, lost_data), (kept_type, kept_data) = _events(db)
     assert (saved_type, lost_type, kept_type) == ("cancel.saved", "cancel.lost", "cancel.saved")
     assert saved["session_id"] == session.id and saved["outcome"] == "saved_discount"
@@ -314,3 +321,31 @@ def test_a_save_and_a_cancel_are_recorded_as_webhook_events_when_applied(
     assert kept_data["outcome"] == "saved_other" and kept_data["offer"] is None
     sessions.close_abandoned(db)  # abandoned sessions make no event
     assert len(_events(db)) == 3
+
+
+def test_a_new_save_discount_replaces_an_earlier_one_and_keeps_the_founders_own(
+    db, connected, live, sam, fake_stripe, gateway_for
+):
+    loyal = fake_stripe.create_coupon(percent_off=10, duration="forever")
+    fake_stripe.client().v1.subscriptions.update(
+        sam.subscription["id"], params={"discounts": [{"coupon": loyal["id"]}]}
+    )
+
+    def save():
+        session = _open(db, connected, sam)
+        _post(db, session, action="reason", reason="too_expensive")
+        _, action_id = _post(db, session, action="accept")
+        assert sessions.run_action(db, action_id, gateway_for) == "done"
+        coupons = [
+            fake_stripe.get(d)["source"]["coupon"]
+            for d in fake_stripe.get(sam.subscription["id"])["discounts"]
+        ]
+        return coupons
+
+    first = save()
+    assert first[0] == loyal["id"] and first[1].startswith(sessions.SAVE_COUPON_PREFIX)
+    days = flows.offer_policy(db, connected.id).cooldown_days
+    with time_machine.travel(clock.now() + timedelta(days=days + 1), tick=False):
+        second = save()
+    assert second[0] == loyal["id"] and second[1].startswith(sessions.SAVE_COUPON_PREFIX)
+    assert second[1] != first[1] and len(second) == 2

@@ -48,7 +48,7 @@ def test_simulate_walks_the_flow_and_says_what_stripe_would_do(as_olivia, db, ac
     words = text_of(done.text)
     assert "Create a single-use coupon (30% off, for 3 months) for this session" in words
     assert "discounts already on the subscription stay" in words
-    cancel = _sim(as_olivia, page, "cancel")
+    cancel = _sim(as_olivia, _sim(as_olivia, page, "cancel"), "cancel")
     assert "cancel_at_period_end=true, with cancellation_details[feedback]=too_expensive" in text_of(
         cancel.text
     )
@@ -125,7 +125,11 @@ def test_analytics_and_overview_show_saves_reasons_and_money(
         settings,
         acme,
         gone,
-        [{"action": "reason", "reason": "other", "step": "survey"}, {"action": "cancel"}],
+        [
+            {"action": "reason", "reason": "other", "step": "survey"},
+            {"action": "cancel", "step": "stories"},
+            {"action": "cancel", "step": "confirm"},
+        ],
     )
 
     page = as_olivia.get("/w/acme/cancel-flows/analytics")

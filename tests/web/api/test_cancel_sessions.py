@@ -30,7 +30,7 @@ def story(db, box, acme, fake_stripe, settings):
             {"action": "reason", "reason": "too_expensive", "step": "survey"},
             {"action": "accept", "step": "offer_price"},
         ],
-        "canceled": [{"action": "cancel"}],
+        "canceled": [{"action": "cancel", "step": "survey"}, {"action": "cancel", "step": "confirm"}],
         "open": [],
     }.items():
         who = subscriber(db, acme.id, fake_stripe, email=f"{name}@example.com")
@@ -65,7 +65,7 @@ def test_it_lists_sessions_newest_first_and_filters_by_outcome(client, acme_auth
 
 def test_it_shows_one_session_with_its_stripe_action(client, acme_auth, story):
     body = client.get(f"/api/v1/cancel_sessions/{story['canceled']}", headers=acme_auth).json()
-    assert body["outcome"] == "canceled" and body["path"] == ["survey"]
+    assert body["outcome"] == "canceled" and body["path"] == ["survey", "confirm"]
     assert body["stripe_action"]["kind"] == "cancel" and body["stripe_action"]["state"] == "done"
     assert (
         client.get(f"/api/v1/cancel_sessions/{story['open']}", headers=acme_auth).json()["stripe_action"]
