@@ -1,4 +1,7 @@
-"""Cancel-flow tasks: carry out a session's Stripe change; close sessions left open an hour."""
+"""Cancel-flow tasks: carry out a session's Stripe change; close sessions left open an hour.
+
+``cancel_actions`` is a work table (see ``backstop.manifest``): a failed Stripe call leaves its
+row pending with a backoff, and the sweeper brings it back when it is due."""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ from backstop.cancel_flows import sessions
 from backstop.embed import tokens
 from backstop.lib.crypto import SecretBox
 from backstop.stripe_sync import connection
-from jobs import sweeper
 from jobs.queue import app_db, huey, settings
 
 
@@ -30,7 +32,3 @@ def close_abandoned() -> int:
         closed = sessions.close_abandoned(db)
         tokens.forget_expired_uses(db)
     return closed
-
-
-# A failed Stripe call leaves its row pending with a backoff; the sweeper brings it back.
-sweeper.register(sessions.ACTIONS_TABLE, apply_action)

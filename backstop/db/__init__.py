@@ -10,7 +10,6 @@ front, so it waits its turn instead.
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +18,6 @@ from pathlib import Path
 from sqlite_utils import Database
 
 BUSY_TIMEOUT_MS = 5000
-log = logging.getLogger("backstop.db")
 
 
 def connect(path: Path | str) -> Database:
@@ -66,55 +64,38 @@ def all_rows(db: Database, sql: str, params: tuple | list | dict = ()) -> list[d
 
 @contextmanager
 def write_transaction(db: Database) -> Iterator[Database]:
-    """All-or-nothing writes that wait for the write lock instead of failing under load.
-
-    Callbacks registered with ``after_commit`` inside it run once the outermost block commits
-    (and are dropped if it rolls back)."""
-    pending: list[Callable[[], None]] | None = getattr(db, "_after_commit", None)
+    """All-or-nothing writes that wait for the write lock instead of failing under load."""
     if db.conn.in_transaction:  # already inside one: a savepoint keeps it all-or-nothing
-        mark = len(pending) if pending is not None else 0
-        try:
-            with db.atomic():
-                yield db
-        except BaseException:
-            if pending is not None:
-                del pending[mark:]
-            raise
-        return
-    callbacks: list[Callable[[], None]] = []
-    db._after_commit = callbacks  # type: ignore[attr-defined]
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with db.atomic():
             yield db
-        except BaseException:
-            if db.conn.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        try:
-            db.execute("COMMIT")
-        except BaseException:
-            if db.conn.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-    finally:
-        db._after_commit = None  # type: ignore[attr-defined]
-    for callback in callbacks:
-        try:
-            callback()
-        except Exception:  # the change is committed; what runs after it must not undo the answer
-            log.exception("an after-commit callback failed")
-
-
-def after_commit(db: Database, callback: Callable[[], None]) -> bool:
-    """Run ``callback`` once the enclosing ``write_transaction`` commits; at once when no
-    transaction is open. Returns False when it cannot be promised (a transaction opened some
-    other way): the caller then relies on its periodic safety net."""
-    pending = getattr(db, "_after_commit", None)
-    if pending is not None:
-        pending.append(callback)
-        return True
-    if not db.conn.in_transaction:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        _AFTER_COMMIT.pop(id(db.conn), None)
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    try:
+        db.execute("COMMIT")
+    except BaseException:
+        _AFTER_COMMIT.pop(id(db.conn), None)
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    for callback in _AFTER_COMMIT.pop(id(db.conn), []):
         callback()
-        return True
-    return False
+
+
+# Callbacks waiting for the open transaction of a connection (by id) to commit.
+_AFTER_COMMIT: dict[int, list[Callable[[], None]]] = {}
+
+
+def after_commit(db: Database, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the current write transaction commits (now, if none is open); it is
+    dropped if the transaction rolls back. For telling a worker about a row it can now see."""
+    if db.conn.in_transaction:
+        _AFTER_COMMIT.setdefault(id(db.conn), []).append(callback)
+    else:
+        callback()

@@ -19,6 +19,7 @@ from backstop.email.branding import get_branding
 from backstop.email.kinds import get_kind
 from backstop.email.policy import flatten_header, suppression_reason, valid_address
 from backstop.email.render import render_email
+from backstop.lib import workrows
 from backstop.settings import Settings
 from backstop.workspaces.errors import NotFound
 
@@ -97,6 +98,8 @@ def queue_email(
                 [workspace_id, dedupe_key],
             )
             return QueuedEmail(existing["id"], existing["status"], False)  # type: ignore[index]
+        if work_state == "pending":
+            workrows.ready_after_commit(db, TABLE, cur.lastrowid)  # type: ignore[arg-type]
     return QueuedEmail(cur.lastrowid, status, True)  # type: ignore[arg-type]
 
 

@@ -57,6 +57,16 @@ def run_step(
         return None
     if not workrows.claim(db, TABLE, step_id, lease=LEASE):
         return None
+    try:
+        return _run_claimed(db, step_id, settings, gateway_for)
+    except Exception as exc:  # unplanned: give the step back at once, with why
+        workrows.release_failed(db, TABLE, step_id, exc)
+        return "retrying"
+
+
+def _run_claimed(
+    db: Database, step_id: int, settings: Settings, gateway_for: Callable[[int], StripeGateway]
+) -> str:
     step = one(db, "SELECT * FROM recovery_steps WHERE id = ?", [step_id])
     campaign = one(db, "SELECT * FROM campaigns WHERE id = ?", [step["campaign_id"]])
     if campaign["status"] != "in_flight" or step["status"] != "scheduled":
@@ -133,9 +143,11 @@ def _retry(db, step, campaign, settings, gateway_for) -> str:
     number = len(state.attempts_in_window) + 1
     key = f"backstop-{campaign['id']}-attempt-{number}"
     gateway = gateway_for(campaign["workspace_id"])
+    paid_count = 0
     try:
         invoice = gateway.post(f"/v1/invoices/{campaign['invoice_id']}/pay", {}, idempotency_key=key)
         outcome, decline, message = ("succeeded" if invoice.get("status") == "paid" else "error"), None, None
+        paid_count = int(invoice.get("attempt_count") or 0)
     except StripeCardDeclined as exc:
         outcome, decline, message = "declined", exc.decline_code or exc.code, exc.message
     except StripeInvalidRequest as exc:
@@ -144,6 +156,8 @@ def _retry(db, step, campaign, settings, gateway_for) -> str:
         else:
             outcome, decline, message = "error", exc.code, exc.message
     stripe_count = _attempt_count_after(gateway, campaign) if outcome == "declined" else None
+    if outcome == "succeeded" and message is None:
+        stripe_count = paid_count or campaign["stripe_attempts"] + 1  # the paying attempt counts too
     with write_transaction(db):
         if stripe_count is not None:
             # Count this attempt against the cap now, not when Stripe's event about it arrives:

@@ -162,10 +162,18 @@ def _finish(db: Database, row_id: int, status: str, outcome: str, message_id: in
 
 
 def send(db: Database, row_id: int, settings: Settings) -> str | None:
-    from backstop.email.messages import queue_email
-
     if not workrows.claim(db, TABLE, row_id):
         return None
+    try:
+        return _send_claimed(db, row_id, settings)
+    except Exception as exc:  # unplanned: give the row back at once, with why
+        workrows.release_failed(db, TABLE, row_id, exc)
+        return "retrying"
+
+
+def _send_claimed(db: Database, row_id: int, settings: Settings) -> str:
+    from backstop.email.messages import queue_email
+
     row = one(db, "SELECT * FROM winbacks WHERE id = ?", [row_id])
     with write_transaction(db):
         if row["status"] != "scheduled":

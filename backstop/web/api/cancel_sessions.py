@@ -14,7 +14,7 @@ from litestar.params import Parameter
 from backstop import clock
 from backstop.cancel_flows import runtime, sessions
 from backstop.web.api.errors import ERROR_RESPONSES, ApiError, ErrorBody
-from backstop.web.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
+from backstop.web.api.pagination import CURSOR_DESCRIPTION, DEFAULT_LIMIT, MAX_LIMIT, paginate
 from backstop.web.deps import DB
 
 Outcome = Literal["saved_discount", "saved_pause", "saved_downgrade", "saved_other", "canceled", "abandoned"]
@@ -146,9 +146,7 @@ def list_cancel_sessions(
     ] = DEFAULT_LIMIT,
     cursor: Annotated[
         str | None,
-        Parameter(
-            description="`next_cursor` from the previous page, to read the page after it.", max_length=1000
-        ),
+        Parameter(description=CURSOR_DESCRIPTION, max_length=1000),
     ] = None,
 ) -> CancelSessionList:
     owner = request.state.api_owner
