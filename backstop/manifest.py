@@ -56,6 +56,11 @@ CAPABILITIES: tuple[Capability, ...] = (
     ),
     Capability("email", tasks=("jobs.email",), work_tables=(("email_messages", "jobs.email:send_message"),)),
     Capability(
+        "cancel_flows",
+        tasks=("jobs.cancel_flows",),
+        work_tables=(("cancel_actions", "jobs.cancel_flows:apply_action"),),
+    ),
+    Capability(
         "webhooks_out",
         tasks=("jobs.webhooks",),
         work_tables=(("webhook_deliveries", "jobs.webhooks:deliver"),),

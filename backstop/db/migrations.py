@@ -517,6 +517,124 @@ def create_cancel_flows(db: Database) -> None:
     )
 
 
+@migrations(name="0012_create_cancel_sessions")
+def create_cancel_sessions(db: Database) -> None:
+    """The customer-facing half of cancel flows: single-use embed tokens, one row per cancel
+    session (what the customer saw, chose, and what it was worth), and the Stripe action that
+    carries the outcome out, as a work row written in the same transaction as the choice."""
+    db.executescript(
+        """
+        CREATE TABLE embed_token_uses (
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            jti TEXT NOT NULL,
+            used_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            PRIMARY KEY (workspace_id, jti)
+        );
+        CREATE INDEX embed_token_uses_expiry ON embed_token_uses(expires_at);
+        CREATE TABLE cancel_sessions (
+            id INTEGER PRIMARY KEY,
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            key_hash TEXT NOT NULL UNIQUE,
+            source TEXT NOT NULL,
+            customer_id TEXT NOT NULL,
+            customer_email TEXT,
+            customer_name TEXT,
+            subscription_id TEXT,
+            flow_id INTEGER,
+            version_id INTEGER,
+            version INTEGER,
+            arm TEXT NOT NULL,
+            skip_offers TEXT,
+            step TEXT,
+            path TEXT NOT NULL DEFAULT '[]',
+            variants TEXT NOT NULL DEFAULT '{}',
+            reason_code TEXT,
+            reason_label TEXT,
+            free_text TEXT,
+            offers_shown TEXT NOT NULL DEFAULT '[]',
+            offer_accepted TEXT,
+            state TEXT NOT NULL DEFAULT 'open'
+                CHECK (state IN ('open', 'pending_action', 'finished')),
+            outcome TEXT CHECK (outcome IN ('saved_discount', 'saved_pause', 'saved_downgrade',
+                'saved_other', 'canceled', 'abandoned')),
+            currency TEXT,
+            mrr_at_stake INTEGER NOT NULL DEFAULT 0,
+            mrr_saved INTEGER NOT NULL DEFAULT 0,
+            return_url TEXT,
+            opened_at TEXT NOT NULL,
+            decided_at TEXT,
+            finished_at TEXT
+        );
+        CREATE INDEX cancel_sessions_ws ON cancel_sessions(workspace_id, id);
+        CREATE INDEX cancel_sessions_open ON cancel_sessions(state, opened_at);
+        CREATE INDEX cancel_sessions_customer ON cancel_sessions(workspace_id, customer_id);
+        CREATE TABLE cancel_actions (
+            id INTEGER PRIMARY KEY,
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            session_id INTEGER NOT NULL UNIQUE REFERENCES cancel_sessions(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            params TEXT NOT NULL,
+            result TEXT,
+            created_at TEXT NOT NULL,
+            done_at TEXT,
+            work_state TEXT NOT NULL DEFAULT 'pending', due_at TEXT NOT NULL, claimed_until TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT
+        );
+        CREATE INDEX cancel_actions_work ON cancel_actions(work_state, due_at);
+        """
+    )
+
+
+@migrations(name="0013_create_embed_tables")
+def create_embed_tables(db: Database) -> None:
+    """What the founder's site needs from Backstop: the origins allowed to frame hosted pages,
+    the Failed Payment Wall's behaviour, the portal's and the wall's opaque sessions, and a
+    portal domain per workspace."""
+    db.executescript(
+        """
+        CREATE TABLE embed_origins (
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            origin TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (workspace_id, origin)
+        );
+        CREATE TABLE embed_settings (
+            workspace_id INTEGER PRIMARY KEY REFERENCES workspaces(id) ON DELETE CASCADE,
+            wall_mode TEXT NOT NULL DEFAULT 'dismissible' CHECK (wall_mode IN ('dismissible', 'blocking')),
+            wall_grace_days INTEGER NOT NULL DEFAULT 0 CHECK (wall_grace_days BETWEEN 0 AND 60),
+            first_session_at TEXT,
+            portal_cancel_enabled INTEGER,
+            portal_checked_at TEXT,
+            portal_check_error TEXT,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE hosted_sessions (
+            key_hash TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('portal', 'wall')),
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            customer_id TEXT NOT NULL,
+            subscription_id TEXT,
+            campaign_id INTEGER,
+            return_url TEXT,
+            form_token TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        CREATE INDEX hosted_sessions_customer ON hosted_sessions(workspace_id, customer_id);
+        CREATE TABLE portal_domains (
+            workspace_id INTEGER PRIMARY KEY REFERENCES workspaces(id) ON DELETE CASCADE,
+            host TEXT NOT NULL UNIQUE,
+            verify_token TEXT NOT NULL,
+            verified_at TEXT,
+            last_checked_at TEXT,
+            last_result TEXT,
+            created_at TEXT NOT NULL
+        );
+        """
+    )
+
+
 @migrations(name="0014_create_outbound_webhooks")
 def create_outbound_webhooks(db: Database) -> None:
     """Outbound webhooks: a workspace's endpoints (signing secrets encrypted), the local event log

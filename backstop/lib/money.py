@@ -12,6 +12,8 @@ SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "cad": "CA$", "au
 def money(amount: int | None, currency: str | None) -> str:
     if amount is None or not currency:
         return "—"
+    if amount < 0:  # a net loss reads "-$9.00", not "$-9.00"
+        return "-" + money(-amount, currency)
     cur = currency.lower()
     value = amount if cur in ZERO_DECIMAL else amount / 100
     text = f"{value:,.0f}" if cur in ZERO_DECIMAL else f"{value:,.2f}"

@@ -1,7 +1,6 @@
 """The numbers the Overview shows and ``GET /api/v1/stats`` returns: one function for both.
 
-Amounts are integer minor units keyed by currency. Cancel-flow saves are not built yet, so
-Saved · 30d is zero until they are.
+Amounts are integer minor units keyed by currency.
 """
 
 from __future__ import annotations
@@ -11,7 +10,8 @@ from datetime import timedelta
 from sqlite_utils import Database
 
 from backstop import clock
-from backstop.stripe_sync.customers import active_mrr
+from backstop.cancel_flows.analytics import saved_and_lost
+from backstop.stripe_sync.customers import active_mrr, subscription_mrr
 
 WINDOW_DAYS = 30
 
@@ -22,8 +22,14 @@ DEFINITIONS = {
         "Campaigns still in flight don't count until they close, and payments Stripe collected on "
         "the first try never open a campaign, so they aren't in it either."
     ),
-    "saved_mrr_30d": "Monthly recurring revenue kept by cancel-flow saves in the last 30 days.",
-    "net_mrr_30d": "Saved MRR minus MRR lost to cancellations and lost campaigns in the last 30 days.",
+    "saved_mrr_30d": (
+        "Monthly recurring revenue kept by cancel-flow saves applied in the last 30 days (after any "
+        "discount; a downgrade counts its new price)."
+    ),
+    "net_mrr_30d": (
+        "Saved MRR minus the MRR of subscriptions canceled through the cancel flow and of recovery "
+        "campaigns lost in the last 30 days."
+    ),
     "active_mrr": (
         "Monthly recurring revenue of subscriptions that are active or past_due now (a failed renewal "
         "still counts while it is being recovered), per currency; yearly and weekly prices are "
@@ -76,12 +82,32 @@ def recovered_weekly(db: Database, workspace_id: int, weeks: int = TREND_WEEKS) 
     currency = max(totals, key=lambda c: totals[c]) if totals else None
     top = max((b["amounts"].get(currency, 0) for b in buckets), default=0) if currency else 0
     return {"weeks": buckets, "currency": currency, "max": top, "totals": totals}
+def _lost_campaign_mrr(db: Database, workspace_id: int, since: str) -> dict[str, int]:
+    """The MRR of subscriptions whose recovery campaign was lost in the window (the invoice
+    amount when the subscription isn't mirrored)."""
+    rows = db.execute(
+        "SELECT subscription_id, currency, amount_due FROM campaigns WHERE workspace_id = ? "
+        "AND status = 'lost' AND closed_at >= ?",
+        [workspace_id, since],
+    ).fetchall()
+    mrr = subscription_mrr(db, workspace_id, [r[0] for r in rows if r[0]])
+    out: dict[str, int] = {}
+    for sub_id, currency, amount_due in rows:
+        amount, cur = mrr.get(sub_id, (amount_due or 0, currency))
+        if cur:
+            out[cur] = out.get(cur, 0) + amount
+    return out
 
 
 def workspace_stats(db: Database, workspace_id: int) -> dict:
     since = clock.iso(clock.now() - timedelta(days=WINDOW_DAYS))
     recovered, recovered_count, closed_count = _campaign_numbers(db, workspace_id, since)
     mrr, mrr_subscriptions = active_mrr(db, workspace_id)
+    saved, saves, lost, cancels = saved_and_lost(db, workspace_id, since)
+    net = dict(saved)
+    for losses in (lost, _lost_campaign_mrr(db, workspace_id, since)):
+        for currency, amount in losses.items():
+            net[currency] = net.get(currency, 0) - amount
     return {
         "window_days": WINDOW_DAYS,
         "recovered_30d": {"amounts": recovered, "campaigns": recovered_count},
@@ -90,7 +116,7 @@ def workspace_stats(db: Database, workspace_id: int) -> dict:
             "recovered": recovered_count,
             "closed": closed_count,
         },
-        "saved_mrr_30d": {"amounts": {}, "sessions": 0},
-        "net_mrr_30d": {"amounts": {}},
+        "saved_mrr_30d": {"amounts": saved, "sessions": saves},
+        "net_mrr_30d": {"amounts": net, "canceled_sessions": cancels},
         "active_mrr": {"amounts": mrr, "subscriptions": mrr_subscriptions},
     }

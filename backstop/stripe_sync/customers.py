@@ -473,3 +473,14 @@ def active_mrr(db: Database, workspace_id: int) -> tuple[dict[str, int], int]:
         amounts[row[0]] = row[1] or 0
         count += row[2]
     return amounts, count
+
+
+def subscription_mrr(
+    db: Database, workspace_id: int, subscription_ids: list[str]
+) -> dict[str, tuple[int, str]]:
+    """Each mirrored subscription's monthly amount and currency, whatever its status now (a
+    canceled subscription keeps the MRR it had), keyed by id."""
+    if not subscription_ids:
+        return {}
+    sql = f"SELECT id, mrr, currency FROM stripe_subscriptions WHERE workspace_id = ? AND id IN ({_in(subscription_ids)})"  # noqa: S608
+    return {r[0]: (r[1] or 0, r[2]) for r in db.execute(sql, [workspace_id, *subscription_ids]) if r[2]}

@@ -29,10 +29,12 @@ from backstop.web.admin import (
     branding_pages,
     cancel_flow_pages,
     cancel_flow_version_pages,
+    cancel_runtime_pages,
     customers,
     demo_pages,
     desktop_login,
     email_pages,
+    embed_settings_pages,
     recovery_pages,
     recovery_settings_pages,
     send_domain_pages,
@@ -43,12 +45,12 @@ from backstop.web.admin import (
     workspace_pages,
 )
 from backstop.web.admin.common import current_session, current_workspace
-from backstop.web.api.routes import api_router
+from backstop.web.api.routes import api_router, embed_router
 from backstop.web.csrf import CSRFMiddleware
 from backstop.web.errors import EXCEPTION_HANDLERS
 from backstop.web.hooks import ses as ses_hooks
 from backstop.web.hooks import stripe as stripe_hooks
-from backstop.web.public import unsubscribe, update_card, winback
+from backstop.web.public import cancel, unsubscribe, update_card, winback
 from backstop.web.state import AppState, provide_db
 
 log = logging.getLogger("backstop")
@@ -140,9 +142,11 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             *email_pages.handlers,
             *send_domain_pages.handlers,
             *branding_pages.handlers,
+            *embed_settings_pages.handlers,
             *customers.handlers,
             *recovery_pages.handlers,
             *recovery_settings_pages.handlers,
+            *cancel_runtime_pages.handlers,
             *cancel_flow_pages.handlers,
             *cancel_flow_version_pages.handlers,
             *upcoming.handlers,
@@ -159,9 +163,11 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             ses_hooks.ses_notifications,
             *unsubscribe.handlers,
             *update_card.handlers,
+            *cancel.handlers,
             *winback.handlers,
             admin_router,
             api_router,
+            embed_router,
             create_static_files_router(
                 path="/static",
                 directories=[static_dir()],

@@ -6,6 +6,7 @@ from litestar import Request, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from backstop.cancel_flows import analytics as cancel_analytics
 from backstop.cancel_flows import flows
 from backstop.reporting import stats
 from backstop.stripe_sync import backfill, connection
@@ -89,6 +90,10 @@ def overview(
         sync=backfill.progress(db, workspace.id),
         resent=request.query_params.get("resent"),
         card_updates_blocked=connection.card_updates_blocked(db, app_state(request).settings, workspace.id),
+        cancel_overview={
+            "funnel": cancel_analytics.funnel(db, workspace.id, days=stats.WINDOW_DAYS),
+            "reasons": cancel_analytics.reasons(db, workspace.id, days=stats.WINDOW_DAYS, excerpts=0),
+        },
         approvals=flows.pending_approvals(db, workspace.id),
     )
     response.set_cookie(

@@ -11,7 +11,7 @@ from litestar.response import Template
 
 from backstop.reporting.stats import DEFINITIONS, workspace_stats
 from backstop.web import headers
-from backstop.web.api import campaigns, customers, webhook_endpoints
+from backstop.web.api import campaigns, cancel_sessions, customers, embed, webhook_endpoints
 from backstop.web.api.auth import api_auth_middleware
 from backstop.web.api.errors import ERROR_RESPONSES, ApiError
 from backstop.web.api.reference import operations
@@ -86,10 +86,20 @@ api_router = Router(
         *customers.handlers,
         *campaigns.handlers,
         *webhook_endpoints.handlers,
+        *cancel_sessions.handlers,
         reference,
         unknown_path,
     ],
     middleware=[api_auth_middleware],
     security=[{"bearerAuth": []}],
+    response_headers=RATE_LIMIT_HEADERS,
+)
+
+# The embed endpoints authenticate with the signed token in their body, so the document lists no
+# bearer scheme for them; the same middleware still rate-limits them per client address.
+embed_router = Router(
+    path="/api/v1/embed",
+    route_handlers=embed.handlers,
+    middleware=[api_auth_middleware],
     response_headers=RATE_LIMIT_HEADERS,
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody
@@ -17,8 +18,8 @@ from litestar.response import Template
 from backstop.email.branding import get_branding
 from backstop.recovery import update_card
 from backstop.stripe_sync import connection
-from backstop.web import headers
 from backstop.web.deps import DB
+from backstop.web.public import framing
 from backstop.web.state import app_state
 
 log = logging.getLogger("backstop.web.update_card")
@@ -26,18 +27,33 @@ log = logging.getLogger("backstop.web.update_card")
 STATUS_CODES = {"invalid": 404, "expired": 410, "unreachable": 503}
 
 
-def page_headers(settings) -> dict[str, str]:
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def page_headers(settings, db=None, workspace_id: int | None = None) -> dict[str, str]:
     """Scripts from this site and Stripe.js's origin; frames from Stripe only (its card fields and
-    the bank's check); network calls to this site and Stripe's API."""
-    js = headers.origin(settings.stripe_js_url)
-    api = headers.origin(settings.stripe_api_base or "https://api.stripe.com")
-    return headers.customer_page(
-        settings,
-        scripts=[js],
-        frames=list(dict.fromkeys([js, "https://js.stripe.com", "https://hooks.stripe.com"])),
-        connect=[api],
-        images=["https://*.stripe.com"],
+    the bank's check); network calls to this site and Stripe's API. Framed only by the
+    workspace's allowed origins (Settings → Embed), else by nobody."""
+    js = _origin(settings.stripe_js_url)
+    api = _origin(settings.stripe_api_base or "https://api.stripe.com")
+    frames = " ".join(dict.fromkeys([js, "https://js.stripe.com", "https://hooks.stripe.com"]))
+    csp = (
+        f"default-src 'none'; script-src 'self' {js}; frame-src {frames}; connect-src 'self' {api}; "
+        "img-src 'self' data: https://*.stripe.com; style-src 'self' 'unsafe-inline'; "
+        "form-action 'self'; base-uri 'none'"
     )
+    if db is None:
+        framing_headers = {"Content-Security-Policy": f"{csp}; {framing.DENY}", "X-Frame-Options": "DENY"}
+    else:
+        framing_headers = framing.frame_headers(db, workspace_id, csp)
+    return {
+        **framing_headers,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-store",
+    }
 
 
 def _gateway_for(request: Request, db):
@@ -58,12 +74,13 @@ def update_card_page(request: Request, token: FromPath[str], db: DB) -> Template
         "branding": branding,
         "token": token,
         "stripe_js_url": settings.stripe_js_url,
+        "parent_origin": framing.parent_origin(db, view.workspace_id, request.query_params.get("origin")),
     }
     return Template(
         "public/update_card.html",
         context=context,
         status_code=STATUS_CODES.get(view.state, 200),
-        headers=page_headers(settings),
+        headers=page_headers(settings, db, view.workspace_id),
     )
 
 
@@ -135,9 +152,10 @@ def card_page(request: Request, token: FromPath[str], db: DB) -> Template:
             "token": token,
             "stripe_js_url": settings.stripe_js_url,
             "base": "/card",
+            "parent_origin": framing.parent_origin(db, view.workspace_id, request.query_params.get("origin")),
         },
         status_code=STATUS_CODES.get(view.state, 200),
-        headers=page_headers(settings),
+        headers=page_headers(settings, db, view.workspace_id),
     )
 
 

@@ -59,7 +59,7 @@ def test_it_returns_zeroed_stats_for_the_tokens_workspace(client, acme_auth):
     assert body["recovered_30d"] == {"amounts": {}, "campaigns": 0}
     assert body["recovery_rate_30d"] == {"rate": None, "recovered": 0, "closed": 0}
     assert body["saved_mrr_30d"] == {"amounts": {}, "sessions": 0}
-    assert body["net_mrr_30d"] == {"amounts": {}}
+    assert body["net_mrr_30d"] == {"amounts": {}, "canceled_sessions": 0}
     assert body["active_mrr"] == {"amounts": {}, "subscriptions": 0}
     assert set(body["definitions"]) >= {"recovered_30d", "recovery_rate_30d", "active_mrr"}
 

@@ -100,6 +100,10 @@ def test_the_api_keeps_to_its_own_document(settings, db, acme_auth, dns_server):
         "DELETE /api/v1/webhook_endpoints/{endpoint_id}",
         "POST /api/v1/webhook_endpoints/{endpoint_id}/rotate_secret",
         "POST /api/v1/webhook_endpoints/{endpoint_id}/test",
+        "GET /api/v1/cancel_sessions",
+        "GET /api/v1/cancel_sessions/{session_id}",
+        "POST /api/v1/embed/check",
+        "POST /api/v1/embed/sessions",
     ]
 
     for operation in operations:
@@ -112,6 +116,9 @@ def test_the_api_keeps_to_its_own_document(settings, db, acme_auth, dns_server):
         takes_url = operation.method.upper() == "POST" and operation.path.startswith(
             "/api/v1/webhook_endpoints"
         )
+        # A session opens only for a token signed with the workspace's secret, which no schema
+        # can describe either: generated tokens are rightly refused with 400.
+        signed = operation.path == "/api/v1/embed/sessions"
         strategy = operation.as_strategy()
 
         @hypothesis.given(case=strategy)
@@ -119,7 +126,7 @@ def test_the_api_keeps_to_its_own_document(settings, db, acme_auth, dns_server):
         def keeps_to_the_document(case):
             # Run at once, inside this iteration: the loop variable is the current one.
             with_cursor = paged and (case.query or {}).get("cursor") not in (None, "")  # noqa: B023
-            excluded = [positive_data_acceptance] if with_cursor or takes_url else []  # noqa: B023
+            excluded = [positive_data_acceptance] if with_cursor or takes_url or signed else []  # noqa: B023
             case.call_and_validate(headers=acme_auth, excluded_checks=excluded)
 
         keeps_to_the_document()
@@ -139,6 +146,6 @@ def test_the_reference_page_renders_markdown_with_examples_and_a_way_back(client
 
 
 def test_the_cursor_is_documented_as_opaque(document):
-    for path in ("/api/v1/customers", "/api/v1/campaigns"):
+    for path in ("/api/v1/customers", "/api/v1/campaigns", "/api/v1/cancel_sessions"):
         (cursor,) = [p for p in document["paths"][path]["get"]["parameters"] if p["name"] == "cursor"]
         assert cursor["description"].startswith("Opaque:")
