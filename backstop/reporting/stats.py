@@ -82,6 +82,8 @@ def recovered_weekly(db: Database, workspace_id: int, weeks: int = TREND_WEEKS) 
     currency = max(totals, key=lambda c: totals[c]) if totals else None
     top = max((b["amounts"].get(currency, 0) for b in buckets), default=0) if currency else 0
     return {"weeks": buckets, "currency": currency, "max": top, "totals": totals}
+
+
 def _lost_campaign_mrr(db: Database, workspace_id: int, since: str) -> dict[str, int]:
     """The MRR of subscriptions whose recovery campaign was lost in the window (the invoice
     amount when the subscription isn't mirrored)."""
