@@ -42,7 +42,7 @@ from backstop.web.api.routes import api_router
 from backstop.web.errors import EXCEPTION_HANDLERS
 from backstop.web.hooks import ses as ses_hooks
 from backstop.web.hooks import stripe as stripe_hooks
-from backstop.web.public import framing, unsubscribe, update_card, winback
+from backstop.web.public import embed_script, framing, portal, unsubscribe, update_card, wall, winback
 from backstop.web.state import AppState, provide_db
 
 log = logging.getLogger("backstop")
@@ -151,6 +151,9 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             ses_hooks.ses_notifications,
             *unsubscribe.handlers,
             *update_card.handlers,
+            *embed_script.handlers,
+            *portal.handlers,
+            *wall.handlers,
             *winback.handlers,
             admin_router,
             api_router,
@@ -168,7 +171,12 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             cookie_name="backstop_csrf",
             cookie_secure=settings.cookies_secure,
             cookie_httponly=True,
-            exclude=["^/api/", "^/stripe/", "^/hooks/", "^/healthz", "^/u/"],
+            # Hosted customer pages carry their own per-page form tokens: inside embed.js's modal
+            # on another site the browser may withhold the CSRF cookie.
+            exclude=[
+                "^/api/", "^/stripe/", "^/hooks/", "^/healthz", "^/u/",
+                "^/update-card/", "^/card/", "^/portal/", "^/wall/", "^/cancel/",
+            ],
         ),
         openapi_config=OpenAPIConfig(
             title="Backstop REST API",

@@ -57,3 +57,12 @@ def apply_defaults(headers: MutableMapping[str, str], defaults: Mapping[str, str
         if owns_framing and name.lower() == "x-frame-options":
             continue
         headers.setdefault(name, value)
+
+
+def frame_query(parent: str | None) -> str:
+    """The query that keeps a page in embed mode across links and redirects inside the modal."""
+    if not parent:
+        return ""
+    from urllib.parse import quote
+
+    return f"?embed=1&origin={quote(parent, safe='')}"
