@@ -71,21 +71,13 @@ def mode_for(db: Database, workspace_id: int, due: Due) -> str:
     settings = origins.get_settings(db, workspace_id)
     if settings.wall_mode != "blocking":
         return "dismissible"
-    if due.first_failed_at and settings.wall_grace_days:
-        if clock.now() < clock.parse(due.first_failed_at) + timedelta(days=settings.wall_grace_days):
-            return "dismissible"
+    grace = timedelta(days=settings.wall_grace_days)
+    if due.first_failed_at and grace and clock.now() < clock.parse(due.first_failed_at) + grace:
+        return "dismissible"
     return "blocking"
 
 
-def settled(db: Database, workspace_id: int, customer_id: str, invoice_id: str) -> bool:
+def settled(db: Database, workspace_id: int, customer_id: str, invoice_id: str | None) -> bool:
     """Has the invoice the wall was about been paid (or closed) since? The wall's status poll."""
-    if one(
-        db,
-        "SELECT 1 AS x FROM campaigns WHERE workspace_id = ? AND customer_id = ? AND invoice_id = ? "
-        "AND status = 'in_flight'",
-        [workspace_id, customer_id, invoice_id],
-    ):
-        return False
-    return due_for(db, workspace_id, customer_id) is None or (
-        due_for(db, workspace_id, customer_id).invoice_id != invoice_id
-    )
+    due = due_for(db, workspace_id, customer_id)
+    return due is None or due.invoice_id != invoice_id

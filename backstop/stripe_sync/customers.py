@@ -525,6 +525,8 @@ def open_past_due_invoice(db: Database, workspace_id: int, customer_id: str) -> 
 def subscription_version(db: Database, workspace_id: int, subscription_id: str) -> int | None:
     """The mirror's version of a subscription (changes whenever Stripe's copy does)."""
     row = one(
-        db, "SELECT version FROM stripe_subscriptions WHERE workspace_id = ? AND id = ?", [workspace_id, subscription_id]
+        db,
+        "SELECT version FROM stripe_subscriptions WHERE workspace_id = ? AND id = ?",
+        [workspace_id, subscription_id],
     )
     return row["version"] if row else None

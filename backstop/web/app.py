@@ -174,8 +174,16 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             # Hosted customer pages carry their own per-page form tokens: inside embed.js's modal
             # on another site the browser may withhold the CSRF cookie.
             exclude=[
-                "^/api/", "^/stripe/", "^/hooks/", "^/healthz", "^/u/",
-                "^/update-card/", "^/card/", "^/portal/", "^/wall/", "^/cancel/",
+                "^/api/",
+                "^/stripe/",
+                "^/hooks/",
+                "^/healthz",
+                "^/u/",
+                "^/update-card/",
+                "^/card/",
+                "^/portal/",
+                "^/wall/",
+                "^/cancel/",
             ],
         ),
         openapi_config=OpenAPIConfig(
