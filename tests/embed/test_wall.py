@@ -54,7 +54,7 @@ def test_nothing_owed_means_nothing_shown_and_the_token_is_not_used(
 
 
 def test_an_open_campaign_shows_the_wall_with_amount_and_reason(web, db, box, secret, dana, fake_stripe):
-    story, invoice, campaign = dana
+    story, _, _ = dana
     token = sign(secret, sub=story.customer["id"])
     stripe_calls = len(fake_stripe.requests)
     answer = ask(web, token)
