@@ -644,3 +644,28 @@ def validate(flow: Flow) -> list[Problem]:
                     )
                 )
     return out
+
+
+MAX_DOCUMENT_BYTES = 256 * 1024
+
+
+def loads(raw: bytes | str) -> Flow:
+    """Read an exported flow file; ``DocumentError`` says what is wrong in one sentence."""
+    import json
+
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        raise DocumentError(
+            "The file is larger than 256 KB, which no flow needs; check it is an exported flow."
+        )
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise DocumentError("The file isn't UTF-8 text; export the flow from Backstop again.")
+    if not raw.strip():
+        raise DocumentError("The file is empty; choose a flow exported from Backstop.")
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise DocumentError(f"The file isn't valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.")
+    return parse(data)
