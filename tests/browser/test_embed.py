@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the browser fixtures are imported from test_update_card
 """embed.js on a founder's app served from another origin, in a real Chromium at 390 px:
 calls queued before the script loads, the portal and the Failed Payment Wall in the modal,
 the card updated inside it, callbacks fired, and messages from anyone else ignored."""
@@ -107,7 +108,7 @@ class World:
     invoice: dict | None
 
 
-def _world(tmp_path: Path, fake_stripe, stripe_js: str, *, failing: bool) -> Iterator[World]:
+def _world(tmp_path: Path, fake_stripe, js_url: str, *, failing: bool) -> Iterator[World]:
     data_dir = tmp_path / "live"
     data_dir.mkdir()
     settings = Settings(data_dir=data_dir, secret_key=SECRET_KEY, stripe_api_base=fake_stripe.url)
@@ -140,7 +141,7 @@ def _world(tmp_path: Path, fake_stripe, stripe_js: str, *, failing: bool) -> Ite
         {
             "BACKSTOP_SECRET_KEY": SECRET_KEY,
             "BACKSTOP_STRIPE_API_BASE": fake_stripe.url,
-            "BACKSTOP_STRIPE_JS_URL": stripe_js,
+            "BACKSTOP_STRIPE_JS_URL": js_url,
         },
     )
     try:
@@ -160,7 +161,7 @@ def test_the_portal_opens_from_a_queued_call_and_a_new_card_is_saved_in_the_moda
     tmp_path,
     fake_stripe,
     stripe_js,
-    phone,  # noqa: F811
+    phone,
 ):
     from playwright.sync_api import expect
 
@@ -205,7 +206,7 @@ def test_the_payment_wall_shows_for_an_open_campaign_and_closes_itself_once_paid
     tmp_path,
     fake_stripe,
     stripe_js,
-    phone,  # noqa: F811
+    phone,
 ):
     from playwright.sync_api import expect
 
@@ -229,7 +230,7 @@ def test_the_payment_wall_shows_for_an_open_campaign_and_closes_itself_once_paid
 
 
 @pytest.mark.browser
-def test_the_payment_wall_does_nothing_when_nothing_is_owed(tmp_path, fake_stripe, stripe_js, phone):  # noqa: F811
+def test_the_payment_wall_does_nothing_when_nothing_is_owed(tmp_path, fake_stripe, stripe_js, phone):
     for world in _world(tmp_path, fake_stripe, stripe_js, failing=False):
         phone.goto(world.app.url)
         phone.get_by_role("button", name="Check payment").click()  # queued
