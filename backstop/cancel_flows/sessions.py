@@ -29,7 +29,8 @@ from backstop.cancel_flows.runtime import Decision, Who
 from backstop.db import all_rows, one, write_transaction
 from backstop.lib import workrows
 from backstop.lib.crypto import random_token, sha256_hex
-from backstop.stripe_sync.customers import Customer, get_customer, get_price
+from backstop.stripe_sync.customers import Customer, get_customer
+from backstop.stripe_sync.prices import get_price
 
 log = logging.getLogger("backstop.cancel_flows")
 
@@ -281,7 +282,7 @@ def mrr_saved(db: Database, session: SessionRecord, decision: Decision) -> int:
     if kind in ("downgrade", "annual_upsell"):
         price = get_price(db, session.workspace_id, offer.get("price_id"))
         if price is not None and (price.currency or "") == (session.currency or ""):
-            return price.monthly()
+            return price.monthly_amount
         return at_stake
     return at_stake
 

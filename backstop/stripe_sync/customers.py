@@ -475,36 +475,6 @@ def active_mrr(db: Database, workspace_id: int) -> tuple[dict[str, int], int]:
     return amounts, count
 
 
-@dataclass(frozen=True)
-class PriceInfo:
-    id: str
-    name: str | None
-    currency: str | None
-    unit_amount: int | None
-    interval: str | None
-    interval_count: int | None
-
-    def monthly(self, quantity: int | None = 1) -> int:
-        from backstop.stripe_sync.objects import monthly_amount
-
-        return monthly_amount(self.unit_amount, quantity, self.interval, self.interval_count)
-
-
-def get_price(db: Database, workspace_id: int, price_id: str | None) -> PriceInfo | None:
-    """One mirrored price with its plan name (the nickname, else the product's name), or None."""
-    if not price_id:
-        return None
-    row = one(
-        db,
-        "SELECT p.id, COALESCE(p.nickname, prod.name) AS name, p.currency, p.unit_amount, p.interval, "
-        "p.interval_count FROM stripe_prices p LEFT JOIN stripe_products prod "
-        "ON prod.workspace_id = p.workspace_id AND prod.id = p.product_id "
-        "WHERE p.workspace_id = ? AND p.id = ?",
-        [workspace_id, price_id],
-    )
-    return PriceInfo(**row) if row else None
-
-
 def open_past_due_invoice(db: Database, workspace_id: int, customer_id: str) -> Invoice | None:
     """The customer's newest open invoice with money left to pay on a past-due or unpaid
     subscription: what the Failed Payment Wall shows when no recovery campaign is open."""

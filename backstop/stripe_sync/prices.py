@@ -54,3 +54,19 @@ def max_monthly_amount(db: Database, workspace_id: int, currency: str) -> int | 
     """A month of the workspace's dearest recurring price in this currency, or None."""
     amounts = [p.monthly_amount for p in recurring_prices(db, workspace_id) if p.currency == currency]
     return max(amounts) if amounts else None
+
+
+def get_price(db: Database, workspace_id: int, price_id: str | None) -> PriceInfo | None:
+    """One mirrored recurring price (archived ones included: a subscription may still be on it)."""
+    if not price_id:
+        return None
+    rows = all_rows(
+        db,
+        "SELECT p.id, COALESCE(prod.name, '') AS product_name, COALESCE(p.nickname, '') AS nickname, "
+        "p.unit_amount, p.currency, p.interval, COALESCE(p.interval_count, 1) AS interval_count "
+        "FROM stripe_prices p LEFT JOIN stripe_products prod "
+        "ON prod.workspace_id = p.workspace_id AND prod.id = p.product_id "
+        "WHERE p.workspace_id = ? AND p.id = ? AND p.interval IS NOT NULL AND p.unit_amount IS NOT NULL",
+        [workspace_id, price_id],
+    )
+    return PriceInfo(**rows[0]) if rows else None

@@ -42,7 +42,7 @@ from backstop.web.api.routes import api_router
 from backstop.web.errors import EXCEPTION_HANDLERS
 from backstop.web.hooks import ses as ses_hooks
 from backstop.web.hooks import stripe as stripe_hooks
-from backstop.web.public import embed_script, framing, portal, unsubscribe, update_card, wall, winback
+from backstop.web.public import cancel, embed_script, framing, portal, unsubscribe, update_card, wall, winback
 from backstop.web.state import AppState, provide_db
 
 log = logging.getLogger("backstop")
@@ -151,6 +151,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             ses_hooks.ses_notifications,
             *unsubscribe.handlers,
             *update_card.handlers,
+            *cancel.handlers,
             *embed_script.handlers,
             *portal.handlers,
             *wall.handlers,
@@ -217,6 +218,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
 
 def _register_tasks() -> None:
     """Import every task module so the consumer knows each task by name."""
+    import jobs.cancel_flows
     import jobs.email
     import jobs.recovery
     import jobs.stripe

@@ -22,6 +22,9 @@ from backstop.workspaces.tokens import authenticate_token
 log = logging.getLogger("backstop.api")
 
 PUBLIC_PATHS = {"/api/v1/openapi.json", "/api/v1/reference"}
+# Endpoints whose credential is in the body (a signed embed token), not a bearer token: open to
+# any caller, limited per client address like every request without a valid token.
+TOKEN_FREE_PATHS = {"/api/v1/embed/check", "/api/v1/embed/sessions"}
 
 
 def rate_headers(verdict: Verdict) -> dict[str, str]:
@@ -48,6 +51,9 @@ def _check(request: Request) -> tuple[Response | None, Verdict | None]:
     scheme, _, raw = header.partition(" ")
     raw = raw.strip()
     try:
+        if request.scope["path"] in TOKEN_FREE_PATHS:
+            verdict = state.unauthenticated_limiter.hit(client_ip(request))
+            return (_limited(verdict), None) if not verdict.allowed else (None, verdict)
         owner = None
         if scheme.lower() == "bearer" and raw:
             db = connect(state.settings.db_path)

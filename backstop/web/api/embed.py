@@ -1,0 +1,169 @@
+"""``POST /api/v1/embed/check`` and ``POST /api/v1/embed/sessions``: the founder's backend turns
+a signed embed token into a cancel session. The token is the credential (no bearer token);
+both are rate-limited per client address like every unauthenticated request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from litestar import Request, post
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import JSONBody
+
+from backstop.cancel_flows import sessions
+from backstop.embed import tokens
+from backstop.web.api.errors import ERROR_RESPONSES, ApiError, ErrorBody
+from backstop.web.deps import DB
+from backstop.web.public.cancel import safe_return_url
+from backstop.web.state import app_state
+
+PATHS = {"/api/v1/embed/check", "/api/v1/embed/sessions"}
+
+Reason = Literal[
+    "malformed",
+    "unsupported_alg",
+    "unknown_workspace",
+    "bad_signature",
+    "exp_too_far",
+    "expired",
+    "reused",
+    "unknown_customer",
+]
+
+
+@dataclass
+class CheckIn:
+    token: str
+
+
+@dataclass
+class SessionIn:
+    token: str
+    return_url: str
+
+
+@dataclass
+class WorkspaceOut:
+    slug: str
+    name: str
+
+
+@dataclass
+class CustomerOut:
+    id: str
+    email: str | None
+    name: str | None
+    subscription_id: str | None
+
+
+@dataclass
+class CheckOut:
+    valid: bool
+    reason: Reason | None = None
+    message: str | None = None
+    workspace: WorkspaceOut | None = None
+    customer: CustomerOut | None = None
+    expires_at: int | None = None
+
+
+@dataclass
+class SessionOut:
+    object: Literal["cancel_session_link"]
+    url: str
+    session_id: int
+
+
+_REFUSALS = {
+    400: ResponseSpec(ErrorBody, generate_examples=False, description="A malformed body, or a token refused"),
+    429: ERROR_RESPONSES[429],
+}
+
+
+def _body(data: Any, *names: str) -> dict[str, str]:
+    if not isinstance(data, dict):
+        raise ApiError(400, 'Send a JSON object, such as {"token": "eyJ…"}.')
+    out = {}
+    for name in names:
+        value = data.get(name)
+        if not isinstance(value, str) or not value:
+            raise ApiError(400, f"{name} is required: a string.")
+        out[name] = value
+    return out
+
+
+@post(
+    "/embed/check",
+    sync_to_thread=True,
+    status_code=200,
+    summary="Check an embed token",
+    tags=["Embed"],
+    security=[],
+    responses=_REFUSALS,
+    description="What Backstop sees in a signed embed token, without using it up: the workspace and "
+    "customer it opens a cancel flow for, or `valid: false` with the reason (`malformed`, "
+    "`unsupported_alg`, `unknown_workspace`, `bad_signature`, `exp_too_far`, `expired`, `reused`, "
+    "`unknown_customer`) and a sentence saying what to fix. No API token: the JWT is the credential.",
+)
+def check_token(request: Request, db: DB, data: JSONBody[Any]) -> CheckOut:
+    token = _body(data, "token")["token"]
+    result = tokens.check(db, app_state(request).box, token)
+    if not result.valid:
+        return CheckOut(valid=False, reason=result.reason, message=result.message)
+    customer = result.customer
+    return CheckOut(
+        valid=True,
+        workspace=WorkspaceOut(slug=result.workspace["slug"], name=result.workspace["name"]),
+        customer=CustomerOut(
+            id=result.customer_id,
+            email=customer.email if customer else None,
+            name=customer.name if customer else None,
+            subscription_id=sessions.pick_subscription(customer, result.subscription_id)
+            if customer
+            else None,
+        ),
+        expires_at=int(result.claims["exp"]),
+    )
+
+
+@post(
+    "/embed/sessions",
+    sync_to_thread=True,
+    status_code=201,
+    summary="Open a hosted cancel session",
+    tags=["Embed"],
+    security=[],
+    responses=_REFUSALS,
+    description="Use up a signed embed token and open a cancel session for its customer. Send the "
+    "customer's browser to `url`; when they finish, the flow sends them back to `return_url` with "
+    "`?outcome=` (`saved_discount`, `saved_pause`, `saved_downgrade`, `saved_other` or `canceled`). "
+    "`return_url` must be an http(s) URL. A refused token is a 400 whose message names the reason.",
+)
+def open_session(request: Request, db: DB, data: JSONBody[Any]) -> SessionOut:
+    fields = _body(data, "token", "return_url")
+    return_url = safe_return_url(fields["return_url"])
+    if return_url is None:
+        raise ApiError(400, "return_url must be an http or https URL with a host, at most 2,000 characters.")
+    state = app_state(request)
+    try:
+        checked = tokens.redeem(db, state.box, fields["token"])
+    except tokens.TokenRejected as exc:
+        raise ApiError(400, f"{exc.reason}: {exc.message}")
+    try:
+        session = sessions.open_session(
+            db,
+            checked.workspace,
+            checked.customer_id,
+            checked.subscription_id,
+            return_url=return_url,
+            source="redirect",
+        )
+    except sessions.CannotOpen as exc:
+        raise ApiError(400, f"{exc.reason}: {exc.message}")
+    base = state.settings.public_url.rstrip("/")
+    return SessionOut(
+        object="cancel_session_link", url=base + sessions.hosted_path(session.key), session_id=session.id
+    )
+
+
+handlers = [check_token, open_session]
