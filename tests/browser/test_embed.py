@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import jwt
 import pytest
 
@@ -50,6 +51,8 @@ function callbacks(kind) {
 <h1>Your account</h1>
 <button id="manage" onclick="Backstop.portal(callbacks('portal'))">Manage billing</button>
 <button id="wall" onclick="Backstop.paymentWall(callbacks('wall'))">Check payment</button>
+<button id="cancel" onclick="Backstop.cancel(callbacks('cancel'))">Cancel</button>
+<button id="leave" onclick="Backstop.cancel({token: token('cancel'), mode: 'redirect', url: function () { return fetch('/session-url').then(function (r) { return r.text(); }); }})">Cancel (redirect)</button>
 </body></html>"""
 
 
@@ -65,19 +68,26 @@ class FounderApp:
         )
 
 
-def _founder_app(secret: str, customer: str) -> Iterator[str]:
+def _founder_app(secret: str, customer: str, backstop: dict) -> Iterator[str]:
+    """The founder's app: its page, its backend signing tokens, and (for the hosted redirect)
+    its backend asking Backstop's sessions API for the URL to send the customer to."""
+
+    def token() -> str:
+        now = int(time.time())
+        claims = {"sub": customer, "ws": "acme", "iat": now, "exp": now + 300, "jti": uuid.uuid4().hex}
+        return jwt.encode(claims, secret, algorithm="HS256")
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
             if self.path.startswith("/token"):
-                now = int(time.time())
-                claims = {
-                    "sub": customer,
-                    "ws": "acme",
-                    "iat": now,
-                    "exp": now + 300,
-                    "jti": uuid.uuid4().hex,
-                }
-                body, kind = jwt.encode(claims, secret, algorithm="HS256").encode(), "text/plain"
+                body, kind = token().encode(), "text/plain"
+            elif self.path.startswith("/session-url"):
+                me = f"http://127.0.0.1:{self.server.server_address[1]}"
+                answer = httpx.post(
+                    backstop["url"] + "/api/v1/embed/sessions",
+                    json={"token": token(), "return_url": me + "/done"},
+                )
+                body, kind = answer.json()["url"].encode(), "text/plain"
             else:
                 body, kind = FOUNDER_PAGE.encode(), "text/html; charset=utf-8"
             self.send_response(200)
@@ -133,7 +143,8 @@ def _world(tmp_path: Path, fake_stripe, js_url: str, *, failing: bool) -> Iterat
             db, ws.id, fake_stripe, story.price["product"], story.price["id"], story.customer["id"],
             story.payment_method["id"], story.subscription["id"],
         )  # fmt: skip
-    app_iter = _founder_app(embed_secret(db, box, ws.id), story.customer["id"])
+    backstop: dict = {}
+    app_iter = _founder_app(embed_secret(db, box, ws.id), story.customer["id"], backstop)
     app_url = next(app_iter)
     origins.add_origin(db, ws.id, app_url)
     server = start_live_server(
@@ -144,6 +155,7 @@ def _world(tmp_path: Path, fake_stripe, js_url: str, *, failing: bool) -> Iterat
             "BACKSTOP_STRIPE_JS_URL": js_url,
         },
     )
+    backstop["url"] = server.url
     try:
         yield World(db, ws, server, FounderApp(app_url, server.url), story, invoice)
     finally:
@@ -239,3 +251,44 @@ def test_the_payment_wall_does_nothing_when_nothing_is_owed(tmp_path, fake_strip
         assert json.loads(answer.value.body()) == {"show": False}
         assert phone.locator("[data-backstop=modal]").count() == 0
         assert seen(phone) == []
+
+
+@pytest.mark.browser
+def test_cancel_queued_before_the_script_loads_walks_the_flow_in_the_modal(
+    tmp_path, fake_stripe, stripe_js, phone
+):
+    from playwright.sync_api import expect
+
+    for world in _world(tmp_path, fake_stripe, stripe_js, failing=False):
+        phone.goto(world.app.url)
+        phone.get_by_role("button", name="Cancel", exact=True).click()
+        world.app.load_embed_js(phone)
+        dialog = phone.get_by_role("dialog", name="Cancel subscription")
+        expect(dialog).to_be_visible()
+        frame = phone.frame_locator("[data-backstop=modal] iframe")
+        frame.get_by_role("button", name="Never mind, keep my subscription").first.click()
+        phone.wait_for_function("window.seen.length > 0")
+        assert seen(phone)[0] == ["saved", "saved_other"]
+        frame.get_by_role("button", name="Close").click()
+        expect(dialog).to_be_hidden()
+        assert seen(phone)[-1] == ["close", "done"]
+        row = world.db.execute("SELECT source, outcome FROM cancel_sessions").fetchone()
+        assert tuple(row) == ("embed", "saved_other")
+
+
+@pytest.mark.browser
+def test_the_hosted_redirect_returns_to_the_app_with_the_outcome(tmp_path, fake_stripe, stripe_js, phone):
+    from playwright.sync_api import expect
+
+    for world in _world(tmp_path, fake_stripe, stripe_js, failing=False):
+        phone.goto(world.app.url)
+        world.app.load_embed_js(phone)
+        phone.wait_for_function("window.Backstop && window.Backstop.version === 1")
+        phone.get_by_role("button", name="Cancel (redirect)").click()
+        phone.wait_for_url(world.server.url + "/cancel/s/**")
+        assert phone.locator("[data-backstop=modal]").count() == 0
+        phone.get_by_role("button", name="Cancel my subscription").click()
+        phone.locator("#cf-return").click()
+        phone.wait_for_url(world.app.url + "/done?**")
+        assert "outcome=canceled" in phone.url
+        expect(phone.get_by_role("heading", name="Your account")).to_be_visible()
