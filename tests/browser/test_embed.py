@@ -212,6 +212,16 @@ def test_the_portal_opens_from_a_queued_call_and_a_new_card_is_saved_in_the_moda
         new_card = fake_stripe.get(world.story.customer["id"])["invoice_settings"]["default_payment_method"]
         assert new_card != world.story.payment_method["id"]
 
+        # Back in the portal, "Cancel subscription" enters the cancel flow in the same modal.
+        phone.get_by_role("button", name="Manage billing").click()
+        expect(frame.get_by_role("heading", name="Your subscription")).to_be_visible()
+        frame.get_by_role("button", name="Cancel subscription").click()
+        frame.get_by_role("button", name="Cancel my subscription").click()
+        phone.wait_for_function("window.seen.some(function (e) { return e[0] === 'canceled'; })")
+        assert ["canceled", "canceled"] in seen(phone)
+        row = world.db.execute("SELECT source, outcome FROM cancel_sessions").fetchone()
+        assert tuple(row) == ("portal", "canceled")
+
 
 @pytest.mark.browser
 def test_the_payment_wall_shows_for_an_open_campaign_and_closes_itself_once_paid(
