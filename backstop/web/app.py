@@ -42,7 +42,18 @@ from backstop.web.api.routes import api_router
 from backstop.web.errors import EXCEPTION_HANDLERS
 from backstop.web.hooks import ses as ses_hooks
 from backstop.web.hooks import stripe as stripe_hooks
-from backstop.web.public import cancel, embed_script, framing, portal, unsubscribe, update_card, wall, winback
+from backstop.web.hosts import host_routing
+from backstop.web.public import (
+    cancel,
+    embed_script,
+    framing,
+    portal,
+    tls,
+    unsubscribe,
+    update_card,
+    wall,
+    winback,
+)
 from backstop.web.state import AppState, provide_db
 
 log = logging.getLogger("backstop")
@@ -155,6 +166,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             *embed_script.handlers,
             *portal.handlers,
             *wall.handlers,
+            *tls.handlers,
             *winback.handlers,
             admin_router,
             api_router,
@@ -208,6 +220,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
         ),
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,
+        middleware=[host_routing(settings)],
         on_startup=[start_jobs],
         on_shutdown=[stop_jobs],
         debug=False,
@@ -220,6 +233,7 @@ def _register_tasks() -> None:
     """Import every task module so the consumer knows each task by name."""
     import jobs.cancel_flows
     import jobs.email
+    import jobs.embed
     import jobs.recovery
     import jobs.stripe
     import jobs.sweeper

@@ -14,7 +14,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from backstop.email.branding import get_branding
-from backstop.embed import hosted, portal
+from backstop.embed import hosted, portal, portal_domains
 from backstop.embed.tokens import TokenRejected, redeem
 from backstop.recovery import links
 from backstop.recovery.update_card import card_url
@@ -187,7 +187,7 @@ def portal_cancel(request: Request, key: FromPath[str], db: DB, data: Form) -> R
             view=view, key=key, form_token=session.form_token,
             error="This subscription can't be cancelled from here: it isn't active.",
         )  # fmt: skip
-    base = app_state(request).settings.public_url
+    base = portal_domains.public_base(db, app_state(request).settings, session.workspace_id)
     try:
         opened = sessions.open_session(
             db, {"id": session.workspace_id}, session.customer_id, view.subscription.id,
