@@ -25,6 +25,8 @@ from backstop.web import health
 from backstop.web.admin import (
     auth,
     branding_pages,
+    cancel_flow_pages,
+    cancel_flow_version_pages,
     customers,
     desktop_login,
     email_pages,
@@ -150,6 +152,8 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             *customers.handlers,
             *recovery_pages.handlers,
             *recovery_settings_pages.handlers,
+            *cancel_flow_pages.handlers,
+            *cancel_flow_version_pages.handlers,
             *upcoming.handlers,
         ],
     )
