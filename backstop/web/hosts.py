@@ -23,7 +23,14 @@ from backstop.web.public.framing import WORKSPACE_HEADER
 PORTAL_PREFIXES = ("/cancel/", "/portal/", "/update-card/", "/card/", "/wall/", "/static/")
 PORTAL_PATHS = ("/embed.js",)
 _MARKER = WORKSPACE_HEADER.lower().encode()
+STATE_KEY = "backstop_portal_workspace"
 NOT_FOUND = b"<!doctype html><title>Not found</title><p>Not found.</p>"
+
+
+def portal_workspace_of(request) -> int | None:
+    """The workspace whose portal domain this request came in on (None on the instance's host).
+    Handlers that use up a token check it first, so a refused request stores nothing."""
+    return request.scope.get("state", {}).get(STATE_KEY)
 
 
 def _host(scope: Scope) -> str:
@@ -78,6 +85,7 @@ def host_routing(settings: Settings) -> Callable[[ASGIApp], ASGIApp]:
             if not (path.startswith(PORTAL_PREFIXES) or path in PORTAL_PATHS):
                 await _not_found(send)
                 return
+            scope.setdefault("state", {})[STATE_KEY] = workspace_id
             await app(scope, receive, _only_workspace(send, workspace_id))
 
         return handle

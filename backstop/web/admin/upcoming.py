@@ -17,12 +17,6 @@ UPCOMING: dict[str, tuple[str, str, str, str]] = {
         "Embed on your site",
         "The copy-paste snippet for embed.js, backend signer samples and the curl check.",
     ),
-    "settings/portal-domain": (
-        "settings",
-        "portal-domain",
-        "Portal domain",
-        "Serve cancel, portal and update-card pages from your own subdomain.",
-    ),
     "settings/webhooks": (
         "settings",
         "webhooks",

@@ -15,11 +15,12 @@ from litestar.response import Redirect, Template
 
 from backstop.email.branding import get_branding
 from backstop.embed import hosted, portal, portal_domains
-from backstop.embed.tokens import TokenRejected, redeem
+from backstop.embed.tokens import TokenRejected, check, redeem
 from backstop.recovery import links
 from backstop.recovery.update_card import card_url
 from backstop.stripe_sync import connection
 from backstop.web.deps import DB, Form
+from backstop.web.hosts import portal_workspace_of
 from backstop.web.public import framing
 from backstop.web.state import app_state
 
@@ -65,6 +66,15 @@ def refused(request: Request, db, reason: str, workspace_id: int | None = None) 
     )  # fmt: skip
 
 
+def _on_right_host(request: Request, db, token: str) -> bool:
+    """On a portal domain, only that workspace's tokens are used (checked before using one up)."""
+    limit = portal_workspace_of(request)
+    if limit is None:
+        return True
+    seen = check(db, app_state(request).box, token)
+    return not seen.valid or seen.workspace["id"] == limit
+
+
 def _to_session(request: Request, session: hosted.HostedSession) -> Redirect:
     qs = request.url.query
     return Redirect(f"/portal/s/{session.key}" + (f"?{qs}" if qs else ""), status_code=303)
@@ -73,6 +83,8 @@ def _to_session(request: Request, session: hosted.HostedSession) -> Redirect:
 @get("/portal/{token:str}", sync_to_thread=True, include_in_schema=False)
 def portal_token(request: Request, token: FromPath[str], db: DB) -> Response:
     state = app_state(request)
+    if not _on_right_host(request, db, token):
+        return refused(request, db, "invalid")
     try:
         checked = redeem(db, state.box, token)
     except TokenRejected as exc:
@@ -88,6 +100,8 @@ def portal_email_link(request: Request, link: FromPath[str], db: DB) -> Response
     state, data = portal.read_email_link(app_state(request).settings.secret_key, link)
     if state != "ok" or data is None:
         return refused(request, db, "expired" if state == "expired" else "invalid")
+    if portal_workspace_of(request) not in (None, data["w"]):
+        return refused(request, db, "invalid")
     session = hosted.open_hosted(db, "portal", data["w"], data["cus"], subscription_id=data.get("sub"))
     return _to_session(request, session)
 

@@ -19,6 +19,7 @@ from backstop.embed import hosted, origins, wall
 from backstop.embed.tokens import REASONS, TokenRejected, check, redeem
 from backstop.recovery import links
 from backstop.web.deps import DB
+from backstop.web.hosts import portal_workspace_of
 from backstop.web.public import framing
 from backstop.web.public.portal import refused
 from backstop.web.state import app_state
@@ -56,6 +57,10 @@ def wall_check(request: Request, db: DB, body: RawBody) -> Response:
             TOKEN_STATUS.get(seen.reason, 401),
         )
     workspace_id = seen.workspace["id"]
+    if portal_workspace_of(request) not in (None, workspace_id):
+        return _refuse(
+            request, "unknown_workspace", "This token belongs to another workspace than this domain's.", 404
+        )
     origin = request.headers.get("origin")
     if not origins.is_allowed(db, workspace_id, origin):
         return _refuse(
