@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - dns_server is a fixture imported from tests.email.fixtures
 """Settings → Portal domain: subdomains only, DNS verification with a local DNS server, Host
 routing (only that workspace's hosted pages), tls-allowed for Caddy, and the periodic re-check."""
 
@@ -21,7 +22,7 @@ HOST = "portal.acme.test"
 
 
 @pytest.fixture
-def settings(data_dir, dns_server):  # noqa: F811
+def settings(data_dir, dns_server):
     return Settings(
         data_dir=data_dir,
         secret_key="t" * 48,
@@ -70,7 +71,7 @@ def test_someone_elses_domain_is_refused(as_olivia, db, box, acme, olivia, setti
     assert portal_domains.get(db, acme.id) is None
 
 
-def test_verify_dns_shows_what_it_saw_then_verifies(as_olivia, db, acme, dns_server):  # noqa: F811
+def test_verify_dns_shows_what_it_saw_then_verifies(as_olivia, db, acme, dns_server):
     assert post_form(as_olivia, PAGE, PAGE, {"host": "https://Portal.Acme.test/"}).status_code in (302, 303)
     domain = portal_domains.get(db, acme.id)
     assert domain.host == HOST and domain.verify_token.startswith("backstop-verify-")
@@ -94,7 +95,7 @@ def test_a_member_cannot_add_or_verify(as_marco, db, acme):
 
 
 @pytest.fixture
-def verified(db, settings, acme, dns_server):  # noqa: F811
+def verified(db, settings, acme, dns_server):
     domain = portal_domains.add(db, settings, acme.id, HOST)
     publish(dns_server, domain)
     assert portal_domains.verify(db, settings, acme.id).verified
@@ -166,7 +167,7 @@ def test_a_host_matching_nothing_is_a_404(web):
     assert web.get("/healthz").status_code == 200
 
 
-def test_tls_allowed_answers_for_verified_hosts_only(web, db, settings, acme, dns_server):  # noqa: F811
+def test_tls_allowed_answers_for_verified_hosts_only(web, db, settings, acme, dns_server):
     assert web.get("/internal/tls-allowed?domain=" + HOST).status_code == 404
     domain = portal_domains.add(db, settings, acme.id, HOST)
     assert web.get("/internal/tls-allowed?domain=" + HOST).status_code == 404
@@ -180,7 +181,7 @@ def test_tls_allowed_answers_for_verified_hosts_only(web, db, settings, acme, dn
 
 def test_the_periodic_recheck_withdraws_a_domain_whose_records_are_gone(
     db, settings, acme, verified, dns_server
-):  # noqa: F811
+):
     assert portal_domains.recheck_all(db, settings) == 1
     assert portal_domains.get(db, acme.id).verified
     dns_server.remove(verified.txt_name)
