@@ -6,7 +6,8 @@
   hosted handler renders names its workspace (framing.WORKSPACE_HEADER); a page of another
   workspace, the admin and the API are 404s there.
 - Any other Host is a 404 when BACKSTOP_BASE_URL is set (without it, on a laptop, any Host is
-  served as the instance).
+  served as the instance), except `/healthz` and `/internal/tls-allowed`, which Caddy and
+  health checks call by container name.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from backstop.web.public.framing import WORKSPACE_HEADER
 
 PORTAL_PREFIXES = ("/cancel/", "/portal/", "/update-card/", "/card/", "/wall/", "/static/")
 PORTAL_PATHS = ("/embed.js",)
+ANY_HOST_PATHS = ("/internal/tls-allowed", "/healthz")
 _MARKER = WORKSPACE_HEADER.lower().encode()
 STATE_KEY = "backstop_portal_workspace"
 NOT_FOUND = b"<!doctype html><title>Not found</title><p>Not found.</p>"
@@ -76,7 +78,8 @@ def host_routing(settings: Settings) -> Callable[[ASGIApp], ASGIApp]:
                 return
             workspace_id = portal_workspace(host) if host else None
             if workspace_id is None:
-                if strict:
+                # Caddy asks over the private network by container name; a health check may too.
+                if strict and scope.get("path") not in ANY_HOST_PATHS:
                     await _not_found(send)
                 else:
                     await app(scope, receive, _strip_marker(send))

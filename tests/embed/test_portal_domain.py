@@ -162,7 +162,9 @@ def test_a_portal_domain_reaches_only_its_workspaces_hosted_pages(
 
 def test_a_host_matching_nothing_is_a_404(web):
     assert web.get("/login", headers=on("evil.example.test")).status_code == 404
-    assert web.get("/healthz", headers=on("evil.example.test")).status_code == 404
+    assert web.get("/w/acme", headers=on("evil.example.test")).status_code == 404
+    assert web.get("/healthz", headers=on("backstop")).status_code == 200  # a health check by container name
+    assert web.get("/internal/tls-allowed?domain=x.acme.test", headers=on("backstop")).status_code == 404
     assert web.get("/login", headers=on(INSTANCE)).status_code == 200
     assert web.get("/healthz").status_code == 200
 
