@@ -11,12 +11,6 @@ from backstop.web.deps import DB, CurrentSession, CurrentWorkspace
 
 # path suffix -> (nav, subnav, title, what the page will do)
 UPCOMING: dict[str, tuple[str, str, str, str]] = {
-    "cancel-flows/embed": (
-        "cancel-flows",
-        "",
-        "Embed on your site",
-        "The copy-paste snippet for embed.js, backend signer samples and the curl check.",
-    ),
     "settings/webhooks": (
         "settings",
         "webhooks",
