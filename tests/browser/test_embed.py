@@ -302,3 +302,27 @@ def test_the_hosted_redirect_returns_to_the_app_with_the_outcome(tmp_path, fake_
         phone.wait_for_url(world.app.url + "/done?**")
         assert "outcome=canceled" in phone.url
         expect(phone.get_by_role("heading", name="Your account")).to_be_visible()
+
+
+@pytest.mark.browser
+def test_the_admin_token_check_says_what_backstop_sees(tmp_path, fake_stripe, stripe_js, phone):
+    from playwright.sync_api import expect
+
+    for world in _world(tmp_path, fake_stripe, stripe_js, failing=False):
+        phone.goto(world.server.url + "/login")
+        phone.get_by_label("Email").fill("olivia@acme.test")
+        phone.get_by_label("Password").fill("olivia-owns-the-shop")
+        phone.get_by_role("button", name="Sign in").click()
+        phone.goto(world.server.url + "/w/acme/cancel-flows/embed")
+        token = httpx.get(world.app.url + "/token").text
+        phone.get_by_role("textbox", name="Token").fill(token)
+        phone.get_by_role("button", name="Check token").click()
+        expect(phone.locator("#token-result")).to_contain_text("Valid.")
+        expect(phone.locator("#token-result")).to_contain_text(world.story.customer["id"])
+        phone.get_by_role("textbox", name="Token").fill(
+            token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+        )
+        phone.get_by_role("button", name="Check token").click()
+        expect(phone.locator("#token-result")).to_contain_text("Refused (bad_signature)")
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the Embed page scrolls sideways on a phone ({width}px wide)"
