@@ -45,6 +45,9 @@ def prepared(settings: Settings) -> Settings:
 @click.version_option(__version__, prog_name="backstop")
 def main() -> None:
     """Backstop: recover failed payments, save cancels and win customers back, on your own box."""
+    from backstop import manifest
+
+    manifest.load()  # every command sees the same handlers, tasks and work tables as the server
 
 
 @main.command()
@@ -454,7 +457,6 @@ def stripe_replay(slug: str, since) -> None:
 
     from rich.progress import Progress
 
-    import jobs.stripe  # noqa: F401 - registers every event handler, in order
     from backstop.db import opened
     from backstop.lib.crypto import SecretBox
     from backstop.stripe_sync import connection, events

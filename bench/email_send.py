@@ -26,7 +26,7 @@ import time
 import boto3
 import httpx
 
-from backstop.db import connect, migrate
+from backstop.db import connect, migrate, write_transaction
 from backstop.email import providers, sending
 from backstop.email.kinds import KINDS
 from backstop.email.messages import queue_email
@@ -87,7 +87,7 @@ def main() -> None:
             started = time.perf_counter()
             ids = []
             for i in range(count):
-                with db.atomic():  # one transaction per cause, as callers do
+                with write_transaction(db):  # one transaction per cause, as callers do
                     queued = queue_email(
                         db, settings, workspace_id=ws.id, kind="dunning_1", to_email=f"customer{i}@bench.test",
                         to_name=f"Customer {i}", context=context, dedupe_key=f"bench:{i}",

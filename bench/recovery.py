@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from backstop import clock  # noqa: E402
-from backstop.db import connect, migrate  # noqa: E402
+from backstop.db import connect, migrate, write_transaction  # noqa: E402
 
 
 def build_campaigns(db, workspace_id: int, count: int, due: int) -> None:
@@ -38,7 +38,7 @@ def build_campaigns(db, workspace_id: int, count: int, due: int) -> None:
     later = clock.iso(now + timedelta(days=3))
     past = clock.iso(now - timedelta(minutes=1))
     opened = clock.iso(now)
-    with db.atomic():
+    with write_transaction(db):
         db.conn.executemany(
             "INSERT INTO campaigns (id, workspace_id, invoice_id, customer_id, subscription_id, amount_due, currency, "
             "decline_code, first_failed_at, opened_at) VALUES (?, ?, ?, ?, ?, 4900, 'usd', 'insufficient_funds', ?, ?)",

@@ -12,7 +12,6 @@ from huey import crontab
 
 from backstop.email import messages, providers, send_domains, sending
 from jobs.queue import app_db, huey, settings
-from jobs.sweeper import register
 
 log = logging.getLogger("backstop.jobs.email")
 
@@ -50,6 +49,3 @@ def recheck_send_domains() -> dict[int, str]:
             if send_domains.get_send_domain(db, workspace_id) is None:
                 enqueue(messages.release_held(db, workspace_id))
     return results
-
-
-register(messages.TABLE, send_message)

@@ -60,6 +60,9 @@ class InProcessConsumer(Consumer):
 
 
 def start_consumer(workers: int = 2) -> InProcessConsumer:
+    from backstop import manifest
+
+    manifest.load()  # the consumer knows every listed task by name, whoever started it
     # Poll at most every 0.5 s when idle, so a task enqueued by a request starts within a second.
     consumer = InProcessConsumer(
         huey,
@@ -73,10 +76,17 @@ def start_consumer(workers: int = 2) -> InProcessConsumer:
         shutdown_timeout=20,
     )
     consumer.start()
+    from backstop.lib import workrows
+    from jobs.sweeper import enqueue_ready
+
+    workrows.on_ready(enqueue_ready)  # work rows run when committed, not at the next sweep
     log.info("jobs consumer started with %d workers", workers)
     return consumer
 
 
 def stop_consumer(consumer: InProcessConsumer) -> None:
+    from backstop.lib import workrows
+
+    workrows.on_ready(None)
     consumer.stop(graceful=True)
     log.info("jobs consumer stopped")

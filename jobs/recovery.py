@@ -5,7 +5,6 @@ from __future__ import annotations
 from huey import crontab
 
 from backstop.lib.crypto import SecretBox
-from backstop.recovery import handlers as _handlers  # noqa: F401 - registers the campaign handlers
 from backstop.recovery import steps
 from backstop.stripe_sync import connection
 from jobs.queue import app_db, huey, settings

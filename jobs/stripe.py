@@ -12,10 +12,7 @@ from backstop.connectors.stripe import StripeAuthFailed, StripeFailure
 from backstop.db import all_rows
 from backstop.lib import workrows
 from backstop.lib.crypto import SecretBox
-from backstop.recovery import handlers as _recovery_handlers  # noqa: F401 - registers campaign handlers
 from backstop.stripe_sync import backfill, connection, events, polling
-from backstop.stripe_sync import handlers as _mirror_handlers  # noqa: F401 - registers the mirror's handlers
-from jobs import sweeper
 from jobs.queue import app_db, huey, settings
 
 log = logging.getLogger("backstop.jobs.stripe")
@@ -163,7 +160,3 @@ def reconcile_events() -> int:
             enqueue_events(new)
             taken += len(new)
     return taken
-
-
-sweeper.register("stripe_events", process_event)
-sweeper.register("stripe_backfills", run_backfill)

@@ -1,7 +1,8 @@
 """The periodic sweeper: finds work rows that are due (or were left behind) and enqueues them.
 
-Domains register a table and the task that processes one row id. The task must claim the row
-with ``workrows.claim`` before acting, so enqueuing a row twice is harmless.
+The tables and the task that processes one row id are listed in ``backstop.manifest``, whose
+``load()`` registers them here. The task must claim the row with ``workrows.claim`` before
+acting, so enqueuing a row twice is harmless.
 """
 
 from __future__ import annotations
@@ -28,7 +29,15 @@ QUEUES: dict[str, WorkQueue] = {}
 
 
 def register(table: str, task: Callable[[int], object]) -> None:
+    """Called by ``backstop.manifest.load()`` only: list a new work table there."""
     QUEUES[table] = WorkQueue(table, task)
+
+
+def enqueue_ready(table: str, row_id: int) -> None:
+    """A row was just committed: run it now rather than at the next sweep."""
+    queue = QUEUES.get(table)
+    if queue is not None:
+        queue.task(row_id)
 
 
 def sweep_once() -> dict[str, int]:

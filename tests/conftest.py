@@ -37,6 +37,14 @@ for _name in [n for n in os.environ if n.startswith("BACKSTOP_")]:
     del os.environ[_name]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def capabilities() -> None:
+    """The tests load the capability manifest the way the server and the CLI do."""
+    from backstop import manifest
+
+    manifest.load()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

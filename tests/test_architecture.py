@@ -7,6 +7,7 @@ product's rules to one way of reaching them; this test fails the first time that
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,49 @@ def test_it_catches_a_domain_importing_the_web_layer(tmp_path: Path):
     assert layer_of("backstop.web.app") not in ALLOWED[layer_of("backstop.workspaces.admins")]
     assert layer_of("backstop.workspaces") not in ALLOWED[layer_of("backstop.connectors.stripe")]
     assert layer_of("jobs.queue") not in ALLOWED[layer_of("backstop.recovery.policy")]
+
+
+# --- One write transaction -------------------------------------------------------------------
+# A deferred BEGIN (what sqlite-utils' db.atomic() issues outside a transaction) fails at once
+# with "database is locked" when another connection committed in between; the busy timeout is
+# never consulted. backstop.db.write_transaction (BEGIN IMMEDIATE) is the one way to write.
+
+TRANSACTION_SOURCES = sorted(
+    p
+    for folder in ("backstop", "jobs", "bench", "scripts")
+    for p in ROOT.joinpath(folder).rglob("*.py")
+    if not p.is_relative_to(ROOT / "backstop" / "db")
+)
+BEGIN_STATEMENT = re.compile(
+    r"\s*BEGIN(\s+(DEFERRED|IMMEDIATE|EXCLUSIVE))?(\s+TRANSACTION)?\s*;?\s*$", re.IGNORECASE
+)
+
+
+def transaction_violations(source: str) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "atomic":
+            found.append(
+                f"line {node.lineno}: .atomic() opens a deferred transaction; use write_transaction(db)"
+            )
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and BEGIN_STATEMENT.fullmatch(node.value)
+        ):
+            found.append(f"line {node.lineno}: a hand-written BEGIN; use write_transaction(db)")
+    return found
+
+
+@pytest.mark.parametrize("path", TRANSACTION_SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_it_opens_every_writing_transaction_through_write_transaction(path: Path):
+    wrong = transaction_violations(path.read_text())
+    assert not wrong, "\n".join(wrong)
+
+
+def test_it_catches_a_deferred_transaction():
+    assert transaction_violations("with db.atomic():\n    db.execute('UPDATE t SET a = 1')\n")
+    assert transaction_violations("db.execute('BEGIN')\n")
+    assert transaction_violations("db.conn.execute('begin deferred')\n")
+    assert not transaction_violations("with write_transaction(db):\n    db.execute('UPDATE t SET a = 1')\n")
+    assert not transaction_violations('"""Begin here: a docstring."""\n')

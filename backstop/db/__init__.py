@@ -11,7 +11,7 @@ front, so it waits its turn instead.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -73,12 +73,29 @@ def write_transaction(db: Database) -> Iterator[Database]:
     try:
         yield db
     except BaseException:
+        _AFTER_COMMIT.pop(id(db.conn), None)
         if db.conn.in_transaction:
             db.execute("ROLLBACK")
         raise
     try:
         db.execute("COMMIT")
     except BaseException:
+        _AFTER_COMMIT.pop(id(db.conn), None)
         if db.conn.in_transaction:
             db.execute("ROLLBACK")
         raise
+    for callback in _AFTER_COMMIT.pop(id(db.conn), []):
+        callback()
+
+
+# Callbacks waiting for the open transaction of a connection (by id) to commit.
+_AFTER_COMMIT: dict[int, list[Callable[[], None]]] = {}
+
+
+def after_commit(db: Database, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the current write transaction commits (now, if none is open); it is
+    dropped if the transaction rolls back. For telling a worker about a row it can now see."""
+    if db.conn.in_transaction:
+        _AFTER_COMMIT.setdefault(id(db.conn), []).append(callback)
+    else:
+        callback()

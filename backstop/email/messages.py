@@ -13,12 +13,13 @@ from typing import Any
 from sqlite_utils import Database
 
 from backstop import clock
-from backstop.db import all_rows, one
+from backstop.db import all_rows, one, write_transaction
 from backstop.email import suppression
 from backstop.email.branding import get_branding
 from backstop.email.kinds import get_kind
 from backstop.email.policy import flatten_header, suppression_reason, valid_address
 from backstop.email.render import render_email
+from backstop.lib import workrows
 from backstop.settings import Settings
 from backstop.workspaces.errors import NotFound
 
@@ -77,7 +78,7 @@ def queue_email(
     elif why := suppression_reason(spec.category, suppression.state(db, workspace_id, address)):
         status, reason, work_state = "suppressed", why, "done"
     now = clock.iso()
-    with db.atomic():
+    with write_transaction(db):
         cur = db.execute(
             "INSERT INTO email_messages (workspace_id, kind, category, dedupe_key, customer_id, "
             "to_email, to_name, subject, html, text, unsubscribe_url, status, status_reason, "
@@ -97,6 +98,8 @@ def queue_email(
                 [workspace_id, dedupe_key],
             )
             return QueuedEmail(existing["id"], existing["status"], False)  # type: ignore[index]
+        if work_state == "pending":
+            workrows.ready_after_commit(db, TABLE, cur.lastrowid)  # type: ignore[arg-type]
     return QueuedEmail(cur.lastrowid, status, True)  # type: ignore[arg-type]
 
 

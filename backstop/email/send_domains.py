@@ -18,7 +18,7 @@ from sqlite_utils import Database
 from backstop import clock
 from backstop.connectors import dns as dnslookup
 from backstop.connectors.ses.ses import IdentityError, SesIdentities
-from backstop.db import all_rows, one
+from backstop.db import all_rows, one, write_transaction
 from backstop.email import messages
 from backstop.email.policy import DomainState
 from backstop.workspaces.errors import NotFound, ValidationError
@@ -248,7 +248,7 @@ def verify_domain(
     )
     status = "verified" if ses_verified else ("failed" if ses_status == "FAILED" else "pending")
     released: list[int] = []
-    with db.atomic():
+    with write_transaction(db):
         db.execute(
             "UPDATE send_domains SET status = ?, last_check = ?, checked_at = ?, "
             "verified_at = CASE WHEN ? = 'verified' THEN COALESCE(verified_at, ?) ELSE NULL END "
@@ -269,7 +269,7 @@ def remove_domain(db: Database, identities: SesIdentities, workspace_id: int) ->
         identities.delete(sd.domain)
     except IdentityError as exc:
         raise ValidationError(f"SES couldn't delete the identity for {sd.domain}: {exc}", "domain")
-    with db.atomic():
+    with write_transaction(db):
         db.execute("DELETE FROM send_domains WHERE id = ?", [sd.id])
         return messages.release_held(db, workspace_id)
 

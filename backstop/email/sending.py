@@ -81,6 +81,15 @@ def send_message(db: Database, settings: Settings, message_id: int, mailer: Mail
     """Send one message if it is due; return what became of it."""
     if not workrows.claim(db, TABLE, message_id):
         return "not-due"
+    try:
+        return _send_claimed(db, settings, message_id, mailer)
+    except Exception as exc:  # unplanned: give the message back at once, with why. If it failed
+        # after the hand-off fence was written, the next run reports it interrupted, never resends.
+        workrows.release_failed(db, TABLE, message_id, exc)
+        return "retrying"
+
+
+def _send_claimed(db: Database, settings: Settings, message_id: int, mailer: Mailer) -> str:
     row = one(db, "SELECT * FROM email_messages WHERE id = ?", [message_id])
     if row is None:
         return "missing"

@@ -11,7 +11,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlite_utils import Database
 
 from backstop import clock
-from backstop.db import one
+from backstop.db import one, write_transaction
 from backstop.email.policy import Suppression
 
 _SALT = "backstop.email.unsubscribe.v1"
@@ -61,7 +61,7 @@ def record(db: Database, workspace_id: int, email: str, column: str, detail: str
     if column not in ("unsubscribed_at", "bounced_at", "complained_at"):
         raise ValueError(column)
     now = clock.iso()
-    with db.atomic():
+    with write_transaction(db):
         db.execute(
             "INSERT INTO email_suppressions (workspace_id, email) VALUES (?, ?) "
             "ON CONFLICT (workspace_id, email) DO NOTHING",

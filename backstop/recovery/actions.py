@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlite_utils import Database
 
 from backstop import clock
+from backstop.db import write_transaction
 from backstop.recovery import campaigns, queries, steps
 from backstop.settings import Settings
 from backstop.workspaces.errors import NotFound, ValidationError
@@ -25,7 +26,7 @@ def _in_flight(db: Database, workspace_id: int, campaign_id: int) -> dict:
 
 def retry_now(db: Database, workspace_id: int, campaign_id: int, by: str) -> bool:
     """Plan a retry due now; False when one asked for by an admin is already waiting."""
-    with db.atomic():
+    with write_transaction(db):
         campaign = _in_flight(db, workspace_id, campaign_id)
         waiting = [
             s for s in campaigns.pending_steps_of_kind(db, campaign_id, "retry") if s["trigger"] == "admin"
@@ -42,7 +43,7 @@ def resend_email(db: Database, settings: Settings, workspace_id: int, campaign_i
     """Queue the latest dunning email again, under a new dedupe key; returns the message id."""
     from backstop.email.messages import queue_email
 
-    with db.atomic():
+    with write_transaction(db):
         campaign = _in_flight(db, workspace_id, campaign_id)
         seq = queries.latest_dunning_seq(db, campaign)
         if seq is None:
@@ -71,6 +72,6 @@ def resend_email(db: Database, settings: Settings, workspace_id: int, campaign_i
 
 
 def close_as_abandoned(db: Database, workspace_id: int, campaign_id: int, by: str) -> None:
-    with db.atomic():
+    with write_transaction(db):
         _in_flight(db, workspace_id, campaign_id)
         campaigns.close(db, campaign_id, "abandoned", f"Closed by {by}")

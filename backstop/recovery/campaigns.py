@@ -12,10 +12,8 @@ from sqlite_utils import Database
 from backstop import clock
 from backstop.db import all_rows, one
 from backstop.recovery import policy as rules
+from backstop.recovery.model import STATUSES, CampaignStatus, check_transition  # noqa: F401 - STATUSES re-exported
 from backstop.recovery.policy import RetryPolicy, RetryState
-
-STATUSES = ("in_flight", "recovered", "lost", "abandoned")
-
 
 # -- settings -----------------------------------------------------------------------------------
 
@@ -221,10 +219,16 @@ def open_campaign(db: Database, workspace_id: int, failed: FailedInvoice) -> tup
 
 
 def close(db: Database, campaign_id: int, status: str, reason: str, **detail) -> bool:
-    """Close an in-flight campaign; remaining steps are canceled. False if it was already closed."""
+    """Close an in-flight campaign; remaining steps are canceled. False if it was already closed.
+
+    The one place a campaign's status changes after it opened: ``model.TRANSITIONS`` decides."""
+    row = db.execute("SELECT status FROM campaigns WHERE id = ?", [campaign_id]).fetchone()
+    if row is None or not CampaignStatus(row[0]).is_open:
+        return False
+    new = check_transition(row[0], status)
     cur = db.execute(
-        "UPDATE campaigns SET status = ?, close_reason = ?, closed_at = ? WHERE id = ? AND status = 'in_flight'",
-        [status, reason, clock.iso(), campaign_id],
+        "UPDATE campaigns SET status = ?, close_reason = ?, closed_at = ? WHERE id = ? AND status = ?",
+        [new.value, reason, clock.iso(), campaign_id, row[0]],
     )
     if cur.rowcount != 1:
         return False

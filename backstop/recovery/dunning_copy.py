@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlite_utils import Database
 
 from backstop import clock
-from backstop.db import all_rows
+from backstop.db import all_rows, write_transaction
 
 STEPS = (1, 2, 3, 4)
 SUBJECT_MAX = 150
@@ -46,7 +46,7 @@ def clean(form: dict[str, str]) -> tuple[dict[int, dict], dict[str, str]]:
 
 
 def save(db: Database, workspace_id: int, values: dict[int, dict]) -> None:
-    with db.atomic():
+    with write_transaction(db):
         for step, v in values.items():
             db.execute(
                 "INSERT INTO dunning_copy (workspace_id, step, subject, intro, updated_at) VALUES (?, ?, ?, ?, ?) "

@@ -93,6 +93,10 @@ def open_or_update_campaign(ctx: EventContext) -> None:
 def close_recovered(ctx: EventContext) -> None:
     campaign = campaigns.by_invoice(ctx.db, ctx.workspace_id, ctx.object["id"])
     if campaign and campaign["status"] == "in_flight":
+        ctx.db.execute(  # Stripe's count includes the attempt that paid
+            "UPDATE campaigns SET stripe_attempts = MAX(stripe_attempts, ?) WHERE id = ?",
+            [ctx.object.get("attempt_count") or 0, campaign["id"]],
+        )
         campaigns.close(ctx.db, campaign["id"], "recovered", "The invoice was paid", event=ctx.event["id"])
 
 

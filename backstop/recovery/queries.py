@@ -14,14 +14,8 @@ from sqlite_utils import Database
 from backstop import clock
 from backstop.db import all_rows, one
 from backstop.recovery import policy as rules
-from backstop.recovery.campaigns import STATUSES
+from backstop.recovery.model import STATUS_LABELS, STATUSES, total_attempts
 
-STATUS_LABELS = {
-    "in_flight": "In flight",
-    "recovered": "Recovered",
-    "lost": "Lost",
-    "abandoned": "Abandoned",
-}
 CLASS_LABELS = {rules.SOFT: "soft", rules.HARD: "hard", rules.NEVER: "never retry"}
 STALLED_DAYS = 14
 
@@ -133,8 +127,8 @@ def decorate(row: dict) -> dict:
     row["status_label"] = STATUS_LABELS.get(row["status"], row["status"])
     row["class_label"] = CLASS_LABELS.get(row["decline_class"], row["decline_class"])
     row["meaning"] = decline_meaning(row["decline_code"], row["decline_class"])
-    # Stripe's own attempts before the campaign opened, plus Backstop's retries since.
-    row["attempts"] = (row.get("stripe_attempts") or 0) + (row.get("our_count") or 0)
+    row["attempts"] = total_attempts(row.get("stripe_attempts"), row.get("our_count"))
+    row["stripe_count"] = row["attempts"] - (row.get("our_count") or 0)
     if row.get("next_kind"):
         row["next_label"] = step_label(
             {"kind": row["next_kind"], "seq": row["next_seq"], "trigger": row["next_trigger"]}
@@ -245,7 +239,8 @@ def describe_event(row: dict) -> dict:
 def remaining_steps(db: Database, campaign: dict) -> list[dict]:
     rows = all_rows(
         db,
-        "SELECT id, kind, seq, trigger, due_at FROM recovery_steps WHERE campaign_id = ? AND workspace_id = ? "
+        "SELECT id, kind, seq, trigger, due_at, attempts, last_error FROM recovery_steps "
+        "WHERE campaign_id = ? AND workspace_id = ? "
         "AND status = 'scheduled' ORDER BY due_at, id",
         [campaign["id"], campaign["workspace_id"]],
     )

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlite_utils import Database
 
 from backstop import clock
-from backstop.db import all_rows, one
+from backstop.db import all_rows, one, write_transaction
 from backstop.recovery.campaigns import plan_for_price
 from backstop.settings import Settings
 from backstop.stripe_sync.events import EventContext, on
@@ -71,7 +71,7 @@ def queue_card_expiry_warnings(db: Database, settings: Settings) -> int:
     for row in expiring_cards(db):
         if not row["email"]:
             continue
-        with db.atomic():
+        with write_transaction(db):
             result = queue_email(
                 db,
                 settings,

@@ -21,7 +21,7 @@ from backstop.connectors.stripe import (
     StripeInvalidRequest,
     StripeUnavailable,
 )
-from backstop.db import all_rows, one
+from backstop.db import all_rows, one, write_transaction
 from backstop.lib import workrows
 from backstop.recovery import campaigns, dunning_copy, links
 from backstop.recovery import policy as rules
@@ -57,6 +57,16 @@ def run_step(
         return None
     if not workrows.claim(db, TABLE, step_id, lease=LEASE):
         return None
+    try:
+        return _run_claimed(db, step_id, settings, gateway_for)
+    except Exception as exc:  # unplanned: give the step back at once, with why
+        workrows.release_failed(db, TABLE, step_id, exc)
+        return "retrying"
+
+
+def _run_claimed(
+    db: Database, step_id: int, settings: Settings, gateway_for: Callable[[int], StripeGateway]
+) -> str:
     step = one(db, "SELECT * FROM recovery_steps WHERE id = ?", [step_id])
     campaign = one(db, "SELECT * FROM campaigns WHERE id = ?", [step["campaign_id"]])
     if campaign["status"] != "in_flight" or step["status"] != "scheduled":
@@ -111,11 +121,11 @@ def _takeover(db, step, campaign, settings, gateway_for) -> str:
         )
     except StripeInvalidRequest as exc:
         # Already paid, voided or otherwise final: nothing to take over; events will close it.
-        with db.atomic():
+        with write_transaction(db):
             campaigns.note(db, campaign["id"], "takeover_skipped", reason=exc.message)
             _finish(db, step["id"], "skipped", exc.message)
         return "skipped"
-    with db.atomic():
+    with write_transaction(db):
         db.execute("UPDATE campaigns SET took_over = 1 WHERE id = ?", [campaign["id"]])
         campaigns.note(db, campaign["id"], "took_over")
         _finish(db, step["id"], "done", "auto_advance off")
@@ -126,16 +136,18 @@ def _retry(db, step, campaign, settings, gateway_for) -> str:
     policy = campaigns.get_policy(db, campaign["workspace_id"])
     state = campaigns.retry_state(db, campaign)
     if not rules.under_cap(policy, state, clock.now()):
-        with db.atomic():
+        with write_transaction(db):
             campaigns.note(db, campaign["id"], "retry_skipped", reason="attempt cap reached")
             _finish(db, step["id"], "skipped", "attempt cap reached")
         return "skipped"
     number = len(state.attempts_in_window) + 1
     key = f"backstop-{campaign['id']}-attempt-{number}"
     gateway = gateway_for(campaign["workspace_id"])
+    paid_count = 0
     try:
         invoice = gateway.post(f"/v1/invoices/{campaign['invoice_id']}/pay", {}, idempotency_key=key)
         outcome, decline, message = ("succeeded" if invoice.get("status") == "paid" else "error"), None, None
+        paid_count = int(invoice.get("attempt_count") or 0)
     except StripeCardDeclined as exc:
         outcome, decline, message = "declined", exc.decline_code or exc.code, exc.message
     except StripeInvalidRequest as exc:
@@ -144,7 +156,9 @@ def _retry(db, step, campaign, settings, gateway_for) -> str:
         else:
             outcome, decline, message = "error", exc.code, exc.message
     stripe_count = _attempt_count_after(gateway, campaign) if outcome == "declined" else None
-    with db.atomic():
+    if outcome == "succeeded" and message is None:
+        stripe_count = paid_count or campaign["stripe_attempts"] + 1  # the paying attempt counts too
+    with write_transaction(db):
         if stripe_count is not None:
             # Count this attempt against the cap now, not when Stripe's event about it arrives:
             # a new card announced first would otherwise earn an attempt over the cap.
@@ -197,12 +211,12 @@ def _dunning(db, step, campaign, settings, gateway_for) -> str:
     from backstop.email.messages import queue_email
 
     if not campaign["customer_email"]:
-        with db.atomic():
+        with write_transaction(db):
             campaigns.note(db, campaign["id"], "email_skipped", step=step["seq"], reason="no email address")
             _finish(db, step["id"], "skipped", "no email address")
         return "skipped"
     context = dunning_context(db, campaign, settings, step["seq"])
-    with db.atomic():
+    with write_transaction(db):
         queued = queue_email(
             db,
             settings,
@@ -268,7 +282,7 @@ def _terminal(db, step, campaign, settings, gateway_for) -> str:
             )
     except StripeInvalidRequest as exc:
         log.info("terminal action for campaign %s: %s", campaign["id"], exc.message)
-    with db.atomic():
+    with write_transaction(db):
         _finish(db, step["id"], "done", action)
         campaigns.close(db, campaign["id"], "lost", rules.TERMINAL_ACTIONS[action], action=action)
     return "lost"

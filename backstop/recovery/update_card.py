@@ -23,7 +23,7 @@ from backstop.connectors.stripe import (
     StripeInvalidRequest,
     StripeNotFound,
 )
-from backstop.db import one
+from backstop.db import one, write_transaction
 from backstop.recovery import campaigns, links, steps
 from backstop.recovery import policy as rules
 from backstop.recovery.campaigns import card_on_file
@@ -326,7 +326,7 @@ def confirm(
         except StripeInvalidRequest as exc:  # a canceled subscription: the invoice can still be paid
             log.info("campaign %s: subscription default not set: %s", campaign["id"], exc.message)
     card = card_from_payment_method(pm if isinstance(pm, dict) else None)
-    with db.atomic():
+    with write_transaction(db):
         retried = campaigns.card_changed(
             db, campaign["workspace_id"], campaign["customer_id"], SOURCE, pm_id, made_default=True
         )

@@ -18,7 +18,7 @@ from sqlite_utils import Database
 
 from backstop import clock
 from backstop.connectors.stripe import StripeCardDeclined, StripeFailure, StripeGateway, StripeInvalidRequest
-from backstop.db import all_rows, one
+from backstop.db import all_rows, one, write_transaction
 from backstop.lib import workrows
 from backstop.recovery.campaigns import plan_for_price
 from backstop.settings import Settings
@@ -162,12 +162,20 @@ def _finish(db: Database, row_id: int, status: str, outcome: str, message_id: in
 
 
 def send(db: Database, row_id: int, settings: Settings) -> str | None:
-    from backstop.email.messages import queue_email
-
     if not workrows.claim(db, TABLE, row_id):
         return None
+    try:
+        return _send_claimed(db, row_id, settings)
+    except Exception as exc:  # unplanned: give the row back at once, with why
+        workrows.release_failed(db, TABLE, row_id, exc)
+        return "retrying"
+
+
+def _send_claimed(db: Database, row_id: int, settings: Settings) -> str:
+    from backstop.email.messages import queue_email
+
     row = one(db, "SELECT * FROM winbacks WHERE id = ?", [row_id])
-    with db.atomic():
+    with write_transaction(db):
         if row["status"] != "scheduled":
             workrows.complete(db, TABLE, row_id)
             return row["status"]

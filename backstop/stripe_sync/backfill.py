@@ -156,6 +156,9 @@ def run(
         connection.mark_failing(db, workspace_id, f"Stripe refused Backstop's key: {exc.message}")
         workrows.fail(db, TABLE, row_id, f"Stripe refused the key: {exc.message}")
         return "failed"
+    except Exception as exc:  # unplanned: give the row back at once, with why
+        workrows.release_failed(db, TABLE, row_id, exc)
+        return "retrying"
     db.execute("UPDATE stripe_backfills SET finished_at = ? WHERE id = ?", [clock.iso(), row_id])
     workrows.complete(db, TABLE, row_id)
     return "done"

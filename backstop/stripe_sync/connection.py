@@ -9,7 +9,7 @@ from sqlite_utils import Database
 
 from backstop import clock
 from backstop.connectors.stripe import StripeConfig, StripeGateway
-from backstop.db import one
+from backstop.db import one, write_transaction
 from backstop.lib.crypto import SecretBox, random_token
 from backstop.settings import Settings
 from backstop.workspaces.errors import ValidationError
@@ -242,7 +242,7 @@ def mark_healthy(db: Database, workspace_id: int) -> None:
 def remove(db: Database, workspace_id: int) -> None:
     from backstop.stripe_sync import mirror
 
-    with db.atomic():
+    with write_transaction(db):
         db.execute("DELETE FROM stripe_connections WHERE workspace_id = ?", [workspace_id])
         db.execute("DELETE FROM stripe_backfills WHERE workspace_id = ?", [workspace_id])
         mirror.purge(db, workspace_id)

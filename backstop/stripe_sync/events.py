@@ -53,6 +53,13 @@ HANDLERS: dict[str, list[Handler]] = {}
 MIRROR_STAGE = 0  # the mirror's upserts run before anything that reads the mirror
 DEFAULT_STAGE = 10
 _stages: dict[Handler, int] = {}
+_loaded = False
+
+
+def handlers_loaded() -> None:
+    """Called by ``backstop.manifest.load()`` once every listed handler module is imported."""
+    global _loaded
+    _loaded = True
 
 
 def on(*event_types: str, stage: int = DEFAULT_STAGE) -> Callable[[Handler], Handler]:
@@ -159,8 +166,22 @@ def process_event(
 ) -> str | None:
     """Run the handlers of one stored event. Returns the outcome, or None if another worker
     holds it. ``fetch_for(workspace_id)`` gives a function that reads an object from Stripe."""
+    if not _loaded:
+        # Without the manifest an event whose handler module wasn't imported would be marked
+        # "ignored" for good: refuse, leaving the row for a process that loaded it.
+        raise RuntimeError("event handlers are not loaded: call backstop.manifest.load() first")
     if not workrows.claim(db, TABLE, row_id, lease=timedelta(minutes=2)):
         return None
+    try:
+        return _process_claimed(db, row_id, fetch_for, settings)
+    except Exception as exc:  # unplanned (the handlers' own errors are handled below)
+        workrows.release_failed(db, TABLE, row_id, exc)
+        return "retrying"
+
+
+def _process_claimed(
+    db: Database, row_id: int, fetch_for: Callable[[int], Callable[..., dict]], settings: Settings | None
+) -> str:
     row = one(db, "SELECT workspace_id, type, payload, attempts FROM stripe_events WHERE id = ?", [row_id])
     event = json.loads(row["payload"])
     handlers = HANDLERS.get(row["type"], [])

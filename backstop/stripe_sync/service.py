@@ -14,6 +14,7 @@ from backstop.connectors.stripe import (
     StripeOAuth,
     StripeUnavailable,
 )
+from backstop.db import write_transaction
 from backstop.lib.crypto import SecretBox
 from backstop.settings import Settings
 from backstop.stripe_sync import backfill, connection, events, mirror, permissions
@@ -89,7 +90,7 @@ def connect_restricted_key(
             },
         )
         secret, endpoint_id, how = endpoint.get("secret"), endpoint.get("id"), "created"
-    with db.atomic():
+    with write_transaction(db):
         _forget_other_account(db, workspace_id, livemode)
         connection.save_key_connection(
             db, box, workspace_id, key, livemode, webhook_secret=secret, polling=secret is None
@@ -149,7 +150,7 @@ def oauth_finish(db: Database, settings: Settings, admin_id: int, code: str, sta
         )
     except StripeUnavailable:
         raise ValidationError("Stripe couldn't be reached to finish connecting; start again in a minute.")
-    with db.atomic():
+    with write_transaction(db):
         _forget_other_account(db, workspace_id, grant["livemode"], grant["stripe_user_id"])
         connection.save_oauth_connection(
             db,

@@ -15,7 +15,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
-from backstop import __version__
+from backstop import __version__, manifest
 from backstop.db import migrate
 from backstop.lib.crypto import SecretBox
 from backstop.lib.ratelimit import FixedWindowLimiter
@@ -93,7 +93,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
     settings = ensure_secret_key(settings)
     migrate(settings.db_path)
     queue.configure(settings, immediate=not run_jobs)
-    _register_tasks()
+    manifest.load()
 
     state = AppState(
         settings=settings,
@@ -235,14 +235,3 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
         # Logging is configured once by the server (backstop.server.configure_logging).
         logging_config=None,
     )
-
-
-def _register_tasks() -> None:
-    """Import every task module so the consumer knows each task by name."""
-    import jobs.cancel_flows
-    import jobs.email
-    import jobs.embed
-    import jobs.recovery
-    import jobs.stripe
-    import jobs.sweeper
-    import jobs.winback  # noqa: F401

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlite_utils import Database
 
 from backstop import clock
-from backstop.db import one
+from backstop.db import one, write_transaction
 from backstop.lib import passwords
 from backstop.lib.crypto import random_token, sha256_hex
 from backstop.workspaces.errors import ValidationError
@@ -169,7 +169,7 @@ def set_password(db: Database, email: str, password: str) -> None:
     problem = passwords.password_problem(password, admin.email)
     if problem:
         raise ValidationError(problem, "password")
-    with db.atomic():
+    with write_transaction(db):
         db.execute(
             "UPDATE admins SET password_hash = ? WHERE id = ?",
             [passwords.hash_password(password), admin.id],

@@ -13,7 +13,7 @@ from enum import Enum
 from sqlite_utils import Database
 
 from backstop import clock
-from backstop.db import one
+from backstop.db import one, write_transaction
 from backstop.lib.crypto import random_token, sha256_hex
 from backstop.workspaces.admins import Admin
 
@@ -38,7 +38,7 @@ def issue_login_token(db: Database, admin: Admin, lifetime: timedelta = LOGIN_TO
     """Mint a token for ``admin`` and return it; the raw value is never stored."""
     token = random_token()
     now = clock.now()
-    with db.atomic():
+    with write_transaction(db):
         db.execute("DELETE FROM login_tokens WHERE expires_at < ?", [clock.iso(now - KEEP_SPENT_FOR)])
         db.execute(
             "INSERT INTO login_tokens (token_hash, admin_id, created_at, expires_at) VALUES (?, ?, ?, ?)",

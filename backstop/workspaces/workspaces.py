@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlite_utils import Database
 
 from backstop import clock
-from backstop.db import all_rows, one
+from backstop.db import all_rows, one, write_transaction
 from backstop.lib.crypto import SecretBox, random_token
 from backstop.workspaces.admins import Admin, create_admin, find_admin_by_email, normalise_email
 from backstop.workspaces.errors import NotFound, PermissionDenied, ValidationError
@@ -90,7 +90,7 @@ def create_workspace(
     name = _clean_name(name)
     slug = validate_slug(slug if slug else slugify(name) or "workspace")
     secret = new_embed_secret()
-    with db.atomic():
+    with write_transaction(db):
         if one(db, "SELECT id FROM workspaces WHERE slug = ?", [slug]):
             raise ValidationError(f"The slug “{slug}” is taken; pick another.", "slug")
         cur = db.execute(
@@ -177,7 +177,7 @@ def add_member(db: Database, ws: Workspace, email: str, role: str, password: str
     if role not in ROLES:
         raise ValidationError("Pick a role: owner or member.", "role")
     email = normalise_email(email)
-    with db.atomic():
+    with write_transaction(db):
         admin = find_admin_by_email(db, email)
         if admin is None:
             if not password:
@@ -220,7 +220,7 @@ def change_role(db: Database, ws: Workspace, admin_id: int, role: str) -> None:
     require_owner(ws)
     if role not in ROLES:
         raise ValidationError("Pick a role: owner or member.", "role")
-    with db.atomic():
+    with write_transaction(db):
         current = _member_role(db, ws, admin_id)
         if current == "owner" and role != "owner" and _owner_count(db, ws) == 1:
             raise ValidationError("A workspace needs at least one owner; make someone else owner first.")
@@ -232,7 +232,7 @@ def change_role(db: Database, ws: Workspace, admin_id: int, role: str) -> None:
 
 def remove_member(db: Database, ws: Workspace, admin_id: int) -> None:
     require_owner(ws)
-    with db.atomic():
+    with write_transaction(db):
         if _member_role(db, ws, admin_id) == "owner" and _owner_count(db, ws) == 1:
             raise ValidationError("A workspace needs at least one owner; make someone else owner first.")
         db.execute("DELETE FROM workspace_members WHERE workspace_id = ? AND admin_id = ?", [ws.id, admin_id])

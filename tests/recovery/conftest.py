@@ -4,7 +4,6 @@ from dataclasses import replace
 
 import pytest
 
-import jobs.stripe  # noqa: F401 - registers the mirror's and recovery's event handlers
 from backstop.recovery import steps
 from backstop.stripe_sync import connection, events
 

@@ -87,7 +87,9 @@ def test_one_campaign_has_its_dunning_emails_and_payment_attempts(
     assert [
         (a["attempt_number"], a["trigger"], a["outcome"], a["decline_code"]) for a in body["payment_attempts"]
     ] == [(1, "admin", "declined", "insufficient_funds")]
-    assert body["attempts"] >= 2  # the failed renewal plus the admin's retry
+    # The failed renewal plus the admin's retry: Stripe's attempt_count already includes the retry.
+    assert body["attempts"] == 2
+    assert fake_stripe.client().v1.invoices.retrieve(campaign["invoice_id"]).attempt_count == 2
 
 
 def test_another_workspaces_campaign_is_404_and_never_listed(client, db, box, olivia, connected, auth):

@@ -104,6 +104,7 @@ def test_retry_now_charges_through_stripe_and_records_the_attempt(
     attempts = [dict(r) for r in db.execute("SELECT trigger, outcome, decline_code FROM payment_attempts")]
     assert attempts == [{"trigger": "admin", "outcome": "declined", "decline_code": "insufficient_funds"}]
     page = client.get(response.headers["location"])
+    assert '2 <span class="muted small">(1 by Stripe, 1 by Backstop)</span>' in page.text
     assert "Retry asked for" in page.text
     assert "Retry asked for by olivia@acme.test" in page.text
     assert "Retry 1 (asked by an admin): declined (insufficient_funds)" in page.text

@@ -7,7 +7,6 @@ import pytest
 import time_machine
 from litestar.testing import TestClient
 
-import jobs.winback  # noqa: F401 - registers the win-back and reminder event handlers
 from backstop import clock
 from backstop.email import suppression
 from backstop.email.branding import save_branding

@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 import time_machine
 
-import jobs.stripe  # noqa: F401 - registers the Stripe work tables with the sweeper
 from backstop import clock
 from backstop.stripe_sync import backfill, connection, mirror
 from jobs import queue

@@ -11,7 +11,6 @@ from datetime import timedelta
 import httpx
 import time_machine
 
-import jobs.stripe  # noqa: F401 - registers the Stripe work tables with the sweeper
 from backstop import clock
 from backstop.db import connect as open_db
 from backstop.db import migrate

@@ -6,6 +6,7 @@ from litestar import Request, get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
+from backstop.db import write_transaction
 from backstop.lib import passwords
 from backstop.web.admin.common import render, safe_next, session_token, set_session_cookie
 from backstop.web.deps import DB, Form
@@ -55,7 +56,7 @@ def setup_submit(request: Request, db: DB, data: Form) -> Template | Redirect:
     errors = _setup_problems(data)
     if not errors:
         try:
-            with db.atomic():
+            with write_transaction(db):
                 # Checked again inside the transaction: two browsers racing make one owner.
                 if admins.any_admin_exists(db):
                     return Redirect("/login")

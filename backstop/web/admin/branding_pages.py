@@ -12,6 +12,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 
+from backstop.db import write_transaction
 from backstop.email import branding as brand
 from backstop.email.render import render_sample
 from backstop.web.admin.common import render
@@ -93,7 +94,7 @@ def save_branding(
             errors.setdefault("logo", exc.message)
     if errors:
         return _page(request, db, session, workspace, errors=errors, form=form, status_code=400)
-    with db.atomic():
+    with write_transaction(db):
         brand.save_branding(db, workspace.id, form)
         if logo_bytes:
             brand.set_logo(db, workspace.id, logo_bytes, logo.filename)  # type: ignore[union-attr]

@@ -10,6 +10,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from backstop import clock
+from backstop.db import write_transaction
 from backstop.email.branding import get_branding
 from backstop.email.kinds import get_kind
 from backstop.email.render import render_email
@@ -207,7 +208,7 @@ def save_email_settings(
         return _email_page(
             request, db, session, workspace, days=raw_days, copy=copy, errors=errors, status_code=400
         )
-    with db.atomic():
+    with write_transaction(db):
         campaigns.save_policy(db, workspace.id, policy)
         dunning_copy.save(db, workspace.id, copy)
     return Redirect(f"/w/{workspace.slug}/settings/email?saved=1")

@@ -12,7 +12,7 @@ from litestar.params import Parameter
 
 from backstop import clock
 from backstop.recovery import queries
-from backstop.recovery.campaigns import STATUSES
+from backstop.recovery.model import STATUSES, StatusLiteral, total_attempts
 from backstop.web.api.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from backstop.web.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
 from backstop.web.deps import DB
@@ -29,7 +29,7 @@ class NextStepOut:
 class CampaignOut:
     object: Literal["campaign"]
     id: int
-    status: Literal["in_flight", "recovered", "lost", "abandoned"]
+    status: StatusLiteral
     invoice_id: str
     customer_id: str | None
     subscription_id: str | None
@@ -112,7 +112,7 @@ def _fields(db: DB, c: dict) -> dict:
         "currency": c["currency"],
         "decline_code": c["decline_code"],
         "decline_class": c["decline_class"],
-        "attempts": (c["stripe_attempts"] or 0) + ours,
+        "attempts": total_attempts(c["stripe_attempts"], ours),
         "took_over": bool(c["took_over"]),
         "opened_at": _ts(c["opened_at"]) or 0,
         "closed_at": _ts(c["closed_at"]),
@@ -146,8 +146,8 @@ def list_campaigns(
     request: Request,
     db: DB,
     status: Annotated[
-        Literal["in_flight", "recovered", "lost", "abandoned"] | None,
-        Parameter(description="Only campaigns with this status: in_flight, recovered, lost or abandoned."),
+        StatusLiteral | None,
+        Parameter(description=f"Only campaigns with this status: {', '.join(STATUSES)}."),
     ] = None,
     limit: Annotated[
         int, Parameter(description=f"Campaigns per page, 1 to {MAX_LIMIT}.", ge=1, le=MAX_LIMIT)

@@ -90,3 +90,36 @@ def test_a_failed_message_can_be_sent_again(as_olivia, db, settings, acme):
     assert "SES refused" in text_of(as_olivia.get(page).text)
     post_form(as_olivia, page, page + "/send-again", {})
     assert "In outbox" in text_of(as_olivia.get(page).text)
+
+
+def test_a_send_that_failed_shows_why_and_when_it_is_tried_again(as_olivia, db, settings, acme, monkeypatch):
+    import sqlite3
+    from datetime import timedelta
+
+    import time_machine
+
+    from backstop import clock
+    from backstop.db import one
+
+    message_id = queue(db, settings, acme, send=False)
+    real = sending.get_branding
+
+    def locked(*args):
+        raise sqlite3.OperationalError("database is locked")
+
+    with time_machine.travel(clock.now().replace(microsecond=0), tick=False) as frozen:
+        monkeypatch.setattr(sending, "get_branding", locked)
+        assert sending.send_message(db, settings, message_id, providers.mailer_for(settings)) == "retrying"
+        row = one(db, "SELECT * FROM email_messages WHERE id = ?", [message_id])
+        assert (row["work_state"], row["claimed_until"], row["status"]) == ("pending", None, "queued")
+        assert clock.parse(row["due_at"]) == clock.now() + timedelta(seconds=5)
+
+        log = text_of(as_olivia.get("/w/acme/emails").text)
+        assert "Try 1 failed, will try again: OperationalError: database is locked" in log
+        detail = text_of(as_olivia.get(f"/w/acme/emails/{message_id}").text)
+        assert "Attempts 1 · last: OperationalError: database is locked" in detail
+
+        monkeypatch.setattr(sending, "get_branding", real)
+        frozen.shift(timedelta(seconds=5))
+        assert sending.send_message(db, settings, message_id, providers.mailer_for(settings)) == "sent"
+    assert "database is locked" not in text_of(as_olivia.get("/w/acme/emails").text)
