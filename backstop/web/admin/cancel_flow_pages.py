@@ -51,6 +51,7 @@ def flow_url(slug: str, flow_id: int, node: str | None = None, **query: str) -> 
 
 
 def _summaries(db, workspace_id: int) -> list[dict]:
+    pending = {a.flow_id for a in flows.pending_approvals(db, workspace_id)}
     out = []
     for f in flows.list_flows(db, workspace_id):
         vs = flows.versions(db, workspace_id, f.id)
@@ -62,6 +63,7 @@ def _summaries(db, workspace_id: int) -> list[dict]:
                 "live": live,
                 "status": "Live" if live else "Draft",
                 "changed": bool(vs) and vs[0].document_json != f.draft_json,
+                "pending": f.id in pending,
             }
         )
     return out

@@ -25,15 +25,40 @@
     });
     return best;
   }
+  function firstField() {
+    return document.querySelector("#node-form input:not([type=hidden]), #node-form select, #node-form textarea");
+  }
+  function selectedNode() {
+    return document.querySelector("#flow-canvas a.node.selected");
+  }
   document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && event.target.closest && event.target.closest("#node-form")) {
+      var back = selectedNode();  // from the panel back to its step on the canvas
+      if (back) { event.preventDefault(); back.focus(); }
+      return;
+    }
     var el = event.target.closest && event.target.closest("#flow-canvas a.node");
-    if (!el || ["ArrowDown", "ArrowUp", "ArrowLeft", "ArrowRight"].indexOf(event.key) < 0) return;
+    if (!el) return;
+    if (event.key === "Enter" && el.classList.contains("selected") && firstField()) {
+      event.preventDefault();  // already open: go to its fields instead of reloading
+      firstField().focus();
+      return;
+    }
+    if (["ArrowDown", "ArrowUp", "ArrowLeft", "ArrowRight"].indexOf(event.key) < 0) return;
     var next = nearest(el, event.key);
     if (next) {
       event.preventDefault();
       next.focus();
     }
   });
+
+  // After opening a step (or following a problem's link), put the keyboard where it was going.
+  var target = location.hash.indexOf("#f-") === 0 && document.getElementById(location.hash.slice(1));
+  if (target && target.focus) {
+    target.focus();
+  } else if (/[?&]node=/.test(location.search) && selectedNode()) {
+    selectedNode().focus({ preventScroll: true });
+  }
 
   // --- problems point at their step -----------------------------------------------------------
   function flash(nodeId, on) {
