@@ -59,7 +59,7 @@ def _recording_proxy(backstop: str, asked: list[str]) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
             asked.append(parse_qs(urlsplit(self.path).query).get("domain", [""])[0])
-            answer = httpx.get(backstop + self.path)
+            answer = httpx.get(backstop + self.path, timeout=30)
             self.send_response(answer.status_code)
             self.send_header("Content-Length", str(len(answer.content)))
             self.end_headers()
@@ -78,7 +78,7 @@ def _handshake(port: int, name: str) -> tuple[bool, bytes]:
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
         try:
             with context.wrap_socket(raw, server_hostname=name) as tls:
                 tls.sendall(f"GET /embed.js HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n".encode())
