@@ -65,6 +65,7 @@ CAPABILITIES: tuple[Capability, ...] = (
         tasks=("jobs.webhooks",),
         work_tables=(("webhook_deliveries", "jobs.webhooks:deliver"),),
     ),
+    Capability("embed", tasks=("jobs.embed",)),
     Capability("sweeper", tasks=("jobs.sweeper",)),
 )
 

@@ -616,12 +616,15 @@ def create_embed_tables(db: Database) -> None:
             customer_id TEXT NOT NULL,
             subscription_id TEXT,
             campaign_id INTEGER,
+            invoice_id TEXT,
             return_url TEXT,
             form_token TEXT NOT NULL,
             created_at TEXT NOT NULL,
             expires_at TEXT NOT NULL
         );
         CREATE INDEX hosted_sessions_customer ON hosted_sessions(workspace_id, customer_id);
+        CREATE INDEX IF NOT EXISTS campaigns_customer ON campaigns(workspace_id, customer_id, status);
+        ALTER TABLE stripe_invoices ADD COLUMN invoice_pdf TEXT;
         CREATE TABLE portal_domains (
             workspace_id INTEGER PRIMARY KEY REFERENCES workspaces(id) ON DELETE CASCADE,
             host TEXT NOT NULL UNIQUE,

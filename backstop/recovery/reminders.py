@@ -10,7 +10,6 @@ from sqlite_utils import Database
 
 from backstop import clock
 from backstop.db import write_transaction
-from backstop.email.branding import get_branding
 from backstop.recovery.campaigns import plan_for_price
 from backstop.settings import Settings
 from backstop.stripe_sync import lookups
@@ -41,12 +40,14 @@ def expiring_cards(db: Database, workspace_id: int | None = None) -> list[dict]:
     return found
 
 
-def card_link(settings: Settings, workspace_id: int, customer_id: str, subscription_id: str) -> str:
+def card_link(
+    db: Database, settings: Settings, workspace_id: int, customer_id: str, subscription_id: str
+) -> str:
+    from backstop.embed import portal_domains
     from backstop.recovery import update_card
 
-    return update_card.card_url(
-        settings.public_url, settings.secret_key, workspace_id, customer_id, subscription_id
-    )
+    base = portal_domains.public_base(db, settings, workspace_id)
+    return update_card.card_url(base, settings.secret_key, workspace_id, customer_id, subscription_id)
 
 
 def queue_card_expiry_warnings(db: Database, settings: Settings) -> int:
@@ -72,7 +73,7 @@ def queue_card_expiry_warnings(db: Database, settings: Settings) -> int:
                     "exp_year": row["card_exp_year"],
                     "plan_name": row["plan_name"],
                     "update_card_url": card_link(
-                        settings, row["workspace_id"], row["customer_id"], row["subscription_id"]
+                        db, settings, row["workspace_id"], row["customer_id"], row["subscription_id"]
                     ),
                 },
                 dedupe_key=f"card_expiry:{row['pm_id']}:{row['current_period_end']}",
@@ -101,12 +102,6 @@ def trial_ending(ctx: EventContext) -> None:
     customer = lookups.customer_contact(ctx.db, ctx.workspace_id, customer_id, include_deleted=False)
     if not customer or not customer["email"]:
         return
-    branding = get_branding(ctx.db, ctx.workspace_id)
-    if not branding.reply_to:
-        # The email's button lets the customer change plans or cancel first; until the hosted
-        # portal exists that is a reply to the founder, so without a reply-to address we wait.
-        log.info("trial reminder for %s skipped: the workspace has no reply-to address", sub["id"])
-        return
     items = ((sub.get("items") or {}).get("data")) or []
     price = (items[0].get("price") if items else None) or {}
     plan = plan_for_price(ctx.db, ctx.workspace_id, ref_id(price))
@@ -122,7 +117,9 @@ def trial_ending(ctx: EventContext) -> None:
             "trial_end_date": _trial_end_date(trial_end),
             "amount": price.get("unit_amount") if isinstance(price, dict) else None,
             "currency": price.get("currency") if isinstance(price, dict) else None,
-            "manage_url": f"mailto:{branding.reply_to}",
+            # The hosted portal, through a link Backstop signs itself (14 days): no founder
+            # backend is involved in an email, so there is no embed token to use.
+            "manage_url": portal_link(ctx.db, ctx.settings, ctx.workspace_id, customer_id, sub["id"]),
         },
         dedupe_key=f"trial_ending:{sub['id']}:{trial_end}",
         customer_id=customer_id,
@@ -149,6 +146,15 @@ def _record_trial_event(
         email_id=email_id,
     )
     record_event(ctx.db, ctx.workspace_id, "trial.reminder_sent", data)
+
+
+def portal_link(
+    db: Database, settings: Settings, workspace_id: int, customer_id: str, subscription_id: str | None
+) -> str:
+    from backstop.embed import portal, portal_domains
+
+    token = portal.email_link_token(settings.secret_key, workspace_id, customer_id, subscription_id)
+    return f"{portal_domains.public_base(db, settings, workspace_id)}/portal/e/{token}"
 
 
 def today() -> str:

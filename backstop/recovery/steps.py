@@ -247,12 +247,22 @@ def dunning_context(db: Database, campaign: Campaign, settings: Settings, seq: i
         "card_brand": (card or {}).get("card_brand"),
         "card_last4": (card or {}).get("card_last4"),
         "update_card_url": links.update_card_url(
-            settings.public_url, settings.secret_key, campaign.workspace_id, campaign.id
+            _public_base(db, settings, campaign.workspace_id),
+            settings.secret_key,
+            campaign.workspace_id,
+            campaign.id,
         ),
         "decline_message": rules.customer_message(campaign.decline_code),
         "step": seq,
         **dunning_copy.context_for(db, campaign.workspace_id, seq),
     }
+
+
+def _public_base(db: Database, settings: Settings, workspace_id: int) -> str:
+    """Links in emails use the workspace's verified portal domain when it has one."""
+    from backstop.embed import portal_domains
+
+    return portal_domains.public_base(db, settings, workspace_id)
 
 
 def _terminal(db, step, campaign, settings, gateway_for) -> str:

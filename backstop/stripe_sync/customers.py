@@ -222,6 +222,7 @@ class Invoice:
     attempt_count: int | None
     next_payment_attempt: int | None
     hosted_invoice_url: str | None
+    invoice_pdf: str | None
     period_start: int | None
     period_end: int | None
     created: int | None
@@ -484,3 +485,30 @@ def subscription_mrr(
         return {}
     sql = f"SELECT id, mrr, currency FROM stripe_subscriptions WHERE workspace_id = ? AND id IN ({_in(subscription_ids)})"  # noqa: S608
     return {r[0]: (r[1] or 0, r[2]) for r in db.execute(sql, [workspace_id, *subscription_ids]) if r[2]}
+
+
+def open_past_due_invoice(db: Database, workspace_id: int, customer_id: str) -> Invoice | None:
+    """The customer's newest open invoice with money left to pay on a past-due or unpaid
+    subscription: what the Failed Payment Wall shows when no recovery campaign is open."""
+    row = one(
+        db,
+        "SELECT i.* FROM stripe_invoices i JOIN stripe_subscriptions s "
+        "ON s.workspace_id = i.workspace_id AND s.id = i.subscription_id "
+        "WHERE i.workspace_id = ? AND i.customer_id = ? AND i.status = 'open' AND i.deleted = 0 "
+        "AND COALESCE(i.amount_remaining, 0) > 0 AND s.status IN ('past_due', 'unpaid') "
+        "ORDER BY COALESCE(i.created, 0) DESC LIMIT 1",
+        [workspace_id, customer_id],
+    )
+    if row is None:
+        return None
+    return Invoice(**{k: row[k] for k in Invoice.__dataclass_fields__})
+
+
+def subscription_version(db: Database, workspace_id: int, subscription_id: str) -> int | None:
+    """The mirror's version of a subscription (changes whenever Stripe's copy does)."""
+    row = one(
+        db,
+        "SELECT version FROM stripe_subscriptions WHERE workspace_id = ? AND id = ?",
+        [workspace_id, subscription_id],
+    )
+    return row["version"] if row else None

@@ -185,6 +185,7 @@ def invoice_row(obj: dict) -> dict:
         "next_payment_attempt": obj.get("next_payment_attempt"),
         "auto_advance": int(bool(obj.get("auto_advance"))),
         "hosted_invoice_url": obj.get("hosted_invoice_url"),
+        "invoice_pdf": obj.get("invoice_pdf"),
         "period_start": obj.get("period_start"),
         "period_end": obj.get("period_end"),
         "paid_at": transitions.get("paid_at"),

@@ -34,13 +34,14 @@ from backstop.web.admin import (
     demo_pages,
     desktop_login,
     email_pages,
+    embed_pages,
     embed_settings_pages,
+    portal_domain_pages,
     recovery_pages,
     recovery_settings_pages,
     send_domain_pages,
     settings_pages,
     stripe_pages,
-    upcoming,
     webhook_pages,
     workspace_pages,
 )
@@ -50,7 +51,17 @@ from backstop.web.csrf import CSRFMiddleware
 from backstop.web.errors import EXCEPTION_HANDLERS
 from backstop.web.hooks import ses as ses_hooks
 from backstop.web.hooks import stripe as stripe_hooks
-from backstop.web.public import cancel, unsubscribe, update_card, winback
+from backstop.web.hosts import host_routing
+from backstop.web.public import (
+    cancel,
+    embed_script,
+    portal,
+    tls,
+    unsubscribe,
+    update_card,
+    wall,
+    winback,
+)
 from backstop.web.state import AppState, provide_db
 
 log = logging.getLogger("backstop")
@@ -142,14 +153,15 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             *email_pages.handlers,
             *send_domain_pages.handlers,
             *branding_pages.handlers,
+            *embed_pages.handlers,
             *embed_settings_pages.handlers,
+            *portal_domain_pages.handlers,
             *customers.handlers,
             *recovery_pages.handlers,
             *recovery_settings_pages.handlers,
             *cancel_runtime_pages.handlers,
             *cancel_flow_pages.handlers,
             *cancel_flow_version_pages.handlers,
-            *upcoming.handlers,
             *webhook_pages.handlers,
             *demo_pages.handlers,
         ],
@@ -164,6 +176,10 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             *unsubscribe.handlers,
             *update_card.handlers,
             *cancel.handlers,
+            *embed_script.handlers,
+            *portal.handlers,
+            *wall.handlers,
+            *tls.handlers,
             *winback.handlers,
             admin_router,
             api_router,
@@ -182,7 +198,6 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
         template_config=TemplateConfig(
             directory=templates_dir(), engine=JinjaTemplateEngine, engine_callback=_template_engine
         ),
-        middleware=[DefineMiddleware(CSRFMiddleware, settings=settings)],
         openapi_config=OpenAPIConfig(
             title="Backstop REST API",
             version=__version__,
@@ -204,6 +219,8 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
         ),
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,
+        # Host routing first: a request for an unknown host is a 404 before anything else runs.
+        middleware=[host_routing(settings), DefineMiddleware(CSRFMiddleware, settings=settings)],
         on_startup=[start_jobs],
         on_shutdown=[stop_jobs],
         debug=False,

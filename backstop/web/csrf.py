@@ -36,10 +36,11 @@ HEADER = "x-csrftoken"
 FIELD = "_csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # Bearer-token API, signed webhooks, health, one-click unsubscribe (RFC 8058 posts come from
-# mail providers, with no page before them) and the hosted cancel flow (it runs in third-party
-# iframes where cookies are blocked; each form carries a token tied to its session): each has
-# its own proof and no cookie session.
-EXCLUDE = re.compile(r"^/(api/|stripe/webhooks|hooks/|healthz|u/|cancel/)")
+# mail providers, with no page before them) and the hosted customer pages (cancel flow, portal,
+# payment wall, update card: they run in third-party iframes where cookies are blocked, so each
+# form carries a token tied to its own session or link): each has its own proof and no cookie
+# session.
+EXCLUDE = re.compile(r"^/(api/|stripe/webhooks|hooks/|healthz|u/|cancel/|portal/|wall/|update-card/|card/)")
 _ANON = re.compile(r"[A-Za-z0-9_-]{32,64}")
 
 

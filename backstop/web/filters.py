@@ -68,6 +68,18 @@ def exact(value: str | None) -> str:
     return clock.parse(value).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def day(value: int | str | datetime | None) -> str:
+    """A calendar day a customer reads: "5 December 2026" (Stripe timestamps are seconds)."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, int | float):
+        from datetime import UTC
+
+        value = datetime.fromtimestamp(value, UTC)
+    dt = clock.parse(value) if isinstance(value, str) else value
+    return f"{dt.day} {dt:%B %Y}"
+
+
 def install(env: Environment) -> None:
     env.filters["money"] = money
     env.filters["reltime"] = reltime
@@ -77,4 +89,5 @@ def install(env: Environment) -> None:
     env.filters["markdown"] = markdown
     env.filters["markdown_inline"] = markdown_inline
     env.filters["exact"] = exact
+    env.filters["day"] = day
     env.autoescape = True

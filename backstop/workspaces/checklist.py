@@ -1,8 +1,9 @@
 """The Overview's “Get set up” checklist: five steps, ticked from what is really there.
 
 Steps 1, 2, 3 and 5 read what their capabilities own (the Stripe connection, send domains,
-published cancel-flow versions, recovery campaigns). Step 4 cannot be detected and is ticked by
-hand.
+published cancel-flow versions, recovery campaigns). Step 4 is ticked by hand, or by itself once
+a session was opened from the founder's site and Stripe's own portal no longer lets customers
+cancel (Backstop reads the portal settings; the hint says what it last saw).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from sqlite_utils import Database
 
 from backstop.cancel_flows.flows import has_published_version
+from backstop.embed import stripe_portal
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class Step:
     manual: bool = False
     link: str = ""
     link_label: str = ""
+    hint: str | None = None
 
 
 def _exists(db: Database, table: str, where: str, params: list) -> bool:
@@ -79,8 +82,10 @@ def steps(db: Database, workspace_id: int, slug: str, embed_step_done_at: str | 
             4,
             "Embed it (and close the Stripe bypass)",
             "Point your “Cancel subscription” button at the flow, then turn off “Cancel "
-            "subscriptions” in Stripe's customer portal. Mark this done by hand once both are true.",
-            done=embed_step_done_at is not None,
+            "subscriptions” in Stripe's customer portal. It ticks itself once a session opens from your "
+            "site and Stripe's portal no longer offers cancelling; you can also mark it by hand.",
+            done=embed_step_done_at is not None or stripe_portal.step_done_by_itself(db, workspace_id),
+            hint=stripe_portal.hint(db, workspace_id),
             manual=True,
             link=f"{base}/cancel-flows/embed",
             link_label="Embed on your site",

@@ -1,10 +1,9 @@
 """The VPS example: docker-compose.yml wires Backstop behind Caddy, and Caddy accepts the
-Caddyfile as shipped and with on-demand TLS for portal domains switched on."""
+Caddyfile as shipped, with on-demand TLS for portal domains asking Backstop first."""
 
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 from pathlib import Path
 
@@ -31,31 +30,14 @@ def caddy_adapt(caddyfile: Path) -> str:
     return done.stdout
 
 
-def switch_on_portal_domains(text: str) -> str:
-    """Delete the "#" before the disabled lines between the markers, as the comment says to."""
-    out, inside = [], False
-    for line in text.splitlines():
-        if re.search(r"---- (On-demand TLS|Portal domains)", line):
-            inside = True
-        elif "---- end of" in line:
-            inside = False
-        elif inside and re.match(r"\s*#(\t|\S)", line):
-            line = line.replace("#", "", 1)
-        out.append(line)
-    return "\n".join(out) + "\n"
-
-
 def test_the_caddyfile_proxies_the_admin_domain_to_backstop():
     adapted = caddy_adapt(PACKAGING / "Caddyfile")
     assert "backstop.example.com" in adapted
     assert "backstop:8750" in adapted
-    assert "on_demand" not in adapted
 
 
-def test_switching_on_portal_domains_asks_backstop_before_each_certificate(tmp_path):
-    enabled = tmp_path / "Caddyfile"
-    enabled.write_text(switch_on_portal_domains((PACKAGING / "Caddyfile").read_text()))
-    adapted = caddy_adapt(enabled)
+def test_portal_domains_ask_backstop_before_each_certificate():
+    adapted = caddy_adapt(PACKAGING / "Caddyfile")
     assert "http://backstop:8750/internal/tls-allowed" in adapted
     assert '"on_demand":true' in adapted
 

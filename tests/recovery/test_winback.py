@@ -182,4 +182,5 @@ def test_a_trial_about_to_end_gets_a_reminder(db, loop, fake_stripe, stripe_sett
     loop.pump_events()
     [email] = emails(db, "trial_ending")
     assert email["to_email"] == "trial@example.com" and "$49.00" in email["html"]
-    assert "mailto:help@acme.test" in email["html"]
+    link = re.search(r'href="http://[^"/]+(/portal/e/[^"]+)"', email["html"]).group(1)
+    assert link in email["text"]

@@ -12,7 +12,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 
 from backstop.cancel_flows import sessions
-from backstop.embed import tokens
+from backstop.embed import portal_domains, tokens
 from backstop.web.api.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from backstop.web.deps import DB
 from backstop.web.public.cancel import safe_return_url
@@ -144,7 +144,8 @@ def open_session(request: Request, db: DB, data: JSONBody[SessionIn]) -> Session
         )
     except sessions.CannotOpen as exc:
         raise ApiError(400, f"{exc.reason}: {exc.message}")
-    base = state.settings.public_url.rstrip("/")
+    # The workspace's verified portal domain when it has one, else this instance's address.
+    base = portal_domains.public_base(db, state.settings, checked.workspace["id"]).rstrip("/")
     return SessionOut(
         object="cancel_session_link", url=base + sessions.hosted_path(session.key), session_id=session.id
     )

@@ -20,6 +20,9 @@ HOSTED_CSP = (
     "connect-src 'self'; form-action 'self'; base-uri 'none'"
 )
 DENY = "frame-ancestors 'none'"
+# Names the workspace a hosted page belongs to, for the portal-domain check (backstop.web.hosts);
+# the check removes it before the response leaves.
+WORKSPACE_HEADER = "X-Backstop-Workspace"
 
 
 def _strip_frame_ancestors(csp: str) -> str:
@@ -32,9 +35,10 @@ def frame_headers(db: Database, workspace_id: int | None, csp: str = HOSTED_CSP)
     the page, ``X-Frame-Options: DENY``. Set them on the hosted page's response."""
     allowed = origins.list_origins(db, workspace_id) if workspace_id is not None else []
     base = _strip_frame_ancestors(csp)
+    owner = {WORKSPACE_HEADER: str(workspace_id)} if workspace_id is not None else {}
     if not allowed:
-        return {"Content-Security-Policy": f"{base}; {DENY}", "X-Frame-Options": "DENY"}
-    return {"Content-Security-Policy": f"{base}; frame-ancestors {' '.join(allowed)}"}
+        return {"Content-Security-Policy": f"{base}; {DENY}", "X-Frame-Options": "DENY", **owner}
+    return {"Content-Security-Policy": f"{base}; frame-ancestors {' '.join(allowed)}", **owner}
 
 
 def parent_origin(db: Database, workspace_id: int | None, raw: str | None) -> str | None:
@@ -57,3 +61,12 @@ def apply_defaults(headers: MutableMapping[str, str], defaults: Mapping[str, str
         if owns_framing and name.lower() == "x-frame-options":
             continue
         headers.setdefault(name, value)
+
+
+def frame_query(parent: str | None) -> str:
+    """The query that keeps a page in embed mode across links and redirects inside the modal."""
+    if not parent:
+        return ""
+    from urllib.parse import quote
+
+    return f"?embed=1&origin={quote(parent, safe='')}"

@@ -7,6 +7,8 @@ polls until the payment is settled. The page's POST carries the CSRF token in a 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from typing import Any
 from urllib.parse import urlsplit
@@ -56,6 +58,25 @@ def page_headers(settings, db=None, workspace_id: int | None = None) -> dict[str
     }
 
 
+def form_token(secret_key: str, link_token: str) -> str:
+    """The token the page's POST carries in x-csrftoken. Derived from the link itself rather
+    than a cookie: inside embed.js's modal on another site, the browser may not send cookies."""
+    return hmac.new(
+        secret_key.encode(), f"update-card-form:{link_token}".encode(), hashlib.sha256
+    ).hexdigest()[:40]
+
+
+def _form_ok(request: Request, secret_key: str, link_token: str) -> bool:
+    supplied = (request.headers.get("x-csrftoken") or "")[:100]
+    return hmac.compare_digest(form_token(secret_key, link_token), supplied)
+
+
+_FORBIDDEN = {
+    "state": "error",
+    "message": "This page is out of date. Reload it and try again; nothing was charged.",
+}
+
+
 def _gateway_for(request: Request, db):
     state = app_state(request)
     return lambda workspace_id: connection.gateway(
@@ -74,6 +95,7 @@ def update_card_page(request: Request, token: FromPath[str], db: DB) -> Template
         "branding": branding,
         "token": token,
         "stripe_js_url": settings.stripe_js_url,
+        "form_token": form_token(settings.secret_key, token),
         "parent_origin": framing.parent_origin(db, view.workspace_id, request.query_params.get("origin")),
     }
     return Template(
@@ -94,6 +116,8 @@ def _json(body: dict, status: int = 200) -> Response:
 def confirm_card(request: Request, token: FromPath[str], db: DB, data: JSONBody[dict[str, Any]]) -> Response:
     """Called by the page's script once Stripe.js has confirmed the SetupIntent."""
     settings = app_state(request).settings
+    if not _form_ok(request, settings.secret_key, token):
+        return _json(_FORBIDDEN, 403)
     state, _, campaign = update_card.read_link(db, settings.secret_key, token)
     if state != "ok":
         return _json({"state": state, "message": _LINK_MESSAGES[state]}, STATUS_CODES[state])
@@ -152,6 +176,7 @@ def card_page(request: Request, token: FromPath[str], db: DB) -> Template:
             "token": token,
             "stripe_js_url": settings.stripe_js_url,
             "base": "/card",
+            "form_token": form_token(settings.secret_key, token),
             "parent_origin": framing.parent_origin(db, view.workspace_id, request.query_params.get("origin")),
         },
         status_code=STATUS_CODES.get(view.state, 200),
@@ -162,6 +187,8 @@ def card_page(request: Request, token: FromPath[str], db: DB) -> Template:
 @post("/card/{token:str}/confirm", sync_to_thread=True, include_in_schema=False, status_code=200)
 def card_confirm(request: Request, token: FromPath[str], db: DB, data: JSONBody[dict[str, Any]]) -> Response:
     settings = app_state(request).settings
+    if not _form_ok(request, settings.secret_key, token):
+        return _json(_FORBIDDEN, 403)
     state, _, target = update_card.read_card_link(db, settings.secret_key, token)
     if state != "ok":
         return _json({"state": state, "message": _LINK_MESSAGES[state]}, STATUS_CODES[state])

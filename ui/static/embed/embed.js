@@ -46,7 +46,7 @@
     if (reason !== "replaced") call(o.opts, "onClose", { reason: reason });
   }
 
-  function modal(url, opts, label, blocking) {
+  function modal(url, opts, label, blocking, isWall) {
     close("replaced");
     var root = css(d.createElement("div"), {
       position: "fixed", inset: "0", zIndex: "2147483646", background: "rgba(15,23,42,.55)",
@@ -86,7 +86,7 @@
       else if (m.type === "saved") call(opts, "onSaved", { outcome: m.outcome, offer: m.offer || null });
       else if (m.type === "canceled") call(opts, "onCanceled", { outcome: m.outcome || "canceled" });
       else if (m.type === "error") call(opts, "onError", new Error(m.message || DEFAULT_ERROR));
-      else if (m.type === "recovered") { call(opts, "onRecovered", {}); close("recovered"); }
+      else if (m.type === "recovered") { call(opts, "onRecovered", {}); if (isWall) setTimeout(function () { if (open === o) close("recovered"); }, 1200); }
       else if (m.type === "close" && !(blocking && m.reason === "escape")) close(m.reason || "done");
     };
     o.onKey = function (e) {
@@ -140,7 +140,7 @@
       });
     }).then(function (body) {
       if (!body.show) return body;
-      modal(base + body.path + "?embed=1&origin=" + encodeURIComponent(here), opts, "Payment problem", body.mode === "blocking");
+      modal(base + body.path + "?embed=1&origin=" + encodeURIComponent(here), opts, "Payment problem", body.mode === "blocking", true);
       return body;
     }).catch(function (err) {
       fail(opts, err && err.message ? err : new Error("Backstop couldn't check the payment status; is " + here + " listed under Settings \u2192 Embed?"));

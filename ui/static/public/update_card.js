@@ -33,6 +33,8 @@
   }
 
   function succeeded() {
+    // In embed.js's modal (the payment wall, the portal), tell the founder's app.
+    if (window.BackstopFrame && form.dataset.status) window.BackstopFrame.send("recovered", {});
     form.hidden = true;
     retry.hidden = true;
     done.hidden = false;
