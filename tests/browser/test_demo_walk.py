@@ -153,17 +153,3 @@ def test_a_new_user_walks_the_demo_at_1280_and_390(demo_url, browser):
     assert errors == [], f"the pages logged errors: {errors}"
     assert bad == [], f"requests failed: {bad}"
     assert layout == {}, layout
-
-
-@pytest.mark.browser
-def test_try_it_with_sample_data_on_the_first_run_page_opens_the_demo(live_server, browser):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.set_default_timeout(90_000)
-    page.goto(live_server.url + "/setup")
-    page.get_by_role("button", name="Try it with sample data").click()
-    page.wait_for_url("**/w/demo-co/overview")
-    assert "This is a demo" in page.locator(".banner").first.inner_text()
-    assert page.locator("svg.trend-chart rect.trend-bar").count() == 12
-    # The real install is untouched: still no owner account, still the first-run page.
-    page.goto(live_server.url + "/")
-    assert page.url.endswith("/setup")

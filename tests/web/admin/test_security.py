@@ -134,6 +134,7 @@ def test_it_shows_the_same_404_for_a_workspace_that_does_not_exist(client, acme,
 
 
 def test_it_never_shows_a_stack_trace(as_olivia):
-    response = as_olivia.get("/w/acme/settings/members/abc/role")
-    assert response.status_code in (404, 405)
+    response = as_olivia.get("/w/acme/settings/members/abc/role", follow_redirects=False)
+    # A form's POST address opened as a page leads to the form's page (see test_post_addresses).
+    assert response.status_code in (303, 404, 405)
     assert "Traceback" not in response.text
