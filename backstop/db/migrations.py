@@ -454,3 +454,51 @@ def create_dunning_copy(db: Database) -> None:
         );
         """
     )
+
+
+@migrations(name="0015_split_retry_rules_by_class")
+def split_retry_rules_by_class(db: Database) -> None:
+    """Retry rules per decline class (gaps, number of retries, end action): a saved policy's one
+    soft schedule, hard-retry count and end action become the soft and hard classes' rules, and
+    the never-retry class keeps no retries with the same end action."""
+    import json
+
+    for workspace_id, raw in db.execute("SELECT workspace_id, policy FROM recovery_settings").fetchall():
+        data = json.loads(raw) if raw else {}
+        if "rules" in data:
+            continue
+        action = data.get("terminal_action", "cancel")
+        soft = list(data.get("soft_gaps_days") or [3, 5, 7])
+        hard_retries = int(data.get("hard_retries", 1))
+        hard_gap = int(data.get("hard_gap_days", 3))
+        data["rules"] = {
+            "soft": {"retries": len(soft), "gaps_days": soft, "terminal_action": action},
+            "hard": {"retries": hard_retries, "gaps_days": [hard_gap], "terminal_action": action},
+            "never": {"retries": 0, "gaps_days": [], "terminal_action": action},
+        }
+        for old in ("soft_gaps_days", "hard_retries", "hard_gap_days", "terminal_action"):
+            data.pop(old, None)
+        db.execute(
+            "UPDATE recovery_settings SET policy = ? WHERE workspace_id = ?",
+            [json.dumps(data, sort_keys=True), workspace_id],
+        )
+
+
+@migrations(name="0015b_add_send_holds_and_winback_coupons")
+def add_send_holds_and_winback_coupons(db: Database) -> None:
+    """``email_holds``: a workspace whose customer email is held (recovery paused); queued mail of
+    a held workspace waits with ``work_state = 'held'`` until the hold is lifted. Each win-back
+    remembers the single-use coupon made for its customer, so a second click reuses it."""
+    db.executescript(
+        """
+        CREATE TABLE email_holds (
+            workspace_id INTEGER PRIMARY KEY REFERENCES workspaces(id) ON DELETE CASCADE,
+            reason TEXT NOT NULL,
+            since TEXT NOT NULL
+        );
+        INSERT INTO email_holds (workspace_id, reason, since)
+            SELECT workspace_id, 'Recovery is paused', paused_at FROM recovery_settings
+            WHERE paused_at IS NOT NULL;
+        ALTER TABLE winbacks ADD COLUMN coupon_id TEXT;
+        """
+    )

@@ -255,7 +255,7 @@ def dunning_context(db: Database, campaign: dict, settings: Settings, seq: int) 
 
 def _terminal(db, step, campaign, settings, gateway_for) -> str:
     policy = campaigns.get_policy(db, campaign["workspace_id"])
-    action = policy.terminal_action
+    action = policy.terminal_action(campaign["decline_class"])
     gateway = gateway_for(campaign["workspace_id"])
     try:
         if action == "cancel" and campaign["subscription_id"]:

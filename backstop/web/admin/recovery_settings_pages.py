@@ -15,30 +15,20 @@ from backstop.email.branding import get_branding
 from backstop.email.kinds import get_kind
 from backstop.email.render import render_email
 from backstop.recovery import campaigns, dunning_copy, winback
-from backstop.recovery.policy import TERMINAL_ACTIONS, RetryPolicy, policy_table
+from backstop.recovery.policy import (
+    CEILING_WORDS,
+    CLASS_LABELS,
+    CLASSES,
+    TERMINAL_ACTIONS,
+    parse_policy,
+    policy_form,
+    policy_table,
+)
 from backstop.web.admin.common import recovery_paused, render
 from backstop.web.admin.email_pages import email_frame
 from backstop.web.deps import DB, CurrentSession, CurrentWorkspace, Form
 from backstop.web.state import app_state
 from backstop.workspaces.workspaces import require_owner
-
-# validate() speaks in sentences; each sentence belongs next to one field of the form.
-PROBLEM_FIELDS = {
-    "Soft-decline gaps": "soft_gaps_days",
-    "Hard declines": "hard_retries",
-    "Attempt cap": "max_attempts",
-    "Pick what happens": "terminal_action",
-    "Dunning": "dunning_days",
-    "Final grace": "final_grace_days",
-}
-
-
-def _field_errors(problems: list[str]) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    for problem in problems:
-        key = next((f for prefix, f in PROBLEM_FIELDS.items() if problem.startswith(prefix)), "form")
-        errors.setdefault(key, problem)
-    return errors
 
 
 def _whole(form: dict, name: str, errors: dict, label: str) -> int:
@@ -50,50 +40,9 @@ def _whole(form: dict, name: str, errors: dict, label: str) -> int:
         return -1
 
 
-def _days_list(raw: str, name: str, errors: dict, label: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(p) for p in raw.replace(",", " ").split())
-    except ValueError:
-        errors.setdefault(name, f"{label}: whole numbers of days separated by commas, such as 3, 5, 7.")
-        return ()
-
-
-def policy_from_form(current: RetryPolicy, form: dict) -> tuple[RetryPolicy, dict[str, str]]:
-    errors: dict[str, str] = {}
-    policy = replace(
-        current,
-        soft_gaps_days=_days_list(
-            form.get("soft_gaps_days", ""), "soft_gaps_days", errors, "Soft-decline gaps"
-        ),
-        hard_retries=_whole(form, "hard_retries", errors, "Polite retries"),
-        hard_gap_days=_whole(form, "hard_gap_days", errors, "Days before the polite retry"),
-        max_attempts=_whole(form, "max_attempts", errors, "Attempt cap"),
-        retry_on_new_card=form.get("retry_on_new_card") == "1",
-        let_stripe_retry=form.get("let_stripe_retry") == "1",
-        terminal_action=form.get("terminal_action", ""),
-        final_grace_days=_whole(form, "final_grace_days", errors, "Final grace"),
-    )
-    if not errors:
-        errors = _field_errors(policy.validate())
-    return policy, errors
-
-
-def _policy_form(p: RetryPolicy) -> dict:
-    return {
-        "soft_gaps_days": ", ".join(str(d) for d in p.soft_gaps_days),
-        "hard_retries": p.hard_retries,
-        "hard_gap_days": p.hard_gap_days,
-        "max_attempts": p.max_attempts,
-        "retry_on_new_card": p.retry_on_new_card,
-        "let_stripe_retry": p.let_stripe_retry,
-        "terminal_action": p.terminal_action,
-        "final_grace_days": p.final_grace_days,
-    }
-
-
 def _policy_page(request, db, session, workspace, *, form=None, errors=None, notice=None, status_code=200):
     policy = campaigns.get_policy(db, workspace.id)
-    values = form or _policy_form(policy)
+    values = form or policy_form(policy)
     return render(
         request,
         "admin/settings_retry_policy.html",
@@ -108,6 +57,9 @@ def _policy_page(request, db, session, workspace, *, form=None, errors=None, not
         errors=errors or {},
         notice=notice,
         terminal_actions=TERMINAL_ACTIONS,
+        classes=CLASSES,
+        class_labels=CLASS_LABELS,
+        ceilings=CEILING_WORDS,
         status_code=status_code,
     )
 
@@ -130,12 +82,13 @@ def save_retry_policy(
     data: Form,
 ) -> Template | Redirect:
     require_owner(workspace)
-    policy, errors = policy_from_form(campaigns.get_policy(db, workspace.id), data)
+    policy, errors = parse_policy(campaigns.get_policy(db, workspace.id), data)
     if errors:
         form = {**data, "retry_on_new_card": data.get("retry_on_new_card") == "1"}
         form["let_stripe_retry"] = data.get("let_stripe_retry") == "1"
         return _policy_page(request, db, session, workspace, form=form, errors=errors, status_code=400)
-    campaigns.save_policy(db, workspace.id, policy)
+    with write_transaction(db):
+        campaigns.save_policy(db, workspace.id, policy)
     return Redirect(f"/w/{workspace.slug}/settings/retry-policy?saved=1")
 
 
@@ -199,10 +152,9 @@ def save_email_settings(
     copy, copy_errors = dunning_copy.clean(data)
     errors.update(copy_errors)
     policy = replace(campaigns.get_policy(db, workspace.id), dunning_days=tuple(days))
-    if not any(k.startswith("day_") for k in errors):
-        for problem in policy.validate():
-            if problem.startswith("Dunning"):
-                errors["days"] = problem
+    problem = policy.validate().get("dunning_days")
+    if problem and not any(k.startswith("day_") for k in errors):
+        errors["days"] = problem
     if errors:
         raw_days = [data.get(f"day_{step}", "") for step in dunning_copy.STEPS]
         return _email_page(
