@@ -456,11 +456,18 @@ def create_dunning_copy(db: Database) -> None:
     )
 
 
-@migrations(name="0015_split_retry_rules_by_class")
-def split_retry_rules_by_class(db: Database) -> None:
-    """Retry rules per decline class (gaps, number of retries, end action): a saved policy's one
-    soft schedule, hard-retry count and end action become the soft and hard classes' rules, and
-    the never-retry class keeps no retries with the same end action."""
+@migrations(name="0015_split_retry_rules_and_hold_sends")
+def split_retry_rules_and_hold_sends(db: Database) -> None:
+    """Three things recovery needs:
+
+    - retry rules per decline class (retries, gaps, end action): a saved policy's one soft
+      schedule, hard-retry count and end action become the soft and hard classes' rules, and the
+      never-retry class keeps no retries with the same end action;
+    - ``email_holds``: a workspace whose customer email is held (recovery paused); its queued mail
+      waits with ``work_state = 'held'`` until the hold is lifted. A workspace paused now is held;
+    - ``winbacks.coupon_id``: the single-use coupon made for the customer, so a second click on
+      "Restart" reuses it.
+    """
     import json
 
     for workspace_id, raw in db.execute("SELECT workspace_id, policy FROM recovery_settings").fetchall():
@@ -482,13 +489,6 @@ def split_retry_rules_by_class(db: Database) -> None:
             "UPDATE recovery_settings SET policy = ? WHERE workspace_id = ?",
             [json.dumps(data, sort_keys=True), workspace_id],
         )
-
-
-@migrations(name="0015b_add_send_holds_and_winback_coupons")
-def add_send_holds_and_winback_coupons(db: Database) -> None:
-    """``email_holds``: a workspace whose customer email is held (recovery paused); queued mail of
-    a held workspace waits with ``work_state = 'held'`` until the hold is lifted. Each win-back
-    remembers the single-use coupon made for its customer, so a second click reuses it."""
     db.executescript(
         """
         CREATE TABLE email_holds (
@@ -497,8 +497,8 @@ def add_send_holds_and_winback_coupons(db: Database) -> None:
             since TEXT NOT NULL
         );
         INSERT INTO email_holds (workspace_id, reason, since)
-            SELECT workspace_id, 'Recovery is paused', paused_at FROM recovery_settings
-            WHERE paused_at IS NOT NULL;
+            SELECT workspace_id, 'Recovery is paused: this email goes out when recovery is resumed.',
+                paused_at FROM recovery_settings WHERE paused_at IS NOT NULL;
         ALTER TABLE winbacks ADD COLUMN coupon_id TEXT;
         """
     )

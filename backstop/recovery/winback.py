@@ -145,8 +145,9 @@ def subscription_ended(ctx: EventContext) -> None:
 def due_ids(db: Database, limit: int = 200) -> list[int]:
     now = clock.iso()
     rows = db.execute(
-        "SELECT id FROM winbacks WHERE (work_state = 'pending' AND due_at <= ?) "
-        "OR (work_state = 'working' AND claimed_until < ?) ORDER BY due_at, id LIMIT ?",
+        "SELECT w.id FROM winbacks w LEFT JOIN recovery_settings r ON r.workspace_id = w.workspace_id "
+        "WHERE ((w.work_state = 'pending' AND w.due_at <= ?) OR (w.work_state = 'working' AND w.claimed_until < ?)) "
+        "AND r.paused_at IS NULL ORDER BY w.due_at, w.id LIMIT ?",
         [now, now, limit],
     ).fetchall()
     return [r[0] for r in rows]
@@ -162,6 +163,14 @@ def _finish(db: Database, row_id: int, status: str, outcome: str, message_id: in
 
 
 def send(db: Database, row_id: int, settings: Settings) -> str | None:
+    """Queue the win-back email of a due row (once); None when it isn't due or recovery is paused."""
+    paused = db.execute(
+        "SELECT r.paused_at FROM winbacks w JOIN recovery_settings r ON r.workspace_id = w.workspace_id "
+        "WHERE w.id = ?",
+        [row_id],
+    ).fetchone()
+    if paused and paused[0]:
+        return None
     if not workrows.claim(db, TABLE, row_id):
         return None
     try:

@@ -168,7 +168,9 @@ def test_pausing_shows_the_amber_banner_everywhere_and_holds_due_work(
         loop.settle()  # retry 1 and email 2 come due, and wait
         assert fake_stripe.requests.filter("POST", f"/v1/invoices/{invoice['id']}/pay") == []
         assert [r[0] for r in db.execute("SELECT kind FROM email_messages")] == ["dunning_1"]
-        assert "2 steps came due and are waiting" in client.get(PAUSE).text
+        waiting = client.get(PAUSE).text
+        assert '<tr><td>Charge retries</td><td class="num">1</td></tr>' in waiting
+        assert '<tr><td>Dunning emails</td><td class="num">1</td></tr>' in waiting
         resumed = post_form(client, PAUSE, PAUSE, {"paused": "0"})
         assert resumed.status_code in (302, 303)
         # Resuming runs what was held at once, without waiting for the next tick.

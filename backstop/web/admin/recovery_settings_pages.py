@@ -9,12 +9,11 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from backstop import clock
 from backstop.db import write_transaction
 from backstop.email.branding import get_branding
 from backstop.email.kinds import get_kind
 from backstop.email.render import render_email
-from backstop.recovery import campaigns, dunning_copy, winback
+from backstop.recovery import campaigns, dunning_copy, pause, winback
 from backstop.recovery.policy import (
     CEILING_WORDS,
     CLASS_LABELS,
@@ -236,10 +235,7 @@ def _default_subject(step: int, company: str) -> str:
 def pause_page(
     request: Request, slug: FromPath[str], db: DB, session: CurrentSession, workspace: CurrentWorkspace
 ) -> Template:
-    waiting = db.execute(
-        "SELECT COUNT(*) FROM recovery_steps WHERE workspace_id = ? AND status = 'scheduled' AND due_at <= ?",
-        [workspace.id, clock.iso()],
-    ).fetchone()[0]
+    waiting = pause.waiting(db, workspace.id)
     return render(
         request,
         "admin/settings_pause.html",
@@ -250,6 +246,7 @@ def pause_page(
         subnav="pause-recovery",
         paused=recovery_paused(db, workspace.id),
         waiting=waiting,
+        waiting_total=sum(w["count"] for w in waiting),
         done=request.query_params.get("done"),
     )
 
@@ -264,13 +261,16 @@ def set_pause(
     data: Form,
 ) -> Redirect:
     require_owner(workspace)
-    pause = data.get("paused") == "1"
-    campaigns.set_paused(db, workspace.id, pause, by=session.admin.email)
-    if not pause:
-        from jobs.recovery import kick
+    if data.get("paused") == "1":
+        pause.pause(db, workspace.id, by=session.admin.email)
+    else:
+        from jobs.recovery import run_released
 
-        kick()  # what came due while paused goes out now, oldest first
-    return Redirect(f"/w/{workspace.slug}/settings/pause-recovery?done={'paused' if pause else 'resumed'}")
+        released = pause.resume(db, workspace.id)
+        if released:  # what came due while paused goes out now, in the order it came due
+            run_released(workspace.id, [[r.table, r.id] for r in released])
+    done = "paused" if data.get("paused") == "1" else "resumed"
+    return Redirect(f"/w/{workspace.slug}/settings/pause-recovery?done={done}")
 
 
 handlers = [
