@@ -485,3 +485,8 @@ def stripe_replay(slug: str, since) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+from backstop.cli_flows import flows  # noqa: E402 - the group needs this module's helpers first
+
+main.add_command(flows)

@@ -31,7 +31,11 @@ def build_server(settings: Settings, *, check_port: bool = True) -> uvicorn.Serv
         port=settings.port,
         log_level=settings.log_level,
         lifespan="on",
-        proxy_headers=True,
+        # X-Forwarded-For/-Proto name the visitor only when a proxy the operator listed sent
+        # them; from anyone else they are ignored (a local client could otherwise pose as any
+        # address and slip past the sign-in limits).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies) or "",
         server_header=False,
         timeout_graceful_shutdown=20,
     )

@@ -156,6 +156,24 @@ def _parse_topic_arns(name: str, raw: str) -> tuple[str, ...]:
     return arns
 
 
+def _parse_proxies(name: str, raw: str) -> tuple[str, ...]:
+    import ipaddress
+
+    out = []
+    for item in (p.strip() for p in raw.split(",")):
+        if not item:
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False) if "/" in item else ipaddress.ip_address(item)
+        except ValueError:
+            raise ConfigError(
+                f"{name} holds {item!r}, which is not an IP address or network; list the addresses of "
+                "the reverse proxies in front of Backstop, such as 172.31.250.10 or 10.0.0.0/8."
+            )
+        out.append(item)
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Var:
     name: str
@@ -174,6 +192,7 @@ VARIABLES: tuple[Var, ...] = (
     Var("BACKSTOP_API_RATE_LIMIT", "api_rate_limit", _parse_positive_int),
     Var("BACKSTOP_JOBS_WORKERS", "jobs_workers", _parse_positive_int),
     Var("BACKSTOP_SECURE_COOKIES", "secure_cookies", _parse_bool),
+    Var("BACKSTOP_TRUSTED_PROXIES", "trusted_proxies", _parse_proxies),
     Var("BACKSTOP_STRIPE_CLIENT_ID", "stripe_client_id", _parse_prefixed(("ca_",))),
     Var(
         "BACKSTOP_STRIPE_SECRET_KEY",
@@ -213,6 +232,7 @@ class Settings:
     api_rate_limit: int = 60
     jobs_workers: int = 2
     secure_cookies: bool | None = None
+    trusted_proxies: tuple[str, ...] = ()
     email_transport: str = "outbox"
     shared_sender: str | None = None
     smtp_url: str | None = field(default=None, repr=False)

@@ -16,7 +16,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Modules every layer may use.
 FOUNDATION = {"backstop.lib", "backstop.db", "backstop.clock", "backstop.settings", "backstop.paths"}
-ENTRY_POINTS = {"backstop.cli", "backstop.server", "backstop.checks", "backstop.backup", "backstop.desktop"}
+ENTRY_POINTS = {
+    "backstop.cli",
+    "backstop.cli_flows",
+    "backstop.server",
+    "backstop.checks",
+    "backstop.backup",
+    "backstop.desktop",
+}
 
 
 def layer_of(module: str) -> str:

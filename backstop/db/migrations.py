@@ -456,6 +456,65 @@ def create_dunning_copy(db: Database) -> None:
     )
 
 
+@migrations(name="0011_create_cancel_flows")
+def create_cancel_flows(db: Database) -> None:
+    """Cancel flows: an editable draft per flow, immutable published versions that share the
+    traffic, a workspace's offer policy, and publish requests waiting for an owner's approval."""
+    db.executescript(
+        """
+        CREATE TABLE cancel_flows (
+            id INTEGER PRIMARY KEY,
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            template TEXT,
+            draft_json TEXT NOT NULL,
+            draft_updated_at TEXT NOT NULL,
+            holdout_percent INTEGER NOT NULL DEFAULT 0
+                CHECK (holdout_percent BETWEEN 0 AND 100),
+            is_active INTEGER NOT NULL DEFAULT 0 CHECK (is_active IN (0, 1)),
+            created_at TEXT NOT NULL,
+            archived_at TEXT
+        );
+        CREATE INDEX cancel_flows_workspace ON cancel_flows(workspace_id);
+        CREATE UNIQUE INDEX cancel_flows_one_active ON cancel_flows(workspace_id) WHERE is_active = 1;
+        CREATE TABLE cancel_flow_versions (
+            id INTEGER PRIMARY KEY,
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            flow_id INTEGER NOT NULL REFERENCES cancel_flows(id) ON DELETE CASCADE,
+            version INTEGER NOT NULL,
+            document_json TEXT NOT NULL,
+            traffic_percent INTEGER NOT NULL DEFAULT 0 CHECK (traffic_percent BETWEEN 0 AND 100),
+            published_at TEXT NOT NULL,
+            published_by INTEGER REFERENCES admins(id) ON DELETE SET NULL,
+            UNIQUE (flow_id, version)
+        );
+        CREATE INDEX cancel_flow_versions_workspace ON cancel_flow_versions(workspace_id, flow_id);
+        CREATE TABLE cancel_offer_policies (
+            workspace_id INTEGER PRIMARY KEY REFERENCES workspaces(id) ON DELETE CASCADE,
+            cooldown_days INTEGER NOT NULL DEFAULT 90 CHECK (cooldown_days BETWEEN 0 AND 3650),
+            max_percent_off INTEGER CHECK (max_percent_off BETWEEN 1 AND 100),
+            max_free_months INTEGER CHECK (max_free_months BETWEEN 0 AND 12),
+            max_value_amount INTEGER CHECK (max_value_amount >= 0),
+            max_value_currency TEXT,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE cancel_flow_approvals (
+            id INTEGER PRIMARY KEY,
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            flow_id INTEGER NOT NULL REFERENCES cancel_flows(id) ON DELETE CASCADE,
+            document_json TEXT NOT NULL,
+            reasons_json TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'approved', 'rejected', 'superseded')),
+            requested_by INTEGER REFERENCES admins(id) ON DELETE SET NULL,
+            requested_at TEXT NOT NULL,
+            decided_by INTEGER REFERENCES admins(id) ON DELETE SET NULL,
+            decided_at TEXT,
+            version_id INTEGER REFERENCES cancel_flow_versions(id) ON DELETE SET NULL
+        );
+        CREATE INDEX cancel_flow_approvals_pending ON cancel_flow_approvals(workspace_id, status);
+
+
 @migrations(name="0015_split_retry_rules_and_hold_sends")
 def split_retry_rules_and_hold_sends(db: Database) -> None:
     """Three things recovery needs:

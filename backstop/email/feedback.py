@@ -34,6 +34,8 @@ def handle_sns(
         message = json.loads(body)
         if not isinstance(message, dict):
             raise ValueError
+    except RecursionError:
+        return Outcome(400, "The body is nested too deeply to be an SNS message.")
     except ValueError:
         return Outcome(400, "The body is not an SNS message (JSON object expected).")
     try:

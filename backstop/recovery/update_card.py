@@ -22,6 +22,8 @@ from backstop.connectors.stripe import (
     StripeGateway,
     StripeInvalidRequest,
     StripeNotFound,
+    stripe_id,
+    stripe_path,
 )
 from backstop.db import one, write_transaction
 from backstop.recovery import campaigns, links, steps
@@ -176,15 +178,13 @@ def save_card(
 
 
 def _checked_intent(target: dict, setup_intent_id, gateway_for) -> tuple[Any, StripeGateway]:
-    if (
-        not isinstance(setup_intent_id, str)
-        or not setup_intent_id.startswith("seti_")
-        or len(setup_intent_id) > 255
-    ):
+    if stripe_id(setup_intent_id, "seti") is None:
         raise ConfirmError("That card setup wasn't recognised. Please enter your card again.")
     gateway = gateway_for(target["workspace_id"])
     try:
-        intent = gateway.get(f"/v1/setup_intents/{setup_intent_id}", {"expand": ["payment_method"]})
+        intent = gateway.get(
+            stripe_path("v1", "setup_intents", setup_intent_id), {"expand": ["payment_method"]}
+        )
     except (StripeNotFound, StripeInvalidRequest):
         raise ConfirmError("That card setup wasn't recognised. Please enter your card again.") from None
     if ref_id(intent.get("customer")) != target["customer_id"]:
@@ -300,11 +300,7 @@ def confirm(
 ) -> dict:
     """Check the SetupIntent is this customer's and succeeded, make its card the default on the
     customer and the subscription, then retry the invoice now. Returns the page's next state."""
-    if (
-        not isinstance(setup_intent_id, str)
-        or not setup_intent_id.startswith("seti_")
-        or len(setup_intent_id) > 255
-    ):
+    if stripe_id(setup_intent_id, "seti") is None:
         raise ConfirmError("That card setup wasn't recognised. Please enter your card again.")
     if campaign["status"] != "in_flight":
         return status(db, campaign, gateway_for=None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -85,22 +86,51 @@ class InvalidEvent(ValueError):
 def parse_event(payload: bytes | str) -> dict:
     try:
         event = json.loads(payload)
+    except RecursionError as exc:
+        raise InvalidEvent("The body is nested too deeply to be a Stripe event.") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidEvent("The body is not JSON.") from exc
     return parse_event_object(event)
 
 
+# Stripe ids are short runs of letters, digits and underscores ("evt_1Q…", "acct_1P…").
+_EVENT_ID = re.compile(r"evt_[A-Za-z0-9_]{1,250}")
+_ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]{1,250}")
+_TYPE = re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+){1,6}")
+_OBJECT_ID_MAX = 255
+# Seconds since 1970 until the year 9999: anything outside is not a time Stripe wrote.
+_CREATED_MAX = 253_402_300_799
+
+
 def parse_event_object(event: object) -> dict:
-    """Check that a decoded body (or an item of GET /v1/events) is a usable Stripe event."""
+    """Check that a decoded body (or an item of GET /v1/events) is a usable Stripe event: every
+    field Backstop stores or routes by has the type and shape Stripe gives it. A body that fails
+    is refused with the reason and never stored."""
     if not isinstance(event, dict) or event.get("object") != "event":
         raise InvalidEvent("The body is not a Stripe event object.")
-    if not isinstance(event.get("id"), str) or not event["id"].startswith("evt_"):
+    if not isinstance(event.get("id"), str) or not _EVENT_ID.fullmatch(event["id"]):
         raise InvalidEvent("The event has no evt_ id.")
-    if not isinstance(event.get("type"), str) or not isinstance(event.get("created"), int):
-        raise InvalidEvent("The event has no type or created time.")
-    obj = (event.get("data") or {}).get("object")
+    if not isinstance(event.get("type"), str) or not _TYPE.fullmatch(event["type"]):
+        raise InvalidEvent("The event has no type, or its type isn't a Stripe event type.")
+    created = event.get("created")
+    if not isinstance(created, int) or isinstance(created, bool) or not 0 < created <= _CREATED_MAX:
+        raise InvalidEvent("The event's created time is missing or not a Unix time.")
+    if "livemode" in event and not isinstance(event["livemode"], bool):
+        raise InvalidEvent("The event's livemode is not true or false.")
+    account = event.get("account")
+    if account is not None and (not isinstance(account, str) or not _ACCOUNT_ID.fullmatch(account)):
+        raise InvalidEvent("The event's account is not an acct_ id.")
+    data = event.get("data")
+    if not isinstance(data, dict):
+        raise InvalidEvent("The event's data is not an object.")
+    obj = data.get("object")
     if not isinstance(obj, dict):
         raise InvalidEvent("The event has no data.object.")
+    object_id = obj.get("id")
+    if object_id is not None and (
+        not isinstance(object_id, str) or not object_id or len(object_id) > _OBJECT_ID_MAX
+    ):
+        raise InvalidEvent("The event's data.object.id is not a string id.")
     return event
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from litestar import Litestar, Response, Router
-from litestar.config.csrf import CSRFConfig
+from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.file_system import BaseLocalFileSystem
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -21,10 +22,12 @@ from backstop.lib.crypto import SecretBox
 from backstop.lib.ratelimit import FixedWindowLimiter
 from backstop.paths import static_dir, templates_dir
 from backstop.settings import Settings, ensure_secret_key
-from backstop.web import health
+from backstop.web import headers, health
 from backstop.web.admin import (
     auth,
     branding_pages,
+    cancel_flow_pages,
+    cancel_flow_version_pages,
     customers,
     desktop_login,
     email_pages,
@@ -38,6 +41,7 @@ from backstop.web.admin import (
 )
 from backstop.web.admin.common import current_session, current_workspace
 from backstop.web.api.routes import api_router
+from backstop.web.csrf import CSRFMiddleware
 from backstop.web.errors import EXCEPTION_HANDLERS
 from backstop.web.hooks import ses as ses_hooks
 from backstop.web.hooks import stripe as stripe_hooks
@@ -48,21 +52,18 @@ log = logging.getLogger("backstop")
 
 MAX_BODY_BYTES = 1024 * 1024
 
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
-    ),
-}
 
+class StaticFiles(BaseLocalFileSystem):
+    """The packaged static files. A path with a NUL byte or a name longer than the file system
+    allows names no file: a 404, not the 500 the stat error would give."""
 
-def _security_headers(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
+    async def info(self, path, **kwargs):
+        try:
+            return await super().info(path, **kwargs)
+        except FileNotFoundError:
+            raise
+        except (ValueError, OSError) as exc:
+            raise FileNotFoundError(str(path)) from exc
 
 
 def _template_engine(engine: JinjaTemplateEngine) -> None:
@@ -103,7 +104,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
     admin_router = Router(
         path="/",
         include_in_schema=False,
-        after_request=_security_headers,
+        after_request=headers.hook(headers.admin(settings)),
         dependencies={
             "session": Provide(current_session, sync_to_thread=True),
             "workspace": Provide(current_workspace, sync_to_thread=True),
@@ -138,6 +139,8 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             *customers.handlers,
             *recovery_pages.handlers,
             *recovery_settings_pages.handlers,
+            *cancel_flow_pages.handlers,
+            *cancel_flow_version_pages.handlers,
             *upcoming.handlers,
         ],
     )
@@ -154,7 +157,12 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             admin_router,
             api_router,
             create_static_files_router(
-                path="/static", directories=[static_dir()], include_in_schema=False, name="static"
+                path="/static",
+                directories=[static_dir()],
+                include_in_schema=False,
+                name="static",
+                file_system=StaticFiles(),
+                after_request=headers.hook(headers.static()),
             ),
         ],
         dependencies={"db": Provide(provide_db)},
@@ -162,13 +170,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
         template_config=TemplateConfig(
             directory=templates_dir(), engine=JinjaTemplateEngine, engine_callback=_template_engine
         ),
-        csrf_config=CSRFConfig(
-            secret=settings.secret_key,
-            cookie_name="backstop_csrf",
-            cookie_secure=settings.cookies_secure,
-            cookie_httponly=True,
-            exclude=["^/api/", "^/stripe/", "^/hooks/", "^/healthz", "^/u/"],
-        ),
+        middleware=[DefineMiddleware(CSRFMiddleware, settings=settings)],
         openapi_config=OpenAPIConfig(
             title="Backstop REST API",
             version=__version__,

@@ -8,8 +8,10 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.response import Redirect, Template
 
+from backstop.web import headers
 from backstop.web.admin.common import LoginRequired, login_redirect
 from backstop.web.api.errors import ApiError, error_response
+from backstop.web.state import app_state
 from backstop.workspaces.errors import NotFound, PermissionDenied
 
 log = logging.getLogger("backstop.web")
@@ -36,8 +38,6 @@ def _is_api(request: Request) -> bool:
 
 
 def _html(request: Request, status: int, detail: str | None = None) -> Template:
-    from backstop.web.app import SECURITY_HEADERS  # here: app imports this module
-
     title, text = _HTML_MESSAGES.get(status, _HTML_MESSAGES[500 if status >= 500 else 400])
     # Error pages come from exception handlers, which the admin router's after_request hook
     # never sees, so they carry the same headers themselves.
@@ -45,7 +45,7 @@ def _html(request: Request, status: int, detail: str | None = None) -> Template:
         "error.html",
         context={"status": status, "title": title, "text": detail or text},
         status_code=status,
-        headers=SECURITY_HEADERS,
+        headers=headers.admin(app_state(request).settings),
     )
 
 
@@ -70,6 +70,15 @@ def handle_overflow(request: Request, exc: OverflowError) -> Response:
     if _is_api(request):
         return error_response(404, "No such object in this workspace.")
     return _html(request, 404)
+
+
+def handle_too_deep(request: Request, exc: RecursionError) -> Response:
+    """JSON nested thousands deep: the decoder gives up with RecursionError. Nobody sends that by
+    accident, and it is the sender's mistake, not ours."""
+    message = "The body is nested too deeply; send a flatter JSON document."
+    if _is_api(request) or "json" in (request.headers.get("content-type") or ""):
+        return error_response(400, message)
+    return _html(request, 400, message)
 
 
 def handle_api_error(request: Request, exc: ApiError) -> Response:
@@ -110,6 +119,7 @@ EXCEPTION_HANDLERS = {
     PermissionDenied: handle_permission,
     ApiError: handle_api_error,
     OverflowError: handle_overflow,
+    RecursionError: handle_too_deep,
     HTTPException: handle_http,
     Exception: handle_unexpected,
 }

@@ -17,8 +17,14 @@ from backstop.workspaces.errors import ValidationError
 EMAIL_RE = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
 SESSION_LIFETIME = timedelta(days=14)
 LOGIN_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_EMAIL = 5
-MAX_FAILURES_PER_IP = 20
+# Failed sign-ins for one email from one address: the first few are free, then each waits twice
+# as long as the one before (2 s, 4 s, 8 s … at most 5 minutes). Someone guessing from elsewhere
+# slows only themselves down; the owner signing in from their own address is never locked out.
+FREE_FAILURES = 3
+FIRST_DELAY_SECONDS = 2
+MAX_DELAY_SECONDS = 300
+# Any emails from one address: past this many failures in the window, that address waits.
+MAX_FAILURES_PER_IP = 30
 
 
 @dataclass(frozen=True)
@@ -71,33 +77,48 @@ def find_admin_by_email(db: Database, email: str) -> Admin | None:
 
 
 class LoginThrottled(Exception):
-    def __init__(self, retry_after_minutes: int) -> None:
-        super().__init__(retry_after_minutes)
-        self.retry_after_minutes = retry_after_minutes
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(retry_after_seconds)
+        self.retry_after_seconds = retry_after_seconds
 
 
-def _recent_failures(db: Database, column: str, value: str) -> tuple[int, str | None]:
-    since = clock.iso(clock.now() - LOGIN_WINDOW)
-    row = db.execute(
-        f"SELECT COUNT(*), MIN(attempted_at) FROM login_attempts "  # noqa: S608 - fixed column
-        f"WHERE {column} = ? AND succeeded = 0 AND attempted_at > ?",
-        [value, since],
+def delay_after(failures: int) -> int:
+    """Seconds to wait after this many recent failures for one email from one address."""
+    if failures < FREE_FAILURES:
+        return 0
+    return min(MAX_DELAY_SECONDS, FIRST_DELAY_SECONDS * 2 ** (failures - FREE_FAILURES))
+
+
+def login_wait(db: Database, email: str, ip: str) -> int:
+    """Seconds before this email may try again from this address (0: now)."""
+    now = clock.now()
+    since = clock.iso(now - LOGIN_WINDOW)
+    pair = db.execute(
+        "SELECT COUNT(*), MAX(attempted_at) FROM login_attempts "
+        "WHERE email = ? AND ip = ? AND succeeded = 0 AND attempted_at > ?",
+        [email, ip, since],
     ).fetchone()
-    return row[0], row[1]
+    wait = 0
+    if pair[0] and pair[1]:
+        ready = clock.parse(pair[1]) + timedelta(seconds=delay_after(pair[0]))
+        wait = max(0, int((ready - now).total_seconds() + 0.999))
+    address = db.execute(
+        "SELECT COUNT(*), MIN(attempted_at) FROM login_attempts WHERE ip = ? AND succeeded = 0 AND attempted_at > ?",
+        [ip, since],
+    ).fetchone()
+    if address[0] >= MAX_FAILURES_PER_IP and address[1]:
+        ready = clock.parse(address[1]) + LOGIN_WINDOW
+        wait = max(wait, int((ready - now).total_seconds() + 0.999))
+    return wait
 
 
 def authenticate(db: Database, email: str, password: str, ip: str) -> Admin | None:
-    """Check credentials, refusing early while an email or address has too many failures."""
+    """Check credentials, refusing early while this email and address must wait (see
+    ``delay_after``) or the address has failed too often with any email."""
     email = (email or "").strip().lower()
-    for column, value, limit in (
-        ("email", email, MAX_FAILURES_PER_EMAIL),
-        ("ip", ip, MAX_FAILURES_PER_IP),
-    ):
-        count, oldest = _recent_failures(db, column, value)
-        if count >= limit and oldest:
-            unlock = clock.parse(oldest) + LOGIN_WINDOW
-            minutes = max(1, int((unlock - clock.now()).total_seconds() // 60) + 1)
-            raise LoginThrottled(minutes)
+    wait = login_wait(db, email, ip)
+    if wait:
+        raise LoginThrottled(wait)
     row = one(db, "SELECT id, email, password_hash FROM admins WHERE email = ?", [email])
     ok = passwords.verify_password(row["password_hash"] if row else passwords.DUMMY_HASH, password)
     ok = ok and row is not None
@@ -113,8 +134,8 @@ def authenticate(db: Database, email: str, password: str, ip: str) -> Admin | No
             [passwords.hash_password(password), row["id"]],
         )
     db.execute("UPDATE admins SET last_login_at = ? WHERE id = ?", [clock.iso(), row["id"]])
-    # A successful login clears the slate for this email.
-    db.execute("DELETE FROM login_attempts WHERE email = ? AND succeeded = 0", [email])
+    # A successful login clears the slate for this email from this address.
+    db.execute("DELETE FROM login_attempts WHERE email = ? AND ip = ? AND succeeded = 0", [email, ip])
     return Admin(id=row["id"], email=row["email"])
 
 

@@ -1,8 +1,8 @@
 """The Overview's “Get set up” checklist: five steps, ticked from what is really there.
 
-Steps 1, 2, 3 and 5 read the tables their capabilities own (the Stripe connection, send
-domains, cancel-flow versions, recovery campaigns). Cancel flows have no table yet, so step 3
-stays unticked until their migration lands. Step 4 cannot be detected and is ticked by hand.
+Steps 1, 2, 3 and 5 read what their capabilities own (the Stripe connection, send domains,
+published cancel-flow versions, recovery campaigns). Step 4 cannot be detected and is ticked by
+hand.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlite_utils import Database
+
+from backstop.cancel_flows.flows import has_published_version
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ def steps(db: Database, workspace_id: int, slug: str, embed_step_done_at: str | 
             3,
             "Build & publish your first cancel flow",
             "Pick a template, tune the offer, simulate it, then publish.",
-            done=_exists(db, "cancel_flow_versions", "workspace_id = ?", [workspace_id]),
+            done=has_published_version(db, workspace_id),
             link=f"{base}/cancel-flows",
             link_label="Open Cancel flows",
         ),

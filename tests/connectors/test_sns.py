@@ -96,3 +96,19 @@ def test_it_caches_the_certificate(signer, file_server):
     for _ in range(3):
         verifier.verify(signed(cert, url, NOTIFICATION))
     assert file_server.hits == ["/SimpleNotificationService-test.pem"]
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("file:///etc/passwd", "'file:///etc/passwd', a file: URL"),
+        ("gopher://sns.us-east-1.amazonaws.com/x", "a gopher: URL"),
+        ("//sns.us-east-1.amazonaws.com/cert.pem", "which has no scheme"),
+        ("https:///cert.pem", "which has no host"),
+        ("", "an empty URL"),
+    ],
+)
+def test_a_refused_sns_url_says_what_is_wrong_with_it(url, words):
+    with pytest.raises(SnsError, match="must be https on sns") as refused:
+        SnsVerifier().check_url(url)
+    assert words in str(refused.value)

@@ -72,3 +72,16 @@ def test_the_compose_file_runs_the_image_behind_caddy_with_a_data_volume():
     assert "./Caddyfile:/etc/caddy/Caddyfile:ro" in caddy["volumes"]
     assert {"80:80", "443:443"} <= set(caddy["ports"])
     assert set(compose["volumes"]) == {"backstop-data", "caddy-data", "caddy-config"}
+
+
+def test_the_compose_file_trusts_forwarded_headers_from_caddy_alone():
+    compose = yaml.safe_load((PACKAGING / "docker-compose.yml").read_text())
+    backstop, caddy = compose["services"]["backstop"], compose["services"]["caddy"]
+    caddy_address = caddy["networks"]["backstop"]["ipv4_address"]
+    assert backstop["environment"]["BACKSTOP_TRUSTED_PROXIES"] == caddy_address
+    assert "FORWARDED_ALLOW_IPS" not in backstop["environment"]
+    assert "backstop" in backstop["networks"]
+    subnet = compose["networks"]["backstop"]["ipam"]["config"][0]["subnet"]
+    import ipaddress
+
+    assert ipaddress.ip_address(caddy_address) in ipaddress.ip_network(subnet)

@@ -252,3 +252,31 @@ def test_the_branding_theme_reaches_the_page(web, db, failed, page_settings, con
     save_branding(db, connected.id, {"brand_color": "#aa3300", "theme": "dark"})
     html = web.get(url_for(page_settings, campaign)).text
     assert 'class="theme-dark"' in html and "--brand: #aa3300" in html
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "seti_x/../../payment_intents/pi_123",
+        "seti_x/..%2F..%2Fpayment_intents%2Fpi_123",
+        "seti_x?expand[]=customer",
+        "seti_",
+        "seti_x#y",
+        "seti_" + "a" * 300,
+        {"id": "seti_x"},
+    ],
+)
+def test_confirm_refuses_a_setup_intent_that_is_not_a_plain_id_and_calls_no_other_stripe_path(
+    web, failed, page_settings, fake_stripe, value
+):
+    _, invoice, campaign = failed
+    url = url_for(page_settings, campaign)
+    page = web.get(url)
+    before = len(fake_stripe.requests)
+    answer = web.post(
+        f"{url}/confirm", json={"setup_intent": value}, headers={"x-csrftoken": csrf_of(page.text)}
+    )
+    assert answer.status_code == 400 and "wasn't recognised" in answer.json()["message"]
+    assert len(fake_stripe.requests) == before  # nothing at all reached Stripe
+    assert not any("payment_intents" in r.path for r in fake_stripe.requests)
+    assert fake_stripe.get(invoice["id"])["status"] == "open"

@@ -81,8 +81,18 @@ def test_it_ticks_the_send_domain_only_once_verified(db, acme):
     assert done_steps(db, acme) == [2]
 
 
-def test_it_ticks_the_cancel_flow_step_when_a_version_is_published(db, acme):
-    put_row(db, "cancel_flow_versions", {"workspace_id": acme.id})
+def test_it_ticks_the_cancel_flow_step_when_a_version_is_published(db, box, acme, marco):
+    from backstop.cancel_flows import flows, templates
+
+    draft = flows.create_flow(db, acme.id, templates.build("Agency / Pro Service"))
+    assert done_steps(db, acme) == []  # a draft is not enough
+    globex, _ = create_workspace(db, box, "Globex", marco.admin, "globex")
+    theirs = flows.create_flow(db, globex.id, templates.build("SaaS Standard"))
+    assert flows.publish(db, globex.id, theirs.id).status == "published"
+    assert done_steps(db, acme) == []  # another workspace's flow doesn't count
+    mine = flows.create_flow(db, acme.id, templates.build("SaaS Standard"))
+    assert flows.publish(db, acme.id, mine.id).status == "published"
+    assert draft.id != mine.id
     assert done_steps(db, acme) == [3]
 
 

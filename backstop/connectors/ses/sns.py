@@ -29,6 +29,20 @@ NOTIFICATION_KEYS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn",
 SUBSCRIPTION_KEYS = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
 
 
+def _describe(url: str, parts, netloc: str) -> str:
+    """What is wrong with a URL, in words: empty, another scheme, no host, or its host."""
+    shown = repr(url[:80])
+    if not url:
+        return "an empty URL"
+    if not parts.scheme:
+        return f"{shown}, which has no scheme"
+    if parts.scheme not in ("http", "https"):
+        return f"{shown}, a {parts.scheme}: URL"
+    if not netloc:
+        return f"{shown}, which has no host"
+    return netloc
+
+
 class SnsError(Exception):
     """Why a message was not trusted or a fetch was refused, in one sentence."""
 
@@ -65,7 +79,7 @@ class SnsVerifier:
             return parts.scheme, host, port or (443 if parts.scheme == "https" else 80), _path(parts)
         if parts.scheme != "https" or not SNS_HOST_RE.match(host) or port not in (None, 443):
             raise SnsError(
-                f"Refusing {netloc or 'an empty URL'}: SNS URLs must be https on sns.<region>.amazonaws.com."
+                f"Refusing {_describe(url, parts, netloc)}: SNS URLs must be https on sns.<region>.amazonaws.com."
             )
         return "https", host, 443, _path(parts)
 

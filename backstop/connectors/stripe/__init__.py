@@ -10,16 +10,61 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 log = logging.getLogger("backstop.stripe")
 
 DEFAULT_API_BASE = "https://api.stripe.com"
 DEFAULT_CONNECT_BASE = "https://connect.stripe.com"
+
+
+# A Stripe object id: its prefix, an underscore, then letters and digits ("seti_1Q2w…").
+_ID_BODY = "[A-Za-z0-9]{1,250}"
+_SEGMENT = re.compile(r"[A-Za-z0-9_\-]+")
+
+
+def stripe_id(value: object, prefix: str) -> str | None:
+    """``value`` if it is a Stripe id with this prefix (``"seti"``, ``"pm"``, ``"acct"``), else
+    None. Every id that comes from a request is checked with this before it is used."""
+    if isinstance(value, str) and re.fullmatch(f"{re.escape(prefix)}_{_ID_BODY}", value):
+        return value
+    return None
+
+
+def stripe_path(*segments: str) -> str:
+    """An API path from its segments, each quoted on its own: ``stripe_path("v1", "setup_intents",
+    seti)``. A value can never add a segment, climb with ``..`` or start a query."""
+    return "/" + "/".join(quote(str(seg), safe="") for seg in segments)
+
+
+class UnsafeStripePath(ValueError):
+    """A path whose segments aren't plain names and ids; nothing is sent."""
+
+
+def _checked_path(path: str) -> str:
+    """Every segment of a path sent to Stripe is a plain name or id (or was quoted by
+    ``stripe_path``), so no caller can reach another endpoint than the one it spelled."""
+    if not path.startswith("/"):
+        raise UnsafeStripePath(f"Stripe paths start with a slash: {path!r}")
+    for segment in path[1:].split("/"):
+        if not _SEGMENT.fullmatch(segment) and not _quoted(segment):
+            raise UnsafeStripePath(f"Refusing to call Stripe at {path!r}: {segment!r} isn't a plain segment.")
+    return path
+
+
+def _quoted(segment: str) -> bool:
+    """A segment produced by ``stripe_path`` from an odd value: %-escapes and safe characters."""
+    return (
+        bool(segment)
+        and segment not in (".", "..")
+        and re.fullmatch(r"[A-Za-z0-9_.~%\-]+", segment) is not None
+    )
 
 
 class StripeFailure(Exception):
@@ -175,6 +220,7 @@ class StripeGateway:
         idempotency_key: str | None = None,
         base: str = "api",
     ) -> dict:
+        path = _checked_path(path)
         options: dict[str, Any] = {}
         if self.config.account and base == "api":
             options["stripe_account"] = self.config.account

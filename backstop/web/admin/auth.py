@@ -93,14 +93,15 @@ def login_submit(request: Request, db: DB, data: Form) -> Template | Redirect:
     try:
         admin = admins.authenticate(db, email, data.get("password", ""), client_ip(request))
     except admins.LoginThrottled as exc:
-        return render(
+        page = render(
             request,
             "admin/login.html",
             form=form,
             status_code=429,
-            error=f"Too many failed sign-ins. Wait {exc.retry_after_minutes} minute"
-            f"{'s' if exc.retry_after_minutes != 1 else ''} and try again.",
+            error=f"Too many failed sign-ins from here. Wait {_duration(exc.retry_after_seconds)} and try again.",
         )
+        page.headers["Retry-After"] = str(exc.retry_after_seconds)
+        return page
     if admin is None:
         return render(
             request,
@@ -110,6 +111,13 @@ def login_submit(request: Request, db: DB, data: Form) -> Template | Redirect:
             error="That email and password don't match an admin.",
         )
     return _signed_in_redirect(request, db, admin, target)
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = (seconds + 59) // 60
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 @post("/logout", sync_to_thread=True)

@@ -11,6 +11,7 @@ from backstop.email import messages
 from backstop.email.branding import get_branding
 from backstop.email.kinds import KINDS, get_kind, previewable
 from backstop.email.render import render_sample
+from backstop.web import headers
 from backstop.web.admin.common import render
 from backstop.web.deps import DB, CurrentSession, CurrentWorkspace
 from backstop.web.state import app_state
@@ -19,19 +20,9 @@ from jobs.email import enqueue
 
 PAGE_SIZE = 50
 
-# Email HTML inside the admin: shown in a sandboxed iframe, allowed its inline styles, nothing else.
-EMAIL_FRAME_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; img-src 'self' https: http: data:; style-src 'unsafe-inline'; "
-        "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
-    ),
-    "X-Frame-Options": "SAMEORIGIN",
-    "Cache-Control": "no-store",
-}
-
 
 def email_frame(html: str) -> Response:
-    return Response(content=html, media_type="text/html; charset=utf-8", headers=EMAIL_FRAME_HEADERS)
+    return Response(content=html, media_type="text/html; charset=utf-8", headers=headers.email_frame())
 
 
 @get("/w/{slug:str}/emails", sync_to_thread=True)
@@ -106,6 +97,7 @@ def message_html(
 def send_again(
     slug: FromPath[str], message_id: FromPath[int], db: DB, workspace: CurrentWorkspace
 ) -> Redirect:
+    messages.get_message(db, workspace.id, message_id)  # another workspace's message is a 404
     if messages.send_again(db, workspace.id, message_id):
         enqueue([message_id])
     return Redirect(f"/w/{workspace.slug}/emails/{message_id}")

@@ -11,23 +11,11 @@ from backstop.web.deps import DB, CurrentSession, CurrentWorkspace
 
 # path suffix -> (nav, subnav, title, what the page will do)
 UPCOMING: dict[str, tuple[str, str, str, str]] = {
-    "cancel-flows": (
-        "cancel-flows",
-        "",
-        "Cancel flows",
-        "Build a cancel flow from a template, simulate it, publish it and see its analytics.",
-    ),
     "cancel-flows/embed": (
         "cancel-flows",
         "",
         "Embed on your site",
         "The copy-paste snippet for embed.js, backend signer samples and the curl check.",
-    ),
-    "settings/offer-policies": (
-        "settings",
-        "offer-policies",
-        "Offer policies",
-        "Single-use coupons, per-customer cooldown and the discount-approval threshold.",
     ),
     "settings/portal-domain": (
         "settings",

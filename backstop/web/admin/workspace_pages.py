@@ -6,6 +6,7 @@ from litestar import Request, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from backstop.cancel_flows import flows
 from backstop.reporting import stats
 from backstop.stripe_sync import backfill
 from backstop.web.admin import recovery_pages
@@ -86,6 +87,7 @@ def overview(
         recovery=recovery_pages.overview_panels(db, workspace.id),
         sync=backfill.progress(db, workspace.id),
         resent=request.query_params.get("resent"),
+        approvals=flows.pending_approvals(db, workspace.id),
     )
     response.set_cookie(
         "backstop_ws",

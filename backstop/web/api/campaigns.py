@@ -14,7 +14,7 @@ from backstop import clock
 from backstop.recovery import queries
 from backstop.recovery.model import STATUSES, StatusLiteral, total_attempts
 from backstop.web.api.errors import ERROR_RESPONSES, ApiError, ErrorBody
-from backstop.web.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
+from backstop.web.api.pagination import CURSOR_DESCRIPTION, DEFAULT_LIMIT, MAX_LIMIT, paginate
 from backstop.web.deps import DB
 
 
@@ -155,7 +155,8 @@ def list_campaigns(
     cursor: Annotated[
         str | None,
         Parameter(
-            description="`next_cursor` from the previous page, to read the page after it.", max_length=1000
+            description=CURSOR_DESCRIPTION,
+            max_length=1000,
         ),
     ] = None,
 ) -> CampaignList:

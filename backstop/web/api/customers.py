@@ -12,7 +12,13 @@ from litestar.params import Parameter
 
 from backstop.stripe_sync import customers
 from backstop.web.api.errors import ERROR_RESPONSES, ApiError, ErrorBody
-from backstop.web.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_key_cursor, encode_key_cursor
+from backstop.web.api.pagination import (
+    CURSOR_DESCRIPTION,
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    decode_key_cursor,
+    encode_key_cursor,
+)
 from backstop.web.deps import DB
 
 
@@ -193,7 +199,8 @@ def list_customers(
     cursor: Annotated[
         str | None,
         Parameter(
-            description="`next_cursor` from the previous page, to read the page after it.", max_length=1000
+            description=CURSOR_DESCRIPTION,
+            max_length=1000,
         ),
     ] = None,
 ) -> CustomerList:

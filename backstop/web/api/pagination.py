@@ -18,6 +18,10 @@ from backstop.web.api.errors import ApiError
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
 MAX_ID = 2**63 - 1  # SQLite's largest integer
+CURSOR_DESCRIPTION = (
+    "Opaque: the `next_cursor` of the previous page, passed back unchanged, to read the page after "
+    "it. Its contents are not part of the API; any value the API did not return is refused with 400."
+)
 
 
 def parse_limit(raw: str | int | None) -> int:

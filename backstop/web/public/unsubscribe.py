@@ -9,19 +9,9 @@ from litestar.params import FromPath
 from backstop.db import one
 from backstop.email import suppression
 from backstop.email.branding import get_branding, logo_by_sha
+from backstop.web import headers
 from backstop.web.deps import DB
 from backstop.web.state import app_state
-
-PUBLIC_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
-}
 
 
 def _page(request: Request, db: DB, token: str, state: str, target: tuple[int, str] | None) -> Response:
@@ -32,7 +22,7 @@ def _page(request: Request, db: DB, token: str, state: str, target: tuple[int, s
         html,
         media_type="text/html; charset=utf-8",
         status_code=404 if state == "invalid" else 200,
-        headers=PUBLIC_HEADERS,
+        headers=headers.customer_page(app_state(request).settings),
     )
 
 

@@ -8,7 +8,6 @@ polls until the payment is settled. The page's POST carries the CSRF token in a 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody
@@ -17,34 +16,25 @@ from litestar.response import Template
 from backstop.email.branding import get_branding
 from backstop.recovery import update_card
 from backstop.stripe_sync import connection
+from backstop.web import headers
 from backstop.web.deps import DB
 from backstop.web.state import app_state
 
 STATUS_CODES = {"invalid": 404, "expired": 410, "unreachable": 503}
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
 def page_headers(settings) -> dict[str, str]:
     """Scripts from this site and Stripe.js's origin; frames from Stripe only (its card fields and
     the bank's check); network calls to this site and Stripe's API."""
-    js = _origin(settings.stripe_js_url)
-    api = _origin(settings.stripe_api_base or "https://api.stripe.com")
-    frames = " ".join(dict.fromkeys([js, "https://js.stripe.com", "https://hooks.stripe.com"]))
-    return {
-        "Content-Security-Policy": (
-            f"default-src 'none'; script-src 'self' {js}; frame-src {frames}; connect-src 'self' {api}; "
-            "img-src 'self' data: https://*.stripe.com; style-src 'self' 'unsafe-inline'; "
-            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-        ),
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-        "X-Frame-Options": "DENY",
-        "Cache-Control": "no-store",
-    }
+    js = headers.origin(settings.stripe_js_url)
+    api = headers.origin(settings.stripe_api_base or "https://api.stripe.com")
+    return headers.customer_page(
+        settings,
+        scripts=[js],
+        frames=list(dict.fromkeys([js, "https://js.stripe.com", "https://hooks.stripe.com"])),
+        connect=[api],
+        images=["https://*.stripe.com"],
+    )
 
 
 def _gateway_for(request: Request, db):

@@ -13,19 +13,10 @@ from litestar.response import Template
 from backstop.email.branding import get_branding
 from backstop.recovery import winback
 from backstop.stripe_sync import connection
+from backstop.web import headers
 from backstop.web.deps import DB
 from backstop.web.state import app_state
 
-HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
-}
 STATUS_CODES = {"invalid": 404, "expired": 410, "unreachable": 503, "declined": 402, "failed": 400}
 
 
@@ -70,7 +61,7 @@ def winback_page(request: Request, token: FromPath[str], db: DB) -> Template:
             "message": message,
         },
         status_code=STATUS_CODES.get(state, 200),
-        headers=HEADERS,
+        headers=headers.customer_page(app_state(request).settings),
     )
 
 

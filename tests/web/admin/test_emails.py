@@ -123,3 +123,18 @@ def test_a_send_that_failed_shows_why_and_when_it_is_tried_again(as_olivia, db, 
         frozen.shift(timedelta(seconds=5))
         assert sending.send_message(db, settings, message_id, providers.mailer_for(settings)) == "sent"
     assert "database is locked" not in text_of(as_olivia.get("/w/acme/emails").text)
+
+
+def test_sending_another_workspaces_message_again_is_a_404_and_changes_nothing(
+    as_olivia, db, settings, box, marco, acme
+):
+    other, _ = create_workspace(db, box, "Marco's Shop", marco.admin, "marco")
+    message_id = queue(db, settings, other, to="secret@other.test", send=False)
+    db.execute(
+        "UPDATE email_messages SET status = 'failed', work_state = 'failed' WHERE id = ?", [message_id]
+    )
+    answer = post_form(as_olivia, "/w/acme/emails", f"/w/acme/emails/{message_id}/send-again", {})
+    assert answer.status_code == 404
+    assert (
+        db.execute("SELECT status FROM email_messages WHERE id = ?", [message_id]).fetchone()[0] == "failed"
+    )

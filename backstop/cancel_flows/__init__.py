@@ -1,0 +1,1 @@
+"""Cancel flows: the document, its validator, templates, storage, versions and offer policies."""
