@@ -513,6 +513,8 @@ def create_cancel_flows(db: Database) -> None:
             version_id INTEGER REFERENCES cancel_flow_versions(id) ON DELETE SET NULL
         );
         CREATE INDEX cancel_flow_approvals_pending ON cancel_flow_approvals(workspace_id, status);
+        """
+    )
 
 
 @migrations(name="0015_split_retry_rules_and_hold_sends")
