@@ -23,7 +23,7 @@ from backstop.connectors.stripe import (
 )
 from backstop.db import all_rows, one, write_transaction
 from backstop.lib import workrows
-from backstop.recovery import campaigns, dunning_copy, links
+from backstop.recovery import campaigns, dunning_copy, links, winback
 from backstop.recovery import policy as rules
 from backstop.settings import Settings
 
@@ -275,6 +275,7 @@ def _terminal(db, step, campaign, settings, gateway_for) -> str:
     with write_transaction(db):
         _finish(db, step["id"], "done", action)
         campaigns.close(db, campaign["id"], "lost", rules.TERMINAL_ACTIONS[action], action=action)
+        winback.schedule_after_loss(db, campaign)  # whatever the action, the subscription isn't paid
     return "lost"
 
 
