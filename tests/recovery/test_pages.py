@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from litestar.testing import TestClient
@@ -189,3 +190,30 @@ def test_retry_now_while_paused_waits_for_the_resume(client, olivia, db, fake_st
     assert "Recovery is paused, so it runs as soon as you unpause" in page
     assert fake_stripe.requests.filter("POST", f"/v1/invoices/{campaign['invoice_id']}/pay") == []
     assert "Retry the charge (asked by an admin)" in page.split("Still planned", 1)[1]
+
+
+def test_a_campaign_whose_final_step_is_overdue_shows_it_as_overdue_with_the_reason(
+    client, olivia, db, fake_stripe, loop, connected
+):
+    import time_machine
+
+    from backstop import clock
+    from backstop.recovery import pause
+
+    campaign = failed_renewal(fake_stripe, loop, db, connected)
+    url = f"/w/acme/recovery/{campaign['id']}"
+    with time_machine.travel(clock.now() + timedelta(days=40), tick=False):  # no step ran meanwhile
+        login(client, olivia)
+        page = client.get(url).text
+        overdue, planned = page.split('id="overdue-title">Overdue', 1)[1].split("Still planned", 1)
+        assert "Give up and apply the end action" in overdue
+        assert "Waiting for the background jobs, which run due steps every minute" in overdue
+        assert "Give up and apply the end action" not in planned
+        assert "every step left is overdue (above)" in planned
+        pause.pause(db, connected.id, by="olivia@acme.test")
+        page = client.get(url).text
+        assert "Recovery is paused: it runs when you resume" in page.split("Still planned", 1)[0]
+    pause.resume(db, connected.id)
+    login(client, olivia)
+    fresh = client.get(url).text  # today nothing is late yet
+    assert 'id="overdue-title"' not in fresh and "Give up and apply the end action" in fresh
