@@ -7,7 +7,7 @@ from tests.conftest import login
 
 
 def nav_of(html: str) -> str:
-    return html.split('<nav>', 1)[1].split("</nav>", 1)[0]
+    return html.split("<nav>", 1)[1].split("</nav>", 1)[0]
 
 
 def current(html: str) -> list[str]:
