@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.progress import Progress
 
 from backstop import clock
+from backstop.lib.filemodes import private_dir, private_file
 from backstop.settings import Settings
 
 
@@ -20,7 +21,10 @@ def backup_databases(settings: Settings, target: Path, *, progress: bool = False
     if not sources:
         raise BackupError(f"There is no database in {settings.data_dir} to back up; check BACKSTOP_DATA_DIR.")
     try:
+        created = not target.exists()
         target.mkdir(parents=True, exist_ok=True)
+        if created:
+            private_dir(target)
     except OSError as exc:
         raise BackupError(f"Cannot create {target} ({exc.strerror}); pick a folder you can write to.")
     if target.resolve() == settings.data_dir.resolve():
@@ -38,7 +42,7 @@ def backup_databases(settings: Settings, target: Path, *, progress: bool = False
             # as_uri() percent-encodes the path: a raw '#' or '?' in a folder name would cut the
             # URI short and open (and create) some other, empty database.
             src = sqlite3.connect(source.resolve().as_uri() + "?mode=ro", uri=True)
-            dst = sqlite3.connect(dest)
+            dst = sqlite3.connect(private_file(dest))
             try:
                 src.backup(dst, pages=256, progress=report)
             except sqlite3.Error as exc:

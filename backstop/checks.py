@@ -9,6 +9,7 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
+from backstop.lib.filemodes import private_dir
 from backstop.settings import ConfigError, Settings, ensure_secret_key
 
 
@@ -19,7 +20,7 @@ def check_data_dir(data_dir: Path) -> None:
             "folder (it is created if missing)."
         )
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(data_dir)
     except OSError as exc:
         raise ConfigError(
             f"The data directory {data_dir} cannot be created ({exc.strerror}); set "

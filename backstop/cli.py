@@ -119,8 +119,17 @@ def migrate() -> None:
 def check(host: str | None, port: int | None) -> None:
     """Run the startup checks without starting the server."""
     from backstop.checks import run_startup_checks
+    from backstop.lib.filemodes import too_open
 
     settings = load_settings(host=host, port=port)
+    for path, mode, wanted in too_open(settings.data_dir):
+        fix = "" if path.parent.name == "backups" else " (Backstop also tightens it on its next start)"
+        out.print(
+            f"[yellow]warning[/] {path} has mode {mode:04o}: other users on this machine can "
+            f"{'read' if mode & 0o044 else 'open'} it. Fix it with: chmod {wanted:o} {path}{fix}",
+            highlight=False,
+            soft_wrap=True,
+        )
     try:
         settings = run_startup_checks(settings)
     except ConfigError as exc:
@@ -167,6 +176,7 @@ def admin_create(email: str, password_stdin: bool) -> None:
     from backstop.db import opened
     from backstop.workspaces.admins import create_admin
     from backstop.workspaces.errors import ValidationError
+    from backstop.workspaces.workspaces import adopt_orphan_workspaces
 
     settings = prepared(load_settings())
     password = _read_password_stdin()
@@ -175,30 +185,10 @@ def admin_create(email: str, password_stdin: bool) -> None:
             created = create_admin(db, email, password)
         except ValidationError as exc:
             fail(exc.message)
-        owner_of = _adopt_orphan_workspaces(db, created)
+        owner_of = adopt_orphan_workspaces(db, created)
     out.print(f"Created admin {created.email}.", highlight=False)
     if owner_of:
         out.print(f"They own {', '.join(owner_of)}, which had no owner.", highlight=False)
-
-
-def _adopt_orphan_workspaces(db, admin) -> list[str]:
-    """Workspaces made from the CLI before any admin existed get this admin as owner."""
-    from backstop import clock
-
-    orphans = [
-        r["slug"]
-        for r in db.execute(
-            "SELECT slug FROM workspaces w WHERE NOT EXISTS "
-            "(SELECT 1 FROM workspace_members m WHERE m.workspace_id = w.id AND m.role = 'owner')"
-        ).fetchall()
-    ]
-    for slug in orphans:
-        db.execute(
-            "INSERT OR IGNORE INTO workspace_members (workspace_id, admin_id, role, created_at) "
-            "SELECT id, ?, 'owner', ? FROM workspaces WHERE slug = ?",
-            [admin.id, clock.iso(), slug],
-        )
-    return orphans
 
 
 @admin.command("set-password")
@@ -238,7 +228,7 @@ def workspace_create(name: str, slug: str | None, owner_email: str | None, as_js
     """Create a workspace and print its embed secret."""
     from backstop.db import opened
     from backstop.lib.crypto import SecretBox
-    from backstop.workspaces.admins import find_admin_by_email
+    from backstop.workspaces.admins import find_admin_by_email, first_admin
     from backstop.workspaces.errors import ValidationError
     from backstop.workspaces.workspaces import create_workspace
 
@@ -250,11 +240,7 @@ def workspace_create(name: str, slug: str | None, owner_email: str | None, as_js
             if owner is None:
                 fail(f"No admin has the email {owner_email}; create one with 'backstop admin create'.")
         else:
-            row = db.execute("SELECT id, email FROM admins ORDER BY id LIMIT 1").fetchone()
-            if row:
-                from backstop.workspaces.admins import Admin
-
-                owner = Admin(row["id"], row["email"])
+            owner = first_admin(db)
         try:
             ws, secret = create_workspace(db, SecretBox(settings.secret_key), name, owner, slug)
         except ValidationError as exc:
@@ -309,15 +295,12 @@ def token_revoke(slug: str, prefix: str) -> None:
         ws = get_workspace_by_slug(db, slug)
         if ws is None:
             fail(f"No workspace has the slug {slug!r}.")
-        rows = db.execute(
-            "SELECT id FROM api_tokens WHERE workspace_id = ? AND prefix = ? AND revoked_at IS NULL",
-            [ws["id"], prefix[:16]],
-        ).fetchall()
-        if len(rows) != 1:
-            fail(f"No single active token starts with {prefix!r} in {slug}.")
-        from backstop.workspaces.tokens import revoke_token
+        from backstop.workspaces.tokens import active_token_ids_by_prefix, revoke_token
 
-        revoke_token(db, ws["id"], rows[0]["id"])
+        ids = active_token_ids_by_prefix(db, ws["id"], prefix)
+        if len(ids) != 1:
+            fail(f"No single active token starts with {prefix!r} in {slug}.")
+        revoke_token(db, ws["id"], ids[0])
     out.print(f"Revoked {prefix}.", highlight=False)
 
 
@@ -335,20 +318,95 @@ def _workspace_id(db, slug: str) -> int:
     return ws["id"]
 
 
+def _secret_from_file(path: Path, what: str) -> str:
+    try:
+        value = path.read_text().strip()
+    except OSError as exc:
+        fail(f"Cannot read the {what} from {path} ({exc.strerror}).")
+    if not value:
+        fail(f"{path} is empty; it should hold the {what}.")
+    return value
+
+
+def _secrets_for_connect(
+    key: str | None, key_file: Path | None, webhook_secret: str | None, webhook_secret_file: Path | None
+) -> tuple[str, str | None]:
+    """The key and the optional webhook secret: from files, else standard input (a hidden prompt
+    at a terminal; otherwise the key on the first line and the webhook secret on the second), or
+    from the old flags, which still work but leave the secrets in the process list and history."""
+    for flag, given, better in (
+        ("--key", key, "--key-file"),
+        ("--webhook-secret", webhook_secret, "--webhook-secret-file"),
+    ):
+        if given:
+            err.print(
+                f"[yellow]warning[/] {flag} puts the secret in the process list (where any user on "
+                f"this machine can read it) and in your shell history. Pipe it on standard input or "
+                f"use {better} instead.",
+                highlight=False,
+                soft_wrap=True,
+            )
+    if key_file is not None:
+        key = _secret_from_file(key_file, "restricted key")
+    if webhook_secret_file is not None:
+        webhook_secret = _secret_from_file(webhook_secret_file, "webhook signing secret")
+    if key:
+        return key, webhook_secret
+    if sys.stdin.isatty():
+        key = click.prompt("Restricted key (rk_…)", hide_input=True, err=True).strip()
+        if webhook_secret is None and webhook_secret_file is None:
+            webhook_secret = click.prompt(
+                "Webhook signing secret (whsec_…; press Enter to poll Stripe instead)",
+                hide_input=True,
+                default="",
+                show_default=False,
+                err=True,
+            ).strip()
+        return key, webhook_secret or None
+    lines = sys.stdin.read().splitlines()
+    key = lines[0].strip() if lines else ""
+    if not key:
+        fail(
+            "No restricted key on standard input; pipe it in, e.g. printf '%s\\n' \"$KEY\" | "
+            "backstop stripe connect --workspace SLUG, or use --key-file."
+        )
+    if webhook_secret is None and len(lines) > 1 and lines[1].strip():
+        webhook_secret = lines[1].strip()
+    return key, webhook_secret
+
+
 @stripe.command("connect")
 @click.option("--workspace", "slug", required=True, help="The workspace's slug.")
-@click.option("--key", required=True, help="A restricted key, rk_test_… or rk_live_….")
 @click.option(
-    "--webhook-secret", help="The signing secret (whsec_…) of the endpoint for /stripe/webhooks/SLUG."
+    "--key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A file holding the restricted key. Without it the key is read from standard input.",
+)
+@click.option(
+    "--webhook-secret-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A file holding the webhook signing secret (whsec_…).",
+)
+@click.option("--key", help="The key itself (deprecated: it shows in the process list).")
+@click.option(
+    "--webhook-secret", help="The signing secret itself (deprecated: it shows in the process list)."
 )
 @click.option("--no-sync", is_flag=True, help="Don't copy the account now (the server's jobs will).")
-def stripe_connect(slug: str, key: str, webhook_secret: str | None, no_sync: bool) -> None:
+def stripe_connect(
+    slug: str,
+    key_file: Path | None,
+    webhook_secret_file: Path | None,
+    key: str | None,
+    webhook_secret: str | None,
+    no_sync: bool,
+) -> None:
     """Connect a workspace with a restricted key, checking every permission it needs."""
     from backstop.db import opened
     from backstop.lib.crypto import SecretBox
     from backstop.stripe_sync import service
     from backstop.workspaces.errors import ValidationError
 
+    key, webhook_secret = _secrets_for_connect(key, key_file, webhook_secret, webhook_secret_file)
     settings = prepared(load_settings())
     with opened(settings.db_path) as db:
         ws_id = _workspace_id(db, slug)
@@ -414,7 +472,7 @@ def _sync(settings, ws_id: int, backfill_id: int) -> None:
 @click.option("--restart", is_flag=True, help="Start over instead of resuming an unfinished sync.")
 def stripe_sync(slug: str, restart: bool) -> None:
     """Copy (or finish copying) the Stripe account into Backstop, with a progress bar."""
-    from backstop.db import one, opened
+    from backstop.db import opened
     from backstop.stripe_sync import backfill, connection
 
     settings = prepared(load_settings())
@@ -422,26 +480,8 @@ def stripe_sync(slug: str, restart: bool) -> None:
         ws_id = _workspace_id(db, slug)
         if connection.get(db, ws_id) is None:
             fail(f"Stripe isn't connected for {slug}; run 'backstop stripe connect' first.")
-        row = one(
-            db, "SELECT id, finished_at, work_state FROM stripe_backfills WHERE workspace_id = ?", [ws_id]
-        )
-        if row is None or restart or row["finished_at"] or row["work_state"] == "failed":
-            backfill_id = backfill.start(db, ws_id)
-        else:
-            backfill_id = row["id"]
-            # Resume now rather than waiting for a lease left by a stopped process to run out.
-            db.execute(
-                "UPDATE stripe_backfills SET work_state = 'pending', claimed_until = NULL, due_at = ? "
-                "WHERE id = ? AND work_state != 'done'",
-                [_now_iso(), backfill_id],
-            )
+        backfill_id = backfill.resume_or_start(db, ws_id, restart=restart)
     _sync(settings, ws_id, backfill_id)
-
-
-def _now_iso() -> str:
-    from backstop import clock
-
-    return clock.iso()
 
 
 @stripe.command("replay")
@@ -481,6 +521,65 @@ def stripe_replay(slug: str, since) -> None:
                 bar.advance(task)
     summary = ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())) or "nothing to replay"
     out.print(f"Replayed {len(ids)} events: {summary}.", highlight=False)
+
+
+@main.group()
+def webhooks() -> None:
+    """Outbound webhooks."""
+
+
+@webhooks.command("replay")
+@click.option("--endpoint", "endpoint_id", required=True, help="The endpoint's id, we_….")
+@click.option(
+    "--since",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]),
+    help="Replay events created at or after this UTC date/time.",
+)
+@click.option(
+    "--until",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]),
+    help="Only events created before this UTC date/time (default: now).",
+)
+def webhooks_replay(endpoint_id: str, since, until) -> None:
+    """Send an endpoint every logged event of a period again, with their original ids."""
+    from datetime import UTC
+
+    from backstop import clock
+    from backstop.db import opened
+    from backstop.lib import workrows
+    from backstop.webhooks_out import delivery, endpoints
+    from jobs import queue
+    from jobs.sweeper import enqueue_ready
+
+    settings = prepared(load_settings())
+    # The deliveries go into the jobs queue in jobs.db as they commit: the running server's
+    # consumer sends them at once instead of at its next sweep.
+    queue.configure(settings)
+    workrows.on_ready(enqueue_ready)
+    if until is not None and until <= since:
+        fail("--until must come after --since.")
+    with opened(settings.db_path) as db:
+        endpoint = endpoints.find_by_public_id(db, endpoint_id.strip())
+        if endpoint is None:
+            fail(
+                f"No webhook endpoint {endpoint_id}; copy its id (we_…) from its page under Settings → Outbound webhooks."
+            )
+        ids = delivery.replay(
+            db,
+            endpoint.workspace_id,
+            endpoint.public_id,
+            clock.iso(since.replace(tzinfo=UTC)),
+            clock.iso(until.replace(tzinfo=UTC)) if until else None,
+        )
+    if not ids:
+        out.print("The event log holds no event in that period; nothing to replay.", highlight=False)
+        return
+    out.print(
+        f"Queued {len(ids)} events for {endpoint.url}. The running server sends them within "
+        "seconds; follow them in the endpoint's delivery log.",
+        highlight=False,
+    )
 
 
 if __name__ == "__main__":

@@ -55,6 +55,11 @@ CAPABILITIES: tuple[Capability, ...] = (
         tasks=("jobs.winback",),
     ),
     Capability("email", tasks=("jobs.email",), work_tables=(("email_messages", "jobs.email:send_message"),)),
+    Capability(
+        "webhooks_out",
+        tasks=("jobs.webhooks",),
+        work_tables=(("webhook_deliveries", "jobs.webhooks:deliver"),),
+    ),
     Capability("sweeper", tasks=("jobs.sweeper",)),
 )
 

@@ -217,6 +217,7 @@ VARIABLES: tuple[Var, ...] = (
     Var("BACKSTOP_DNS_RESOLVERS", "dns_resolvers", _parse_resolvers),
     Var("BACKSTOP_SNS_TOPIC_ARNS", "sns_topic_arns", _parse_topic_arns),
     Var("BACKSTOP_SNS_TEST_CERT_HOST", "sns_test_cert_host", _parse_str),
+    Var("BACKSTOP_WEBHOOKS_ALLOW_PRIVATE", "webhooks_allow_private", _parse_bool),
 )
 KNOWN_NAMES = frozenset(v.name for v in VARIABLES) | {f"{v.name}_FILE" for v in VARIABLES if v.secret}
 
@@ -248,6 +249,7 @@ class Settings:
     stripe_rate_limit: int = 20
     stripe_publishable_key: str | None = None
     stripe_js_url: str = "https://js.stripe.com/v3/"
+    webhooks_allow_private: bool = False
 
     @property
     def stripe_platform_configured(self) -> bool:
@@ -341,6 +343,9 @@ def ensure_secret_key(settings: Settings) -> Settings:
         return settings
     path = settings.secret_key_path
     if path.exists():
+        from backstop.lib.filemodes import private_file
+
+        private_file(path)  # a key copied in with a wider mode is made 0600
         try:
             key = path.read_text().strip()
         except OSError as exc:

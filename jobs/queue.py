@@ -32,6 +32,10 @@ def configure(settings: Settings, *, immediate: bool = False) -> None:
     global _settings
     with _lock:
         _settings = settings
+        from backstop.lib.filemodes import private_file
+
+        if settings.data_dir.is_dir():
+            private_file(settings.jobs_db_path)
         huey.storage_kwargs.update(filename=str(settings.jobs_db_path), journal_mode="wal", timeout=5)
         huey.immediate = immediate
         if not immediate:

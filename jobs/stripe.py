@@ -9,7 +9,6 @@ import time
 from huey import crontab
 
 from backstop.connectors.stripe import StripeAuthFailed, StripeFailure
-from backstop.db import all_rows
 from backstop.lib import workrows
 from backstop.lib.crypto import SecretBox
 from backstop.stripe_sync import backfill, connection, events, polling
@@ -119,25 +118,19 @@ def enqueue_events(row_ids: list[int]) -> None:
         process_event(row_id)
 
 
-def _live_connections(db, where: str = "1") -> list[dict]:
-    return all_rows(db, f"SELECT workspace_id FROM stripe_connections WHERE status = 'live' AND {where}")  # noqa: S608
-
-
 @huey.periodic_task(crontab(minute="*"), name="stripe.poll_events")
 def poll_events() -> int:
     """Installs Stripe can't reach (laptops, the desktop app) fetch new events every minute."""
     taken = 0
     with app_db() as db:
-        for row in _live_connections(db, "polling = 1"):
+        for workspace_id in connection.live_workspace_ids(db, polling_only=True):
             try:
-                new = polling.poll(db, row["workspace_id"], _gateway_for(db)(row["workspace_id"]))
+                new = polling.poll(db, workspace_id, _gateway_for(db)(workspace_id))
             except StripeAuthFailed as exc:
-                connection.mark_failing(
-                    db, row["workspace_id"], f"Stripe refused Backstop's key: {exc.message}"
-                )
+                connection.mark_failing(db, workspace_id, f"Stripe refused Backstop's key: {exc.message}")
                 continue
             except StripeFailure as exc:
-                log.warning("polling events for workspace %s failed: %s", row["workspace_id"], exc.message)
+                log.warning("polling events for workspace %s failed: %s", workspace_id, exc.message)
                 continue
             enqueue_events(new)
             taken += len(new)
@@ -149,13 +142,11 @@ def reconcile_events() -> int:
     """Catch events a webhook missed: re-read the last 72 hours every three hours."""
     taken = 0
     with app_db() as db:
-        for row in _live_connections(db):
+        for workspace_id in connection.live_workspace_ids(db):
             try:
-                new = polling.reconcile(db, row["workspace_id"], _gateway_for(db)(row["workspace_id"]))
+                new = polling.reconcile(db, workspace_id, _gateway_for(db)(workspace_id))
             except StripeFailure as exc:
-                log.warning(
-                    "reconciling events for workspace %s failed: %s", row["workspace_id"], exc.message
-                )
+                log.warning("reconciling events for workspace %s failed: %s", workspace_id, exc.message)
                 continue
             enqueue_events(new)
             taken += len(new)

@@ -45,6 +45,19 @@ def capabilities() -> None:
     manifest.load()
 
 
+@pytest.fixture
+def fast_password_hashing(monkeypatch):
+    """Argon2 at production strength costs ~0.1 s a hash; tests that sign in hundreds of times
+    use the same algorithm with tiny costs."""
+    from argon2 import PasswordHasher
+
+    from backstop.lib import passwords
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(passwords, "_hasher", cheap)
+    monkeypatch.setattr(passwords, "DUMMY_HASH", cheap.hash("timing-equaliser"))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -186,3 +199,32 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     server = start_live_server(data_dir)
     yield server
     server.stop()
+
+
+# -- the backstop command, run for real (tests/test_cli*.py) ------------------------------------
+
+from backstop.workspaces import admins  # noqa: E402
+from tests.builders import GOOD_PASSWORD, OLIVIA, Backstop  # noqa: E402
+
+
+@pytest.fixture
+def backstop(tmp_path) -> Backstop:
+    return Backstop(tmp_path / "data")
+
+
+@pytest.fixture
+def with_olivia(backstop) -> Backstop:
+    """Olivia made in-process (quicker than a second command); the CLI reads the same files."""
+    backstop.data_dir.mkdir(exist_ok=True)
+    migrate(backstop.data_dir / "backstop.db")
+    with backstop.db() as db:
+        admins.create_admin(db, OLIVIA, GOOD_PASSWORD)
+    return backstop
+
+
+@pytest.fixture
+def with_acme(with_olivia) -> Backstop:
+    with with_olivia.db() as db:
+        olivia = admins.find_admin_by_email(db, OLIVIA)
+        create_workspace(db, with_olivia.box(), "Acme Analytics", olivia, "acme")
+    return with_olivia

@@ -142,3 +142,87 @@ def test_it_catches_a_deferred_transaction():
     assert transaction_violations("db.conn.execute('begin deferred')\n")
     assert not transaction_violations("with write_transaction(db):\n    db.execute('UPDATE t SET a = 1')\n")
     assert not transaction_violations('"""Begin here: a docstring."""\n')
+
+
+# --- Stripe's mirrored tables have one owner ---------------------------------------------------
+# backstop/stripe_sync owns the stripe_* tables; everyone else calls its functions (its
+# lookups module holds the one rule for a plan's name and a paying card).
+
+STRIPE_TABLE_SQL = re.compile(r"\b(FROM|JOIN|UPDATE|INTO)\s+stripe_\w+", re.IGNORECASE)
+STRIPE_SQL_SOURCES = sorted(
+    p
+    for folder in ("backstop", "jobs")
+    for p in ROOT.joinpath(folder).rglob("*.py")
+    if not p.is_relative_to(ROOT / "backstop" / "stripe_sync")
+    and p != ROOT / "backstop" / "db" / "migrations.py"
+)
+
+
+def stripe_table_sql(source: str) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found += [f"line {node.lineno}: {m.group(0)}" for m in STRIPE_TABLE_SQL.finditer(node.value)]
+    return found
+
+
+@pytest.mark.parametrize("path", STRIPE_SQL_SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_it_reads_stripes_tables_only_through_stripe_sync(path: Path):
+    wrong = stripe_table_sql(path.read_text())
+    assert not wrong, "use a function of backstop.stripe_sync (lookups) instead:\n" + "\n".join(wrong)
+
+
+def test_it_catches_sql_on_a_stripe_table():
+    assert stripe_table_sql('db.execute("SELECT email FROM stripe_customers WHERE id = ?")\n')
+    assert stripe_table_sql('q = "SELECT 1 FROM campaigns c " "LEFT JOIN stripe_prices p ON 1"\n')
+    assert stripe_table_sql('q = f"UPDATE stripe_backfills SET x = {y}"\n')
+    assert not stripe_table_sql('from backstop.stripe_sync import lookups\nx = "stripe_customers"\n')
+
+
+# --- Test builders live in one place ------------------------------------------------------------
+
+TEST_SOURCES = sorted(ROOT.joinpath("tests").rglob("*.py"))
+
+
+def imports_of_test_modules(path: Path) -> list[str]:
+    return [
+        f"line {line}: {target}"
+        for line, target in imports_of(path)
+        if target.startswith("tests.") and target.rsplit(".", 1)[-1].startswith("test_")
+    ]
+
+
+@pytest.mark.parametrize("path", TEST_SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_test_module_imports_another(path: Path):
+    wrong = imports_of_test_modules(path)
+    assert not wrong, "move what is shared to tests/builders.py:\n" + "\n".join(wrong)
+
+
+# --- SQL lives in the domains ------------------------------------------------------------------
+
+SQL_STATEMENT = re.compile(
+    r"^\s*(SELECT|INSERT|UPDATE|DELETE|REPLACE|WITH)\s"
+)  # SQL is written in capitals here
+WEB_AND_CLI = sorted([*ROOT.joinpath("backstop", "web").rglob("*.py"), ROOT / "backstop" / "cli.py"])
+
+
+def sql_statements(source: str) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.JoinedStr):
+            node = next((v for v in node.values if isinstance(v, ast.Constant)), None)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL_STATEMENT.match(node.value):
+            found.append(f"line {node.lineno}: {node.value[:60]}")
+    return found
+
+
+@pytest.mark.parametrize("path", WEB_AND_CLI, ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_web_layer_and_the_cli_call_domain_functions_instead_of_sql(path: Path):
+    wrong = sql_statements(path.read_text())
+    assert not wrong, "move the query into the domain that owns the table:\n" + "\n".join(wrong)
+
+
+def test_it_catches_sql_in_a_handler():
+    assert sql_statements('db.execute("SELECT slug FROM workspaces WHERE id = ?", [1])\n')
+    assert sql_statements('sql = f"UPDATE {table} SET a = 1"\n')
+    assert not sql_statements('text = "Select a plan from the list"\n')

@@ -11,9 +11,8 @@ import pytest
 
 from backstop.checks import check_data_dir, check_database, check_port_free, run_startup_checks
 from backstop.settings import ConfigError, Settings
+from tests.builders import NOT_A_DATABASE
 from tests.conftest import VENV_BIN, free_port
-
-NOT_A_DATABASE = b"these bytes were never a SQLite database " * 200
 
 
 def run_cli(*args: str, env: dict[str, str], timeout: float = 30) -> subprocess.CompletedProcess:

@@ -3,81 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-from pathlib import Path
 
-import pytest
-
-from backstop.db import migrate, opened
 from backstop.db.migrations import migrations
-from backstop.lib.crypto import SecretBox, sha256_hex
-from backstop.settings import Settings, ensure_secret_key
+from backstop.lib.crypto import sha256_hex
 from backstop.workspaces import admins
 from backstop.workspaces.tokens import authenticate_token
-from backstop.workspaces.workspaces import create_workspace, embed_secret, get_workspace_by_slug
-from tests.conftest import VENV_BIN
-from tests.test_checks import NOT_A_DATABASE
-
-OLIVIA = "olivia@acme.test"
-GOOD_PASSWORD = "olivia-owns-the-shop"
-
-
-class Backstop:
-    """Runs ``backstop`` against one data dir and opens that dir's database."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.env = {"BACKSTOP_DATA_DIR": str(data_dir)}
-
-    def __call__(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("BACKSTOP_")}
-        return subprocess.run(
-            [str(VENV_BIN / "backstop"), *args],
-            env={**clean, "COLUMNS": "400", **self.env},
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-
-    def db(self):
-        return opened(self.data_dir / "backstop.db")
-
-    def box(self) -> SecretBox:
-        return SecretBox(ensure_secret_key(Settings(data_dir=self.data_dir)).secret_key)
-
-
-@pytest.fixture
-def backstop(tmp_path) -> Backstop:
-    return Backstop(tmp_path / "data")
-
-
-def assert_fails_with(result, *fragments: str) -> None:
-    assert result.returncode != 0, result.stdout
-    assert "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in result.stderr, result.stderr
-
-
-@pytest.fixture
-def with_olivia(backstop) -> Backstop:
-    """Olivia made in-process (quicker than a second command); the CLI reads the same files."""
-    backstop.data_dir.mkdir(exist_ok=True)
-    migrate(backstop.data_dir / "backstop.db")
-    with backstop.db() as db:
-        admins.create_admin(db, OLIVIA, GOOD_PASSWORD)
-    return backstop
-
-
-@pytest.fixture
-def with_acme(with_olivia) -> Backstop:
-    with with_olivia.db() as db:
-        olivia = admins.find_admin_by_email(db, OLIVIA)
-        create_workspace(db, with_olivia.box(), "Acme Analytics", olivia, "acme")
-    return with_olivia
-
+from backstop.workspaces.workspaces import embed_secret, get_workspace_by_slug
+from tests.builders import GOOD_PASSWORD, NOT_A_DATABASE, OLIVIA, Backstop, assert_fails_with
 
 # admin
 

@@ -8,16 +8,16 @@ from backstop.cancel_flows import flows
 from backstop.cancel_flows.policy import OfferPolicy
 from backstop.cancel_flows.templates import NAMES
 from backstop.workspaces.workspaces import get_workspace_by_slug
-from tests.test_cli import assert_fails_with, backstop, with_acme, with_olivia  # noqa: F401
+from tests.builders import assert_fails_with
 
 
-def test_it_lists_the_twelve_templates(backstop):  # noqa: F811
+def test_it_lists_the_twelve_templates(backstop):
     result = backstop("flows", "templates")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == NAMES
 
 
-def test_use_template_publishes_v1_and_prints_json(with_acme):  # noqa: F811
+def test_use_template_publishes_v1_and_prints_json(with_acme):
     result = with_acme(
         "flows", "use-template", "--workspace", "acme", "--template", "SaaS Standard", "--json"
     )
@@ -30,7 +30,7 @@ def test_use_template_publishes_v1_and_prints_json(with_acme):  # noqa: F811
         assert flows.has_published_version(db, ws["id"])
 
 
-def test_use_template_lands_a_draft_and_says_what_to_fill_in(with_acme):  # noqa: F811
+def test_use_template_lands_a_draft_and_says_what_to_fill_in(with_acme):
     result = with_acme(
         "flows", "use-template", "--workspace", "acme", "--template", "Agency / Pro Service", "--json"
     )
@@ -41,7 +41,7 @@ def test_use_template_lands_a_draft_and_says_what_to_fill_in(with_acme):  # noqa
     assert "offer_call · variants[0].offer.booking_url: Paste your booking page" in person.stdout
 
 
-def test_use_template_refuses_an_unknown_template_or_workspace(with_acme):  # noqa: F811
+def test_use_template_refuses_an_unknown_template_or_workspace(with_acme):
     assert_fails_with(
         with_acme("flows", "use-template", "--workspace", "acme", "--template", "Gold"),
         "no template called “Gold”",
@@ -52,7 +52,7 @@ def test_use_template_refuses_an_unknown_template_or_workspace(with_acme):  # no
     )
 
 
-def test_export_then_import_round_trips_and_publish_refuses_then_succeeds(with_acme, tmp_path):  # noqa: F811
+def test_export_then_import_round_trips_and_publish_refuses_then_succeeds(with_acme, tmp_path):
     made = json.loads(
         with_acme(
             "flows", "use-template", "--workspace", "acme", "--template", "Agency / Pro Service", "--json"
@@ -78,7 +78,7 @@ def test_export_then_import_round_trips_and_publish_refuses_then_succeeds(with_a
     assert f"Published flow {new_id} as v1" in published.stdout
 
 
-def test_import_names_what_is_wrong_with_the_file(with_acme, tmp_path):  # noqa: F811
+def test_import_names_what_is_wrong_with_the_file(with_acme, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "backstop.cancel_flow/1", "nodes": [')
     assert_fails_with(
@@ -90,7 +90,7 @@ def test_import_names_what_is_wrong_with_the_file(with_acme, tmp_path):  # noqa:
         assert flows.list_flows(db, get_workspace_by_slug(db, "acme")["id"]) == []
 
 
-def test_export_and_publish_do_not_reach_another_workspace(with_acme):  # noqa: F811
+def test_export_and_publish_do_not_reach_another_workspace(with_acme):
     with_acme("workspace", "create", "--name", "Globex", "--slug", "globex")
     made = json.loads(
         with_acme("flows", "use-template", "--workspace", "globex", "--template", "Blank", "--json").stdout
@@ -103,7 +103,7 @@ def test_export_and_publish_do_not_reach_another_workspace(with_acme):  # noqa: 
     )
 
 
-def test_publish_waits_for_approval_over_the_threshold(with_acme):  # noqa: F811
+def test_publish_waits_for_approval_over_the_threshold(with_acme):
     with with_acme.db() as db:
         flows.save_offer_policy(
             db, get_workspace_by_slug(db, "acme")["id"], OfferPolicy(90, max_percent_off=10)

@@ -172,3 +172,21 @@ def test_it_explains_each_startup_error_with_its_fix(problem, fix):
     matching = [part for part in re.split(r"^###? ", text, flags=re.M) if problem in part]
     assert matching, f"troubleshooting.md doesn't cover '{problem}'"
     assert any(fix in part for part in matching), f"no fix for '{problem}'"
+
+
+# Outbound webhook events
+
+WEBHOOK_DOC = sections(DOCS / "webhooks.md", r"`([a-z_]+\.[a-z_]+|ping)`")
+
+
+def test_it_documents_every_outbound_webhook_event():
+    from backstop.webhooks_out.events import EVENT_TYPES, PING
+
+    missing = [t for t in [*EVENT_TYPES, PING] if not any(t in title for title in WEBHOOK_DOC)]
+    assert missing == [], f"docs/webhooks.md has no '### `TYPE`' section for {missing}"
+
+
+def test_it_documents_no_event_that_does_not_exist():
+    from backstop.webhooks_out.events import EVENT_TYPES, PING
+
+    assert set(WEBHOOK_DOC) <= {*EVENT_TYPES, PING}

@@ -240,7 +240,7 @@ def set_traffic(
     db: Database, workspace_id: int, flow_id: int, traffic: dict[int, int], holdout_percent: int
 ) -> None:
     """Split the flow's traffic across its published versions (summing to 100) and set the
-    holdout: the share of customers who go straight to Confirm with no offer."""
+    holdout: the share of customers who are shown no offer."""
     require_flow(db, workspace_id, flow_id)
     known = {v.id for v in versions(db, workspace_id, flow_id)}
     if not known:
@@ -366,13 +366,13 @@ def publish(db: Database, workspace_id: int, flow_id: int, *, admin_id: int | No
     doc = document.to_json(flow)
     reasons = approval_reasons(db, workspace_id, flow)
     with write_transaction(db):
+        # A newer publish of the same flow, approved or not, replaces a request still waiting.
+        db.execute(
+            "UPDATE cancel_flow_approvals SET status = 'superseded', decided_at = ? "
+            "WHERE flow_id = ? AND workspace_id = ? AND status = 'pending'",
+            [clock.iso(), flow_id, workspace_id],
+        )
         if reasons:
-            # A newer request for the same flow replaces an older one still waiting.
-            db.execute(
-                "UPDATE cancel_flow_approvals SET status = 'superseded', decided_at = ? "
-                "WHERE flow_id = ? AND workspace_id = ? AND status = 'pending'",
-                [clock.iso(), flow_id, workspace_id],
-            )
             cur = db.execute(
                 "INSERT INTO cancel_flow_approvals (workspace_id, flow_id, document_json, reasons_json, "
                 "requested_by, requested_at) VALUES (?, ?, ?, ?, ?, ?)",

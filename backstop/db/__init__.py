@@ -46,11 +46,41 @@ def opened(path: Path | str) -> Iterator[Database]:
 def migrate(path: Path | str) -> list[str]:
     """Apply pending migrations; return the names applied."""
     from backstop.db.migrations import migrations
+    from backstop.lib.filemodes import private_file
+
+    private_file(Path(path))  # created 0600 before SQLite makes it (and its -wal/-shm) 0644
 
     with opened(path) as db:
         pending = [m.name for m in migrations.pending(db)]
         migrations.apply(db)
         return pending
+
+
+def newest_first(
+    db: Database,
+    table: str,
+    where: str,
+    params: list,
+    *,
+    before_id: int | None,
+    limit: int,
+    columns: str = "*",
+) -> list[dict]:
+    """Rows of ``table`` matching ``where``, newest (highest id) first, below ``before_id``.
+    ``table``, ``where`` and ``columns`` are code constants, never user input."""
+    sql = f"SELECT {columns} FROM {table} WHERE ({where})"  # noqa: S608 - constants only
+    args = list(params)
+    if before_id is not None:
+        sql += " AND id < ?"
+        args.append(before_id)
+    sql += " ORDER BY id DESC LIMIT ?"
+    args.append(limit)
+    return [dict(r) for r in db.execute(sql, args).fetchall()]
+
+
+def ping(db: Database) -> None:
+    """Raise unless the database answers a query on a migrated schema."""
+    db.execute("SELECT COUNT(*) FROM _sqlite_migrations").fetchone()
 
 
 def one(db: Database, sql: str, params: tuple | list | dict = ()) -> dict | None:
@@ -66,8 +96,14 @@ def all_rows(db: Database, sql: str, params: tuple | list | dict = ()) -> list[d
 def write_transaction(db: Database) -> Iterator[Database]:
     """All-or-nothing writes that wait for the write lock instead of failing under load."""
     if db.conn.in_transaction:  # already inside one: a savepoint keeps it all-or-nothing
-        with db.atomic():
-            yield db
+        pending = _AFTER_COMMIT.get(id(db.conn), [])
+        mark = len(pending)
+        try:
+            with db.atomic():
+                yield db
+        except BaseException:
+            del pending[mark:]  # what the rolled-back savepoint asked for goes with it
+            raise
         return
     db.execute("BEGIN IMMEDIATE")
     try:

@@ -517,6 +517,77 @@ def create_cancel_flows(db: Database) -> None:
     )
 
 
+@migrations(name="0014_create_outbound_webhooks")
+def create_outbound_webhooks(db: Database) -> None:
+    """Outbound webhooks: a workspace's endpoints (signing secrets encrypted), the local event log
+    (an outbox written in the transaction of the change), one delivery work row per (event,
+    endpoint) and every attempt made for it."""
+    db.executescript(
+        """
+        CREATE TABLE webhook_endpoints (
+            id INTEGER PRIMARY KEY,
+            public_id TEXT NOT NULL UNIQUE,
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            url TEXT NOT NULL,
+            description TEXT,
+            events TEXT NOT NULL,
+            enabled INTEGER NOT NULL DEFAULT 1,
+            secret_enc TEXT NOT NULL,
+            previous_secret_enc TEXT,
+            previous_secret_expires_at TEXT,
+            failing_since TEXT,
+            disabled_at TEXT,
+            disabled_reason TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX webhook_endpoints_workspace ON webhook_endpoints(workspace_id);
+        CREATE TABLE webhook_events (
+            id INTEGER PRIMARY KEY,
+            public_id TEXT NOT NULL UNIQUE,
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            type TEXT NOT NULL,
+            livemode INTEGER NOT NULL DEFAULT 0,
+            body TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX webhook_events_workspace ON webhook_events(workspace_id, created_at);
+        CREATE TABLE webhook_deliveries (
+            id INTEGER PRIMARY KEY,
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            event_id INTEGER NOT NULL REFERENCES webhook_events(id) ON DELETE CASCADE,
+            endpoint_id INTEGER NOT NULL REFERENCES webhook_endpoints(id) ON DELETE CASCADE,
+            reason TEXT NOT NULL DEFAULT 'event'
+                CHECK (reason IN ('event', 'test', 'redeliver', 'replay')),
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'delivered', 'failed', 'canceled')),
+            created_at TEXT NOT NULL,
+            delivered_at TEXT,
+            work_state TEXT NOT NULL DEFAULT 'pending', due_at TEXT NOT NULL, claimed_until TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT
+        );
+        CREATE INDEX webhook_deliveries_work ON webhook_deliveries(work_state, due_at);
+        CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, id);
+        CREATE INDEX webhook_deliveries_event ON webhook_deliveries(event_id);
+        CREATE TABLE webhook_attempts (
+            id INTEGER PRIMARY KEY,
+            delivery_id INTEGER NOT NULL REFERENCES webhook_deliveries(id) ON DELETE CASCADE,
+            endpoint_id INTEGER NOT NULL REFERENCES webhook_endpoints(id) ON DELETE CASCADE,
+            attempt INTEGER NOT NULL,
+            attempted_at TEXT NOT NULL,
+            request_headers TEXT NOT NULL,
+            request_body TEXT NOT NULL,
+            response_status INTEGER,
+            response_excerpt TEXT,
+            error TEXT,
+            latency_ms INTEGER
+        );
+        CREATE INDEX webhook_attempts_endpoint ON webhook_attempts(endpoint_id, id);
+        CREATE INDEX webhook_attempts_delivery ON webhook_attempts(delivery_id, id);
+        """
+    )
+
+
 @migrations(name="0015_split_retry_rules_and_hold_sends")
 def split_retry_rules_and_hold_sends(db: Database) -> None:
     """Three things recovery needs:

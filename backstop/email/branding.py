@@ -11,6 +11,7 @@ from sqlite_utils import Database
 from backstop import clock
 from backstop.db import one
 from backstop.email.policy import header_problem, valid_address
+from backstop.lib.forms import FieldErrors
 from backstop.workspaces.errors import ValidationError
 
 LOGO_MAX_BYTES = 200 * 1024
@@ -53,26 +54,38 @@ def get_branding(db: Database, workspace_id: int) -> Branding:
     return Branding(workspace_id=workspace_id, company=ws["name"] if ws else "", **(row or {}))
 
 
-def clean_branding(form: dict[str, str]) -> tuple[dict[str, str | None], dict[str, str]]:
-    """(values, errors by field) from the branding form."""
-    errors: dict[str, str] = {}
+def parse_branding(form: dict[str, str]) -> dict[str, str | None]:
+    """The branding form's values; raises ``FieldErrors``."""
+    values, errors = _read_branding(form)
+    errors.raise_if_any()
+    return values
+
+
+def preview_values(form: dict[str, str]) -> dict[str, str | None]:
+    """The form's values that are valid (a live preview shows those and keeps the rest)."""
+    values, errors = _read_branding(form)
+    return {k: v for k, v in values.items() if k not in errors}
+
+
+def _read_branding(form: dict[str, str]) -> tuple[dict[str, str | None], FieldErrors]:
+    errors = FieldErrors()
     from_name = " ".join((form.get("from_name") or "").split(" ")).strip()
     if from_name and (problem := header_problem(from_name, "from name", 80)):
-        errors["from_name"] = problem
+        errors.errors["from_name"] = problem
     reply_to = (form.get("reply_to") or "").strip()
     if reply_to and (header_problem(reply_to, "reply-to address") or not valid_address(reply_to)):
-        errors["reply_to"] = (
+        errors.errors["reply_to"] = (
             f"“{reply_to[:80]}” isn't an email address; use one such as support@yourcompany.com."
         )
     color = (form.get("brand_color") or DEFAULT_COLOR).strip()
     if not COLOR_RE.match(color):
-        errors["brand_color"] = "Use a colour like #3b5bdb (a # and six hex digits)."
+        errors.errors["brand_color"] = "Use a colour like #3b5bdb (a # and six hex digits)."
     footer = (form.get("footer") or "").strip().replace("\r\n", "\n")
     if len(footer) > 500:
-        errors["footer"] = "Keep the footer under 500 characters."
+        errors.errors["footer"] = "Keep the footer under 500 characters."
     theme = (form.get("theme") or "auto").strip()
     if theme not in THEMES:
-        errors["theme"] = "Pick light, dark or auto (follows the customer's device)."
+        errors.errors["theme"] = "Pick light, dark or auto (follows the customer's device)."
     values = {
         "from_name": from_name or None,
         "reply_to": reply_to.lower() or None,
@@ -84,9 +97,7 @@ def clean_branding(form: dict[str, str]) -> tuple[dict[str, str | None], dict[st
 
 
 def save_branding(db: Database, workspace_id: int, form: dict[str, str]) -> Branding:
-    values, errors = clean_branding(form)
-    if errors:
-        raise BrandingErrors(errors)
+    values = parse_branding(form)
     db.execute(
         "INSERT INTO email_branding (workspace_id, from_name, reply_to, brand_color, footer, theme, "
         "updated_at) VALUES (:ws, :from_name, :reply_to, :brand_color, :footer, :theme, :now) "
@@ -95,13 +106,6 @@ def save_branding(db: Database, workspace_id: int, form: dict[str, str]) -> Bran
         {**values, "ws": workspace_id, "now": clock.iso()},
     )
     return get_branding(db, workspace_id)
-
-
-class BrandingErrors(ValidationError):
-    def __init__(self, errors: dict[str, str]) -> None:
-        field, message = next(iter(errors.items()))
-        super().__init__(message, field)
-        self.errors = errors
 
 
 def sniff_image(data: bytes) -> str | None:

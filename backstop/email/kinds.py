@@ -125,6 +125,19 @@ KINDS: dict[str, Kind] = {
             "receipt_url": "https://billing.example.com/receipt/sample",
         },
     ),
+    "webhook_disabled": Kind(
+        key="webhook_disabled",
+        label="Webhook endpoint disabled",
+        category=TRANSACTIONAL,
+        template="webhook_disabled",
+        subject="Backstop stopped sending webhooks to {{ endpoint_url }}",
+        description="Tells the workspace's owners that an endpoint failed for 5 days and was disabled.",
+        sample={
+            "endpoint_url": "https://example.com/webhooks/backstop",
+            "last_error": "The endpoint answered HTTP 503.",
+            "settings_url": "https://backstop.example.com/w/acme/settings/webhooks",
+        },
+    ),
     "diagnostic": Kind(
         key="diagnostic",
         label="Send diagnostic",
@@ -146,4 +159,4 @@ def get_kind(key: str) -> Kind:
 
 
 def previewable() -> list[Kind]:
-    return [k for k in KINDS.values() if k.key != "diagnostic"]
+    return [k for k in KINDS.values() if k.key not in ("diagnostic", "webhook_disabled")]

@@ -205,3 +205,13 @@ def send_again(db: Database, workspace_id: int, message_id: int) -> bool:
         [now, now, message_id, workspace_id],
     )
     return cur.rowcount == 1
+
+
+def held_summary(db: Database, workspace_id: int) -> dict:
+    """How many of the workspace's emails are held, and one reason why: ``{"n", "reason"}``."""
+    return one(
+        db,
+        "SELECT COUNT(*) AS n, MAX(status_reason) AS reason FROM email_messages "
+        "WHERE workspace_id = ? AND work_state = 'held'",
+        [workspace_id],
+    ) or {"n": 0, "reason": None}

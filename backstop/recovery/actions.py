@@ -11,6 +11,7 @@ from sqlite_utils import Database
 from backstop import clock
 from backstop.db import write_transaction
 from backstop.recovery import campaigns, queries, steps
+from backstop.recovery.model import Campaign
 from backstop.settings import Settings
 from backstop.workspaces.errors import NotFound, ValidationError
 
@@ -34,7 +35,7 @@ def retry_now(db: Database, workspace_id: int, campaign_id: int, by: str) -> boo
         if waiting:
             return False
         seq = campaigns.next_retry_seq(db, campaign_id)
-        campaigns.schedule_step(db, campaign, "retry", seq, clock.now(), trigger="admin")
+        campaigns.schedule_step(db, Campaign.from_row(campaign), "retry", seq, clock.now(), trigger="admin")
         campaigns.note(db, campaign_id, "retry_requested", by=by)
     return True
 
@@ -61,7 +62,7 @@ def resend_email(db: Database, settings: Settings, workspace_id: int, campaign_i
             kind=f"dunning_{seq}",
             to_email=campaign["customer_email"],
             to_name=campaign["customer_name"],
-            context=steps.dunning_context(db, campaign, settings, seq),
+            context=steps.dunning_context(db, Campaign.from_row(campaign), settings, seq),
             dedupe_key=f"dunning:{campaign['invoice_id']}:{seq}:resend:{earlier + 1}",
             customer_id=campaign["customer_id"],
         )

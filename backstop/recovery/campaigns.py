@@ -11,9 +11,11 @@ from sqlite_utils import Database
 
 from backstop import clock
 from backstop.db import all_rows, one
+from backstop.lib.forms import FieldErrors
 from backstop.recovery import policy as rules
-from backstop.recovery.model import STATUSES, CampaignStatus, check_transition  # noqa: F401 - STATUSES re-exported
+from backstop.recovery.model import STATUSES, Campaign, CampaignStatus, check_transition  # noqa: F401 - STATUSES re-exported
 from backstop.recovery.policy import RetryPolicy, RetryState
+from backstop.stripe_sync import lookups
 
 # -- settings -----------------------------------------------------------------------------------
 
@@ -74,13 +76,13 @@ def timeline(db: Database, campaign_id: int) -> list[dict]:
 
 
 def schedule_step(
-    db: Database, campaign: dict, kind: str, seq: int, due: datetime, trigger: str = "schedule"
+    db: Database, campaign: Campaign, kind: str, seq: int, due: datetime, trigger: str = "schedule"
 ) -> bool:
     """Add a step unless that (kind, seq) is already planned; True when added."""
     cur = db.execute(
         "INSERT OR IGNORE INTO recovery_steps (campaign_id, workspace_id, kind, seq, trigger, due_at) "
         "VALUES (?, ?, ?, ?, ?, ?)",
-        [campaign["id"], campaign["workspace_id"], kind, seq, trigger, clock.iso(due)],
+        [campaign.id, campaign.workspace_id, kind, seq, trigger, clock.iso(due)],
     )
     return cur.rowcount == 1
 
@@ -102,43 +104,43 @@ def pending_steps(db: Database, campaign_id: int) -> list[dict]:
     )
 
 
-def retry_state(db: Database, campaign: dict) -> RetryState:
+def retry_state(db: Database, campaign: Campaign) -> RetryState:
     attempts = [
         clock.parse(r["attempted_at"])
         for r in all_rows(
             db,
             "SELECT attempted_at FROM payment_attempts WHERE campaign_id = ? ORDER BY id",
-            [campaign["id"]],
+            [campaign.id],
         )
     ]
-    first = clock.parse(campaign["first_failed_at"])
+    first = clock.parse(campaign.first_failed_at)
     return RetryState(
-        decline_class=campaign["decline_class"],
+        decline_class=campaign.decline_class,
         our_attempts=db.execute(
             "SELECT COUNT(*) FROM recovery_steps WHERE campaign_id = ? AND kind = 'retry' AND trigger = 'schedule' "
             "AND status IN ('done', 'failed')",
-            [campaign["id"]],
+            [campaign.id],
         ).fetchone()[0],
-        total_attempts=max(campaign["stripe_attempts"], len(attempts)),
+        total_attempts=max(campaign.stripe_attempts, len(attempts)),
         first_failed_at=first,
         last_attempt_at=attempts[-1] if attempts else first,
         attempts_in_window=attempts,
     )
 
 
-def plan_next_retry(db: Database, campaign: dict, policy: RetryPolicy) -> datetime | None:
+def plan_next_retry(db: Database, campaign: Campaign, policy: RetryPolicy) -> datetime | None:
     """Schedule the next retry the policy allows; return when, or None."""
     due = rules.next_retry_at(policy, retry_state(db, campaign))
     if due is not None:
-        schedule_step(db, campaign, "retry", next_retry_seq(db, campaign["id"]), due)
-        note(db, campaign["id"], "retry_scheduled", due_at=clock.iso(due))
+        schedule_step(db, campaign, "retry", next_retry_seq(db, campaign.id), due)
+        note(db, campaign.id, "retry_scheduled", due_at=clock.iso(due))
         # The campaign is lost only once the schedule is done: a retry planned past the last
         # email pushes the end back, keeping the grace period after it.
-        ends = rules.terminal_at(policy, clock.parse(campaign["first_failed_at"]), due)
+        ends = rules.terminal_at(policy, clock.parse(campaign.first_failed_at), due)
         db.execute(
             "UPDATE recovery_steps SET due_at = ? WHERE campaign_id = ? AND kind = 'terminal' "
             "AND status = 'scheduled' AND work_state = 'pending' AND due_at < ?",
-            [clock.iso(ends), campaign["id"], clock.iso(ends)],
+            [clock.iso(ends), campaign.id, clock.iso(ends)],
         )
     return due
 
@@ -158,6 +160,12 @@ class FailedInvoice:
     advice_code: str | None
     customer_email: str | None
     customer_name: str | None
+
+
+def load(db: Database, campaign_id: int) -> Campaign | None:
+    """The campaign as a typed object (``model.Campaign``)."""
+    row = one(db, "SELECT * FROM campaigns WHERE id = ?", [campaign_id])
+    return Campaign.from_row(row) if row else None
 
 
 def get(db: Database, workspace_id: int, campaign_id: int) -> dict | None:
@@ -199,10 +207,11 @@ def open_campaign(db: Database, workspace_id: int, failed: FailedInvoice) -> tup
             clock.iso(now),
         ],
     )
-    campaign = one(db, "SELECT * FROM campaigns WHERE id = ?", [cur.lastrowid])
+    row = one(db, "SELECT * FROM campaigns WHERE id = ?", [cur.lastrowid])
+    campaign = Campaign.from_row(row)
     note(
         db,
-        campaign["id"],
+        campaign.id,
         "opened",
         amount_due=failed.amount_due,
         currency=failed.currency,
@@ -215,7 +224,8 @@ def open_campaign(db: Database, workspace_id: int, failed: FailedInvoice) -> tup
         schedule_step(db, campaign, "dunning", step, due)
     retry_due = plan_next_retry(db, campaign, policy)
     schedule_step(db, campaign, "terminal", 1, rules.terminal_at(policy, now, retry_due))
-    return campaign, True
+    _record_webhook_event(db, campaign.id, "recovery.opened")
+    return row, True
 
 
 def close(db: Database, campaign_id: int, status: str, reason: str, **detail) -> bool:
@@ -238,7 +248,17 @@ def close(db: Database, campaign_id: int, status: str, reason: str, **detail) ->
         [campaign_id],
     )
     note(db, campaign_id, status, reason=reason, **detail)
+    if status in ("recovered", "lost"):
+        _record_webhook_event(db, campaign_id, f"recovery.{status}")
     return True
+
+
+def _record_webhook_event(db: Database, campaign_id: int, event_type: str) -> None:
+    """The outbound webhook event of an opened or closed campaign, in the same transaction."""
+    from backstop.webhooks_out.events import campaign_data, record_event
+
+    campaign = one(db, "SELECT * FROM campaigns WHERE id = ?", [campaign_id])
+    record_event(db, campaign["workspace_id"], event_type, campaign_data(campaign))
 
 
 def in_flight_for(
@@ -257,55 +277,19 @@ def in_flight_for(
     )
 
 
-def card_on_file(db: Database, campaign: dict) -> dict | None:
-    """The card that will be charged: the subscription's own default, else the customer's."""
-    row = one(
-        db,
-        "SELECT pm.card_brand, pm.card_last4, pm.card_exp_month, pm.card_exp_year "
-        "FROM stripe_payment_methods pm WHERE pm.workspace_id = ? AND pm.id = COALESCE("
-        "(SELECT s.default_payment_method FROM stripe_subscriptions s WHERE s.workspace_id = ? AND s.id = ?), "
-        "(SELECT c.default_payment_method FROM stripe_customers c WHERE c.workspace_id = ? AND c.id = ?))",
-        [
-            campaign["workspace_id"],
-            campaign["workspace_id"],
-            campaign["subscription_id"],
-            campaign["workspace_id"],
-            campaign["customer_id"],
-        ],
-    )
-    return row if row and row["card_last4"] else None
+def card_on_file(db: Database, campaign: Campaign) -> dict | None:
+    """The card the invoice will be charged to (``lookups.paying_card``)."""
+    return lookups.paying_card(db, campaign.workspace_id, campaign.customer_id, campaign.subscription_id)
 
 
 def plan_for_price(db: Database, workspace_id: int, price_id: str | None) -> dict:
-    """A price's amount, currency and plan name (its nickname, else its product's name)."""
-    row = one(
-        db,
-        "SELECT p.unit_amount, p.currency, COALESCE(p.nickname, prod.name) AS name FROM stripe_prices p "
-        "LEFT JOIN stripe_products prod ON prod.workspace_id = p.workspace_id AND prod.id = p.product_id "
-        "WHERE p.workspace_id = ? AND p.id = ?",
-        [workspace_id, price_id],
-    )
-    return row or {}
+    """A price's amount, currency and plan name (``lookups.price_summary``)."""
+    return lookups.price_summary(db, workspace_id, price_id)
 
 
-def _default_cards(db: Database, campaign: dict) -> set[str]:
+def _default_cards(db: Database, campaign: Campaign) -> set[str]:
     """The cards Stripe would charge for this invoice: the subscription's and the customer's default."""
-    found: set[str] = set()
-    for sql, key in (
-        (
-            "SELECT default_payment_method FROM stripe_subscriptions WHERE workspace_id = ? AND id = ?",
-            "subscription_id",
-        ),
-        (
-            "SELECT default_payment_method FROM stripe_customers WHERE workspace_id = ? AND id = ?",
-            "customer_id",
-        ),
-    ):
-        if campaign[key]:
-            row = db.execute(sql, [campaign["workspace_id"], campaign[key]]).fetchone()
-            if row and row[0]:
-                found.add(row[0])
-    return found
+    return lookups.default_card_ids(db, campaign.workspace_id, campaign.customer_id, campaign.subscription_id)
 
 
 def _tried_cards(db: Database, campaign_id: int) -> set[str]:
@@ -331,31 +315,32 @@ def card_changed(
     was attached but isn't the default is not retried: Stripe would charge the old card."""
     policy = get_policy(db, workspace_id)
     retried = []
-    for campaign in in_flight_for(db, workspace_id, customer_id=customer_id):
+    for row in in_flight_for(db, workspace_id, customer_id=customer_id):
+        campaign = Campaign.from_row(row)
         defaults = _default_cards(db, campaign)
         card = payment_method or next(iter(sorted(defaults)), None)
-        note(db, campaign["id"], "card_updated", source=source, payment_method=card)
+        note(db, campaign.id, "card_updated", source=source, payment_method=card)
         # made_default: the caller just set it as default in Stripe, ahead of the mirror.
         if card is None or (
             payment_method and not made_default and defaults and payment_method not in defaults
         ):
             continue
-        if card in _tried_cards(db, campaign["id"]):
+        if card in _tried_cards(db, campaign.id):
             continue
         already = one(
             db,
             "SELECT id FROM recovery_steps WHERE campaign_id = ? AND kind = 'retry' "
             "AND trigger = 'card_update' AND status = 'scheduled'",
-            [campaign["id"]],
+            [campaign.id],
         )
         if already or not rules.retry_on_new_card(policy, retry_state(db, campaign), clock.now()):
             continue
-        db.execute("UPDATE campaigns SET decline_class = 'soft' WHERE id = ?", [campaign["id"]])
+        db.execute("UPDATE campaigns SET decline_class = 'soft' WHERE id = ?", [campaign.id])
         schedule_step(
-            db, campaign, "retry", next_retry_seq(db, campaign["id"]), clock.now(), trigger="card_update"
+            db, campaign, "retry", next_retry_seq(db, campaign.id), clock.now(), trigger="card_update"
         )
-        note(db, campaign["id"], "card_retry", payment_method=card)
-        retried.append(campaign["id"])
+        note(db, campaign.id, "card_retry", payment_method=card)
+        retried.append(campaign.id)
     return retried
 
 
@@ -366,28 +351,67 @@ def pending_steps_of_kind(db: Database, campaign_id: int, kind: str) -> list[dic
 WINBACK_DAYS_RANGE = (1, 90)
 
 
-def save_winback_settings(db: Database, workspace_id: int, days_raw: str, coupon_raw: str) -> dict[str, str]:
-    """Validate and save the win-back delay and coupon; return field errors (empty when saved)."""
-    errors: dict[str, str] = {}
+def parse_winback_settings(form: dict) -> tuple[int, str | None]:
+    """(days, coupon) from the win-back form (``winback_days``, ``winback_coupon``); raises
+    ``FieldErrors``."""
+    days_raw, coupon_raw = form.get("winback_days", ""), form.get("winback_coupon", "")
+    errors = FieldErrors()
     low, high = WINBACK_DAYS_RANGE
     try:
         days = int((days_raw or "").strip())
         if not low <= days <= high:
             raise ValueError
     except ValueError:
-        errors["winback_days"] = f"Send the win-back email {low} to {high} days after a subscription ends."
+        errors.add("winback_days", f"Send the win-back email {low} to {high} days after a subscription ends.")
         days = 14
     coupon = (coupon_raw or "").strip() or None
     if coupon and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", coupon):
-        errors["winback_coupon"] = (
-            "Paste the coupon's ID from Stripe (letters, digits, - and _), or leave it empty."
+        errors.add(
+            "winback_coupon",
+            "Paste the coupon's ID from Stripe (letters, digits, - and _), or leave it empty.",
         )
-    if errors:
-        return errors
+    errors.raise_if_any()
+    return days, coupon
+
+
+def save_winback_settings(db: Database, workspace_id: int, days: int, coupon: str | None) -> None:
     db.execute(
         "INSERT INTO recovery_settings (workspace_id, policy, winback_days, winback_coupon, updated_at) "
         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (workspace_id) DO UPDATE SET winback_days = excluded.winback_days, "
         "winback_coupon = excluded.winback_coupon, updated_at = excluded.updated_at",
         [workspace_id, RetryPolicy().to_json(), days, coupon, clock.iso()],
     )
-    return {}
+
+
+def pause_state(db: Database, workspace_id: int) -> dict | None:
+    """Who paused recovery and when (``{"at", "by"}``), or None while it runs."""
+    row = db.execute(
+        "SELECT paused_at, paused_by FROM recovery_settings WHERE workspace_id = ? AND paused_at IS NOT NULL",
+        [workspace_id],
+    ).fetchone()
+    return {"at": row[0], "by": row[1]} if row else None
+
+
+def due_step_count(db: Database, workspace_id: int) -> int:
+    """Steps that are due now (and wait while recovery is paused)."""
+    return db.execute(
+        "SELECT COUNT(*) FROM recovery_steps WHERE workspace_id = ? AND status = 'scheduled' AND due_at <= ?",
+        [workspace_id, clock.iso()],
+    ).fetchone()[0]
+
+
+def next_step(db: Database, campaign_id: int) -> dict | None:
+    """The campaign's next scheduled step: ``kind``, ``seq``, ``due_at``."""
+    return one(
+        db,
+        "SELECT kind, seq, due_at FROM recovery_steps WHERE campaign_id = ? AND status = 'scheduled' "
+        "ORDER BY due_at, id LIMIT 1",
+        [campaign_id],
+    )
+
+
+def payment_attempt_count(db: Database, campaign_id: int) -> int:
+    """Charges Backstop made for the campaign (scheduled, on a new card, or asked by an admin)."""
+    return db.execute(
+        "SELECT COUNT(*) FROM payment_attempts WHERE campaign_id = ?", [campaign_id]
+    ).fetchone()[0]

@@ -7,6 +7,7 @@ from sqlite_utils import Database
 
 from backstop import clock
 from backstop.db import all_rows, write_transaction
+from backstop.lib.forms import FieldErrors
 
 STEPS = (1, 2, 3, 4)
 SUBJECT_MAX = 150
@@ -29,18 +30,29 @@ def context_for(db: Database, workspace_id: int, step: int) -> dict:
     return {"subject_line": copy.get("subject") or None, "intro": copy.get("intro") or None}
 
 
-def clean(form: dict[str, str]) -> tuple[dict[int, dict], dict[str, str]]:
-    """Form fields subject_<n> / intro_<n> → values per step, and errors keyed by field."""
-    values, errors = {}, {}
+def parse(form: dict[str, str]) -> dict[int, dict]:
+    """Form fields subject_<n> / intro_<n> → values per step; raises ``FieldErrors``."""
+    values, errors = _read(form)
+    errors.raise_if_any()
+    return values
+
+
+def read_submitted(form: dict[str, str]) -> dict[int, dict]:
+    """The copy as typed, valid or not (to show a failed submit again)."""
+    return _read(form)[0]
+
+
+def _read(form: dict[str, str]) -> tuple[dict[int, dict], FieldErrors]:
+    values, errors = {}, FieldErrors()
     for step in STEPS:
         subject = " ".join((form.get(f"subject_{step}") or "").split())
         intro = (form.get(f"intro_{step}") or "").strip().replace("\r\n", "\n")
         if len(subject) > SUBJECT_MAX:
-            errors[f"subject_{step}"] = (
-                f"Keep the subject under {SUBJECT_MAX} characters; inboxes cut it off."
+            errors.add(
+                f"subject_{step}", f"Keep the subject under {SUBJECT_MAX} characters; inboxes cut it off."
             )
         if len(intro) > INTRO_MAX:
-            errors[f"intro_{step}"] = f"Keep the paragraph under {INTRO_MAX} characters."
+            errors.add(f"intro_{step}", f"Keep the paragraph under {INTRO_MAX} characters.")
         values[step] = {"subject": subject, "intro": intro}
     return values, errors
 

@@ -6,8 +6,8 @@ transaction, so the mirror already holds the invoice and customer they read.
 
 from __future__ import annotations
 
-from backstop.db import one
 from backstop.recovery import campaigns
+from backstop.stripe_sync import lookups
 from backstop.stripe_sync.events import EventContext, on
 from backstop.stripe_sync.objects import invoice_subscription_id, ref_id
 
@@ -27,15 +27,7 @@ def _decline_details(ctx: EventContext, invoice_id: str) -> tuple[str | None, st
 
 
 def _customer(ctx: EventContext, customer_id: str | None, invoice: dict) -> tuple[str | None, str | None]:
-    row = (
-        one(
-            ctx.db,
-            "SELECT email, name FROM stripe_customers WHERE workspace_id = ? AND id = ?",
-            [ctx.workspace_id, customer_id],
-        )
-        if customer_id
-        else None
-    )
+    row = lookups.customer_contact(ctx.db, ctx.workspace_id, customer_id)
     email = (row or {}).get("email") or invoice.get("customer_email")
     name = (row or {}).get("name") or invoice.get("customer_name")
     return email, name
@@ -45,12 +37,7 @@ def _settled_in_mirror(ctx: EventContext, invoice_id: str) -> bool:
     """Whether the mirror (updated by this event's own handlers just before, which keep the
     newest version) already knows the invoice as paid, void or uncollectible. Events can arrive
     out of order: the failure's payload still says "open" after the payment was seen."""
-    row = one(
-        ctx.db,
-        "SELECT status, deleted FROM stripe_invoices WHERE workspace_id = ? AND id = ?",
-        [ctx.workspace_id, invoice_id],
-    )
-    return bool(row and (row["deleted"] or row["status"] not in (None, "open", "draft")))
+    return lookups.invoice_settled(ctx.db, ctx.workspace_id, invoice_id)
 
 
 @on("invoice.payment_failed")

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from backstop.lib.forms import FieldErrors
+
 SOFT = "soft"
 HARD = "hard"
 NEVER = "never"
@@ -195,8 +197,8 @@ class RetryPolicy:
         rules[decline_class] = replace(self.rule(decline_class), **changes)
         return replace(self, rules=rules)
 
-    def validate(self) -> dict[str, str]:
-        """Field name → the sentence saying what is wrong; empty when the policy can be saved."""
+    def validate(self) -> FieldErrors:
+        """What is wrong with these settings, by the form field that sets each (empty if nothing)."""
         errors: dict[str, str] = {}
         if not 1 <= self.max_attempts <= ATTEMPT_CEILING:
             errors["max_attempts"] = f"Attempt cap: 1 to {ATTEMPT_CEILING}. " + CEILING_WORDS["attempts"]
@@ -209,7 +211,7 @@ class RetryPolicy:
             errors["dunning_days"] = "Dunning: four emails on increasing days between day 0 and day 30."
         if not 1 <= self.final_grace_days <= 30:
             errors["final_grace_days"] = "Final grace: 1 to 30 days after the last step."
-        return errors
+        return FieldErrors(errors)
 
     def _rule_errors(self, cls: str, rule: ClassRule) -> dict[str, str]:
         label = CLASS_LABELS[cls]
@@ -277,48 +279,68 @@ class RetryPolicy:
         return self.rule(decline_class).retries
 
 
-def parse_policy(current: RetryPolicy, form: Mapping[str, Any]) -> tuple[RetryPolicy, dict[str, str]]:
-    """The Retry policy form as a policy, with field errors (field name → one sentence). The
-    policy is only meant to be saved when the errors are empty."""
-    errors: dict[str, str] = {}
+# -- reading the settings forms ------------------------------------------------------------------
 
-    def whole(name: str, label: str) -> int:
-        raw = str(form.get(name) or "").strip()
-        try:
-            return int(raw)
-        except ValueError:
-            errors.setdefault(name, f"{label}: enter a whole number.")
-            return 0
 
-    def days(name: str, label: str) -> tuple[int, ...]:
-        raw = str(form.get(name) or "")
-        try:
-            return tuple(int(p) for p in raw.replace(",", " ").split())
-        except ValueError:
-            errors.setdefault(name, f"{label}: whole numbers of days separated by commas, such as 3, 5, 7.")
-            return ()
+def _whole(form: Mapping[str, Any], name: str, errors: FieldErrors, label: str) -> int:
+    try:
+        return int(str(form.get(name) or "").strip())
+    except ValueError:
+        errors.add(name, f"{label}: enter a whole number.")
+        return -1
 
+
+def _days_list(form: Mapping[str, Any], name: str, errors: FieldErrors, label: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in str(form.get(name) or "").replace(",", " ").split())
+    except ValueError:
+        errors.add(name, f"{label}: whole numbers of days separated by commas, such as 3, 5, 7.")
+        return ()
+
+
+def parse_retry_policy(current: RetryPolicy, form: Mapping[str, Any]) -> RetryPolicy:
+    """The Retry policy form (a rule per decline class, then the limits for every class) on top
+    of ``current``; raises ``FieldErrors`` with one sentence per field, including a rule past a
+    card-network ceiling and why."""
+    errors = FieldErrors()
     rules = {}
     for cls in CLASSES:
         label = CLASS_LABELS[cls]
-        retries = (
-            whole(f"{cls}_retries", f"{label}, retries") if cls != NEVER or form.get(f"{cls}_retries") else 0
-        )
-        gaps = days(f"{cls}_gaps_days", f"{label}, days between retries") if cls != NEVER else ()
-        action = str(form.get(f"{cls}_terminal_action") or "")
-        rules[cls] = ClassRule(retries, gaps, action)
+        if cls == NEVER:  # never-retry declines have no retry fields; a posted count is still judged
+            retries = (
+                _whole(form, "never_retries", errors, f"{label}, retries") if form.get("never_retries") else 0
+            )
+            gaps: tuple[int, ...] = ()
+        else:
+            retries = _whole(form, f"{cls}_retries", errors, f"{label}, retries")
+            gaps = _days_list(form, f"{cls}_gaps_days", errors, f"{label}, days between retries")
+        rules[cls] = ClassRule(retries, gaps, str(form.get(f"{cls}_terminal_action") or ""))
     policy = replace(
         current,
         rules=rules,
-        max_attempts=whole("max_attempts", "Attempt cap"),
-        window_days=whole("window_days", "Retry window"),
+        max_attempts=_whole(form, "max_attempts", errors, "Attempt cap"),
+        window_days=_whole(form, "window_days", errors, "Retry window"),
         retry_on_new_card=form.get("retry_on_new_card") == "1",
         let_stripe_retry=form.get("let_stripe_retry") == "1",
-        final_grace_days=whole("final_grace_days", "Final grace"),
+        final_grace_days=_whole(form, "final_grace_days", errors, "Final grace"),
     )
-    if errors:  # the rules can't be judged on numbers that didn't parse
-        return policy, errors
-    return policy, policy.validate()
+    errors.raise_if_any()  # the rules can't be judged on numbers that didn't parse
+    policy.validate().raise_if_any()
+    return policy
+
+
+def parse_dunning_days(
+    current: RetryPolicy, form: Mapping[str, Any], steps: tuple[int, ...] = (1, 2, 3, 4)
+) -> RetryPolicy:
+    """The day of each dunning email (fields ``day_<n>``) on top of ``current``; raises
+    ``FieldErrors`` (an order problem is reported on ``days``)."""
+    errors = FieldErrors()
+    days = tuple(_whole(form, f"day_{step}", errors, f"Email {step}") for step in steps)
+    errors.raise_if_any()
+    policy = replace(current, dunning_days=days)
+    if "dunning_days" in (problems := policy.validate()):
+        raise FieldErrors({"days": problems["dunning_days"]})
+    return policy
 
 
 def policy_form(policy: RetryPolicy) -> dict[str, Any]:

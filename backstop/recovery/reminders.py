@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from sqlite_utils import Database
 
 from backstop import clock
-from backstop.db import all_rows, one, write_transaction
+from backstop.db import write_transaction
 from backstop.email.branding import get_branding
 from backstop.recovery.campaigns import plan_for_price
 from backstop.settings import Settings
+from backstop.stripe_sync import lookups
 from backstop.stripe_sync.events import EventContext, on
 from backstop.stripe_sync.objects import ref_id
 
@@ -29,21 +30,7 @@ def _card_end(exp_month: int, exp_year: int) -> datetime:
 def expiring_cards(db: Database, workspace_id: int | None = None) -> list[dict]:
     """Active subscriptions whose paying card (the subscription's own default, else the
     customer's) stops working before the next renewal."""
-    rows = all_rows(
-        db,
-        "SELECT s.workspace_id, s.id AS subscription_id, s.customer_id, s.current_period_end, "
-        "c.email, c.name, pm.id AS pm_id, pm.card_brand, pm.card_last4, pm.card_exp_month, pm.card_exp_year, "
-        "COALESCE(p.nickname, prod.name) AS plan_name "
-        "FROM stripe_subscriptions s "
-        "JOIN stripe_customers c ON c.workspace_id = s.workspace_id AND c.id = s.customer_id AND c.deleted = 0 "
-        "JOIN stripe_payment_methods pm ON pm.workspace_id = s.workspace_id "
-        "AND pm.id = COALESCE(s.default_payment_method, c.default_payment_method) "
-        "LEFT JOIN stripe_prices p ON p.workspace_id = s.workspace_id AND p.id = s.price_id "
-        "LEFT JOIN stripe_products prod ON prod.workspace_id = s.workspace_id AND prod.id = s.product_id "
-        "WHERE s.status = 'active' AND s.cancel_at_period_end = 0 AND pm.card_exp_year IS NOT NULL "
-        "AND (? IS NULL OR s.workspace_id = ?) ORDER BY s.workspace_id, s.id",
-        [workspace_id, workspace_id],
-    )
+    rows = lookups.renewing_subscriptions_with_cards(db, workspace_id)
     found = []
     for row in rows:
         if not row["current_period_end"] or not row["card_exp_month"]:
@@ -111,11 +98,7 @@ def trial_ending(ctx: EventContext) -> None:
     trial_end = sub.get("trial_end")
     if not customer_id or not trial_end or sub.get("status") != "trialing":
         return
-    customer = one(
-        ctx.db,
-        "SELECT email, name FROM stripe_customers WHERE workspace_id = ? AND id = ? AND deleted = 0",
-        [ctx.workspace_id, customer_id],
-    )
+    customer = lookups.customer_contact(ctx.db, ctx.workspace_id, customer_id, include_deleted=False)
     if not customer or not customer["email"]:
         return
     branding = get_branding(ctx.db, ctx.workspace_id)
@@ -127,7 +110,7 @@ def trial_ending(ctx: EventContext) -> None:
     items = ((sub.get("items") or {}).get("data")) or []
     price = (items[0].get("price") if items else None) or {}
     plan = plan_for_price(ctx.db, ctx.workspace_id, ref_id(price))
-    queue_email(
+    queued = queue_email(
         ctx.db,
         ctx.settings,
         workspace_id=ctx.workspace_id,
@@ -144,6 +127,28 @@ def trial_ending(ctx: EventContext) -> None:
         dedupe_key=f"trial_ending:{sub['id']}:{trial_end}",
         customer_id=customer_id,
     )
+    if queued.created and queued.status == "queued":
+        _record_trial_event(ctx, sub, customer, price, plan, queued.id)
+
+
+def _record_trial_event(
+    ctx: EventContext, sub: dict, customer: dict, price: dict, plan: dict, email_id: int
+) -> None:
+    from backstop.webhooks_out.events import record_event, trial_reminder_data
+
+    price = price if isinstance(price, dict) else {}
+    data = trial_reminder_data(
+        customer_id=ref_id(sub.get("customer")),
+        customer_email=customer["email"],
+        subscription_id=sub["id"],
+        trial_end=sub["trial_end"],
+        price_id=ref_id(price) if price else None,
+        plan_name=(plan or {}).get("name"),
+        amount=price.get("unit_amount"),
+        currency=price.get("currency"),
+        email_id=email_id,
+    )
+    record_event(ctx.db, ctx.workspace_id, "trial.reminder_sent", data)
 
 
 def today() -> str:

@@ -25,7 +25,9 @@ from backstop.db import all_rows, one, write_transaction
 from backstop.lib import workrows
 from backstop.recovery import campaigns, dunning_copy, links, winback
 from backstop.recovery import policy as rules
+from backstop.recovery.model import Campaign
 from backstop.settings import Settings
+from backstop.stripe_sync import lookups
 
 log = logging.getLogger("backstop.recovery")
 
@@ -68,8 +70,8 @@ def _run_claimed(
     db: Database, step_id: int, settings: Settings, gateway_for: Callable[[int], StripeGateway]
 ) -> str:
     step = one(db, "SELECT * FROM recovery_steps WHERE id = ?", [step_id])
-    campaign = one(db, "SELECT * FROM campaigns WHERE id = ?", [step["campaign_id"]])
-    if campaign["status"] != "in_flight" or step["status"] != "scheduled":
+    campaign = campaigns.load(db, step["campaign_id"])
+    if not campaign.is_open or step["status"] != "scheduled":
         _finish(
             db, step_id, "canceled" if step["status"] == "scheduled" else step["status"], "campaign closed"
         )
@@ -91,7 +93,7 @@ def _run_claimed(
     except StripeAuthFailed as exc:
         from backstop.stripe_sync import connection
 
-        connection.mark_failing(db, campaign["workspace_id"], f"Stripe refused Backstop's key: {exc.message}")
+        connection.mark_failing(db, campaign.workspace_id, f"Stripe refused Backstop's key: {exc.message}")
         workrows.retry_later(
             db,
             TABLE,
@@ -112,40 +114,40 @@ def campaigns_paused(db: Database, step_id: int) -> bool:
 
 
 def _takeover(db, step, campaign, settings, gateway_for) -> str:
-    gateway = gateway_for(campaign["workspace_id"])
+    gateway = gateway_for(campaign.workspace_id)
     try:
         gateway.post(
-            f"/v1/invoices/{campaign['invoice_id']}",
+            f"/v1/invoices/{campaign.invoice_id}",
             {"auto_advance": "false"},
-            idempotency_key=f"backstop-{campaign['id']}-takeover",
+            idempotency_key=f"backstop-{campaign.id}-takeover",
         )
     except StripeInvalidRequest as exc:
         # Already paid, voided or otherwise final: nothing to take over; events will close it.
         with write_transaction(db):
-            campaigns.note(db, campaign["id"], "takeover_skipped", reason=exc.message)
+            campaigns.note(db, campaign.id, "takeover_skipped", reason=exc.message)
             _finish(db, step["id"], "skipped", exc.message)
         return "skipped"
     with write_transaction(db):
-        db.execute("UPDATE campaigns SET took_over = 1 WHERE id = ?", [campaign["id"]])
-        campaigns.note(db, campaign["id"], "took_over")
+        db.execute("UPDATE campaigns SET took_over = 1 WHERE id = ?", [campaign.id])
+        campaigns.note(db, campaign.id, "took_over")
         _finish(db, step["id"], "done", "auto_advance off")
     return "done"
 
 
 def _retry(db, step, campaign, settings, gateway_for) -> str:
-    policy = campaigns.get_policy(db, campaign["workspace_id"])
+    policy = campaigns.get_policy(db, campaign.workspace_id)
     state = campaigns.retry_state(db, campaign)
     if not rules.under_cap(policy, state, clock.now()):
         with write_transaction(db):
-            campaigns.note(db, campaign["id"], "retry_skipped", reason="attempt cap reached")
+            campaigns.note(db, campaign.id, "retry_skipped", reason="attempt cap reached")
             _finish(db, step["id"], "skipped", "attempt cap reached")
         return "skipped"
     number = len(state.attempts_in_window) + 1
-    key = f"backstop-{campaign['id']}-attempt-{number}"
-    gateway = gateway_for(campaign["workspace_id"])
+    key = f"backstop-{campaign.id}-attempt-{number}"
+    gateway = gateway_for(campaign.workspace_id)
     paid_count = 0
     try:
-        invoice = gateway.post(f"/v1/invoices/{campaign['invoice_id']}/pay", {}, idempotency_key=key)
+        invoice = gateway.post(f"/v1/invoices/{campaign.invoice_id}/pay", {}, idempotency_key=key)
         outcome, decline, message = ("succeeded" if invoice.get("status") == "paid" else "error"), None, None
         paid_count = int(invoice.get("attempt_count") or 0)
     except StripeCardDeclined as exc:
@@ -157,24 +159,24 @@ def _retry(db, step, campaign, settings, gateway_for) -> str:
             outcome, decline, message = "error", exc.code, exc.message
     stripe_count = _attempt_count_after(gateway, campaign) if outcome == "declined" else None
     if outcome == "succeeded" and message is None:
-        stripe_count = paid_count or campaign["stripe_attempts"] + 1  # the paying attempt counts too
+        stripe_count = paid_count or campaign.stripe_attempts + 1  # the paying attempt counts too
     with write_transaction(db):
         if stripe_count is not None:
             # Count this attempt against the cap now, not when Stripe's event about it arrives:
             # a new card announced first would otherwise earn an attempt over the cap.
             db.execute(
                 "UPDATE campaigns SET stripe_attempts = MAX(stripe_attempts, ?) WHERE id = ?",
-                [stripe_count, campaign["id"]],
+                [stripe_count, campaign.id],
             )
         db.execute(
             "INSERT OR IGNORE INTO payment_attempts (campaign_id, attempt_number, idempotency_key, trigger, "
             "attempted_at, outcome, decline_code, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [campaign["id"], number, key, step["trigger"], clock.iso(), outcome, decline, message],
+            [campaign.id, number, key, step["trigger"], clock.iso(), outcome, decline, message],
         )
-        db.execute("UPDATE campaigns SET our_attempts = our_attempts + 1 WHERE id = ?", [campaign["id"]])
+        db.execute("UPDATE campaigns SET our_attempts = our_attempts + 1 WHERE id = ?", [campaign.id])
         campaigns.note(
             db,
-            campaign["id"],
+            campaign.id,
             "retry_attempted",
             attempt=number,
             outcome=outcome,
@@ -183,36 +185,36 @@ def _retry(db, step, campaign, settings, gateway_for) -> str:
         )
         _finish(db, step["id"], "done" if outcome == "succeeded" else "failed", outcome)
         if outcome == "succeeded":
-            campaigns.close(db, campaign["id"], "recovered", "Paid on a retry by Backstop", attempt=number)
+            campaigns.close(db, campaign.id, "recovered", "Paid on a retry by Backstop", attempt=number)
             return "recovered"
         if decline:
             db.execute(
                 "UPDATE campaigns SET decline_code = ?, decline_class = ? WHERE id = ?",
-                [decline, rules.classify(decline), campaign["id"]],
+                [decline, rules.classify(decline), campaign.id],
             )
-        fresh = one(db, "SELECT * FROM campaigns WHERE id = ?", [campaign["id"]])
-        if step["trigger"] == "schedule" or not campaigns.pending_steps_of_kind(db, campaign["id"], "retry"):
+        fresh = campaigns.load(db, campaign.id)
+        if step["trigger"] == "schedule" or not campaigns.pending_steps_of_kind(db, campaign.id, "retry"):
             campaigns.plan_next_retry(db, fresh, policy)
     return outcome
 
 
-def _attempt_count_after(gateway: StripeGateway, campaign: dict) -> int:
+def _attempt_count_after(gateway: StripeGateway, campaign: Campaign) -> int:
     """The invoice's attempt count (Stripe's and ours) after a declined retry; if Stripe can't be
     read just now, the count before it plus this one."""
     try:
-        invoice = gateway.get(f"/v1/invoices/{campaign['invoice_id']}")
+        invoice = gateway.get(f"/v1/invoices/{campaign.invoice_id}")
         return int(invoice.get("attempt_count") or 0)
     except Exception as exc:  # the charge already happened: record it whatever the read says
-        log.info("attempt count for campaign %s: %s", campaign["id"], exc)
-        return campaign["stripe_attempts"] + 1
+        log.info("attempt count for campaign %s: %s", campaign.id, exc)
+        return campaign.stripe_attempts + 1
 
 
 def _dunning(db, step, campaign, settings, gateway_for) -> str:
     from backstop.email.messages import queue_email
 
-    if not campaign["customer_email"]:
+    if not campaign.customer_email:
         with write_transaction(db):
-            campaigns.note(db, campaign["id"], "email_skipped", step=step["seq"], reason="no email address")
+            campaigns.note(db, campaign.id, "email_skipped", step=step["seq"], reason="no email address")
             _finish(db, step["id"], "skipped", "no email address")
         return "skipped"
     context = dunning_context(db, campaign, settings, step["seq"])
@@ -220,75 +222,67 @@ def _dunning(db, step, campaign, settings, gateway_for) -> str:
         queued = queue_email(
             db,
             settings,
-            workspace_id=campaign["workspace_id"],
+            workspace_id=campaign.workspace_id,
             kind=f"dunning_{step['seq']}",
-            to_email=campaign["customer_email"],
-            to_name=campaign["customer_name"],
+            to_email=campaign.customer_email,
+            to_name=campaign.customer_name,
             context=context,
-            dedupe_key=f"dunning:{campaign['invoice_id']}:{step['seq']}",
-            customer_id=campaign["customer_id"],
+            dedupe_key=f"dunning:{campaign.invoice_id}:{step['seq']}",
+            customer_id=campaign.customer_id,
         )
         campaigns.note(
-            db, campaign["id"], "email_queued", step=step["seq"], message_id=queued.id, status=queued.status
+            db, campaign.id, "email_queued", step=step["seq"], message_id=queued.id, status=queued.status
         )
         _finish(db, step["id"], "done", f"email {queued.status}")
     return "queued"
 
 
-def dunning_context(db: Database, campaign: dict, settings: Settings, seq: int) -> dict:
+def dunning_context(db: Database, campaign: Campaign, settings: Settings, seq: int) -> dict:
     """What a dunning email of step ``seq`` says about this campaign (also used to resend it)."""
     card = campaigns.card_on_file(db, campaign)
     return {
-        "amount_due": campaign["amount_due"],
-        "currency": campaign["currency"],
+        "amount_due": campaign.amount_due,
+        "currency": campaign.currency,
         "plan_name": _plan_name(db, campaign),
         "card_brand": (card or {}).get("card_brand"),
         "card_last4": (card or {}).get("card_last4"),
         "update_card_url": links.update_card_url(
-            settings.public_url, settings.secret_key, campaign["workspace_id"], campaign["id"]
+            settings.public_url, settings.secret_key, campaign.workspace_id, campaign.id
         ),
-        "decline_message": rules.customer_message(campaign["decline_code"]),
+        "decline_message": rules.customer_message(campaign.decline_code),
         "step": seq,
-        **dunning_copy.context_for(db, campaign["workspace_id"], seq),
+        **dunning_copy.context_for(db, campaign.workspace_id, seq),
     }
 
 
 def _terminal(db, step, campaign, settings, gateway_for) -> str:
-    policy = campaigns.get_policy(db, campaign["workspace_id"])
-    action = policy.terminal_action(campaign["decline_class"])
-    gateway = gateway_for(campaign["workspace_id"])
+    policy = campaigns.get_policy(db, campaign.workspace_id)
+    action = policy.terminal_action(campaign.decline_class)
+    gateway = gateway_for(campaign.workspace_id)
     try:
-        if action == "cancel" and campaign["subscription_id"]:
+        if action == "cancel" and campaign.subscription_id:
             gateway.request(
                 "delete",
-                f"/v1/subscriptions/{campaign['subscription_id']}",
-                idempotency_key=f"backstop-{campaign['id']}-terminal",
+                f"/v1/subscriptions/{campaign.subscription_id}",
+                idempotency_key=f"backstop-{campaign.id}-terminal",
             )
         elif action == "mark_unpaid":
             gateway.post(
-                f"/v1/invoices/{campaign['invoice_id']}/mark_uncollectible",
+                f"/v1/invoices/{campaign.invoice_id}/mark_uncollectible",
                 {},
-                idempotency_key=f"backstop-{campaign['id']}-terminal",
+                idempotency_key=f"backstop-{campaign.id}-terminal",
             )
     except StripeInvalidRequest as exc:
-        log.info("terminal action for campaign %s: %s", campaign["id"], exc.message)
+        log.info("terminal action for campaign %s: %s", campaign.id, exc.message)
     with write_transaction(db):
         _finish(db, step["id"], "done", action)
-        campaigns.close(db, campaign["id"], "lost", rules.TERMINAL_ACTIONS[action], action=action)
+        campaigns.close(db, campaign.id, "lost", rules.TERMINAL_ACTIONS[action], action=action)
         winback.schedule_after_loss(db, campaign)  # whatever the action, the subscription isn't paid
     return "lost"
 
 
-def _plan_name(db: Database, campaign: dict) -> str | None:
-    row = one(
-        db,
-        "SELECT COALESCE(p.nickname, prod.name) AS name FROM stripe_subscriptions s "
-        "LEFT JOIN stripe_prices p ON p.workspace_id = s.workspace_id AND p.id = s.price_id "
-        "LEFT JOIN stripe_products prod ON prod.workspace_id = s.workspace_id AND prod.id = s.product_id "
-        "WHERE s.workspace_id = ? AND s.id = ?",
-        [campaign["workspace_id"], campaign["subscription_id"]],
-    )
-    return row["name"] if row else None
+def _plan_name(db: Database, campaign: Campaign) -> str | None:
+    return lookups.subscription_plan_name(db, campaign.workspace_id, campaign.subscription_id)
 
 
 def steps_of(db: Database, campaign_id: int) -> list[dict]:

@@ -29,8 +29,9 @@ from backstop.db import one, write_transaction
 from backstop.recovery import campaigns, links, steps
 from backstop.recovery import policy as rules
 from backstop.recovery.campaigns import card_on_file
+from backstop.recovery.model import Campaign
 from backstop.settings import Settings
-from backstop.stripe_sync import connection
+from backstop.stripe_sync import connection, lookups
 from backstop.stripe_sync.objects import ref_id
 
 log = logging.getLogger("backstop.recovery")
@@ -111,11 +112,7 @@ def read_card_link(db: Database, secret_key: str, token: str) -> tuple[str, int 
         return "invalid", None, None
     if not isinstance(data, dict) or not isinstance(data.get("w"), int):
         return "invalid", None, None
-    sub = one(
-        db,
-        "SELECT id, customer_id FROM stripe_subscriptions WHERE workspace_id = ? AND id = ? AND customer_id = ?",
-        [data["w"], data.get("sub"), data.get("cus")],
-    )
+    sub = lookups.subscription_of_customer(db, data["w"], data.get("sub"), data.get("cus"))
     if sub is None:
         return "invalid", None, None
     return (
@@ -136,8 +133,13 @@ def card_page_view(
     state, workspace_id, target = read_card_link(db, settings.secret_key, token)
     if state != "ok":
         return PageView(state, workspace_id)
-    view = PageView("card_form", workspace_id, target, plan_name=steps._plan_name(db, target))
-    view.card = card_on_file(db, target)
+    view = PageView(
+        "card_form",
+        workspace_id,
+        target,
+        plan_name=lookups.subscription_plan_name(db, workspace_id, target["subscription_id"]),
+    )
+    view.card = lookups.paying_card(db, workspace_id, target["customer_id"], target["subscription_id"])
     keys = connection.browser_keys(db, settings, workspace_id)
     if keys is None:
         view.state = "unavailable"
@@ -243,8 +245,9 @@ def page_view(
     state, workspace_id, campaign = read_link(db, settings.secret_key, token)
     if state != "ok":
         return PageView(state, workspace_id)
-    view = PageView("form", workspace_id, campaign, plan_name=steps._plan_name(db, campaign))
-    view.card = card_on_file(db, campaign)
+    typed = Campaign.from_row(campaign)
+    view = PageView("form", workspace_id, campaign, plan_name=steps._plan_name(db, typed))
+    view.card = card_on_file(db, typed)
     if campaign["status"] == "recovered":
         view.state = "paid"
         return view
@@ -291,6 +294,51 @@ class ConfirmError(Exception):
         self.status = status
 
 
+class ConfirmInterrupted(Exception):
+    """``confirm`` stopped on an unexpected error. ``charge_started`` says whether it had got as
+    far as asking Stripe to charge the invoice: before that, Backstop knows nothing was charged;
+    after, only Stripe knows."""
+
+    def __init__(self, cause: BaseException, *, charge_started: bool) -> None:
+        super().__init__(f"{cause.__class__.__name__}: {cause}")
+        self.cause = cause
+        self.charge_started = charge_started
+
+
+# What the page says after an interrupted confirm, by what is known.
+NOT_CHARGED = (
+    "We couldn't finish saving your card because of a problem on our side, and nothing was charged. "
+    "Please try again in a minute."
+)
+CHECKING = (
+    "Something went wrong on our side while your payment was being made. We're checking with the "
+    "payment processor whether it went through; this page will update on its own."
+)
+
+
+def truth_after_error(
+    campaign: dict, interrupted: ConfirmInterrupted, gateway_for: Callable[[int], StripeGateway]
+) -> tuple[dict, int]:
+    """What to tell the customer after ``confirm`` failed part-way: read the invoice from Stripe
+    and say only what is known. (answer, HTTP status). Writes nothing: the database may be the
+    thing that failed; the invoice's own events settle the campaign later."""
+    try:
+        invoice = gateway_for(campaign["workspace_id"]).get(
+            stripe_path("v1", "invoices", campaign["invoice_id"])
+        )
+        settled = invoice_state(invoice)
+    except Exception as exc:  # Stripe can't say either: fall back to what Backstop itself knows
+        log.warning("campaign %s: invoice unreadable after an interrupted confirm: %s", campaign["id"], exc)
+        settled = "unknown"
+    if settled == "paid":
+        return {"state": "paid"}, 200
+    if settled == "closed":
+        return {"state": "closed"}, 200
+    if not interrupted.charge_started:
+        return {"state": "error", "message": NOT_CHARGED}, 503
+    return {"state": "checking", "message": CHECKING}, 202
+
+
 def confirm(
     db: Database,
     settings: Settings,
@@ -304,6 +352,28 @@ def confirm(
         raise ConfirmError("That card setup wasn't recognised. Please enter your card again.")
     if campaign["status"] != "in_flight":
         return status(db, campaign, gateway_for=None)
+    progress = {"charge_started": False}
+    try:
+        return _confirm(db, settings, campaign, setup_intent_id, gateway_for, progress)
+    except ConfirmError:
+        raise
+    except UNREACHABLE as exc:  # Stripe unreachable before the charge: the page's usual retry
+        if not progress["charge_started"]:
+            raise
+        raise ConfirmInterrupted(exc, charge_started=True) from exc
+    except Exception as exc:
+        log.exception("campaign %s: confirming a new card failed", campaign["id"])
+        raise ConfirmInterrupted(exc, charge_started=progress["charge_started"]) from exc
+
+
+def _confirm(
+    db: Database,
+    settings: Settings,
+    campaign: dict,
+    setup_intent_id: str,
+    gateway_for: Callable[[int], StripeGateway],
+    progress: dict,
+) -> dict:
     pm, gateway = _checked_intent(campaign, setup_intent_id, gateway_for)
     pm_id = ref_id(pm)
     key = f"backstop-{campaign['id']}-{setup_intent_id}"
@@ -335,9 +405,12 @@ def confirm(
                 [campaign["id"]],
             )
     if step is not None:
+        progress["charge_started"] = True
         steps.run_step(db, step["id"], settings=settings, gateway_for=gateway_for)
     fresh = campaigns.get(db, campaign["workspace_id"], campaign["id"])
-    answer = status(db, fresh, gateway_for=None)
+    # A retry that didn't finish (its step gave up and will run again) may still have charged the
+    # card: while the campaign is open, Stripe's word on the invoice decides what the page says.
+    answer = status(db, fresh, gateway_for=gateway_for if step is not None else None)
     answer["card"] = card
     return answer
 
@@ -361,7 +434,8 @@ def status(db: Database, campaign: dict, *, gateway_for: Callable[[int], StripeG
         else:
             settled = invoice_state(invoice)
             if settled == "paid":
-                campaigns.close(db, campaign["id"], "recovered", "The invoice was paid")
+                with write_transaction(db):
+                    campaigns.close(db, campaign["id"], "recovered", "The invoice was paid")
                 return {"state": "paid"}
             if settled:
                 return {"state": "closed"}

@@ -21,10 +21,11 @@ from backstop.connectors.stripe import StripeCardDeclined, StripeFailure, Stripe
 from backstop.db import all_rows, one, write_transaction
 from backstop.lib import workrows
 from backstop.recovery.campaigns import plan_for_price
+from backstop.recovery.model import Campaign
 from backstop.settings import Settings
+from backstop.stripe_sync import lookups
 from backstop.stripe_sync.events import EventContext, on
 from backstop.stripe_sync.objects import ref_id
-from backstop.stripe_sync.subscriptions import get_subscription, other_paying_subscription
 
 log = logging.getLogger("backstop.recovery")
 
@@ -109,18 +110,18 @@ def schedule(db: Database, workspace_id: int, subscription: dict) -> int | None:
     )
 
 
-def schedule_after_loss(db: Database, campaign: dict) -> int | None:
+def schedule_after_loss(db: Database, campaign: Campaign) -> int | None:
     """Plan the win-back of the subscription a lost campaign leaves unpaid (canceled, unpaid or
     left past due): its clock starts now, at the end of the campaign. Once per subscription: the
     ``customer.subscription.deleted`` that a cancel brings finds the row already there."""
-    sub = get_subscription(db, campaign["workspace_id"], campaign["subscription_id"])
+    sub = lookups.get_subscription(db, campaign.workspace_id, campaign.subscription_id)
     if sub is None:
         return None
     return _plan(
         db,
-        campaign["workspace_id"],
+        campaign.workspace_id,
         sub["id"],
-        sub["customer_id"] or campaign["customer_id"],
+        sub["customer_id"] or campaign.customer_id,
         {"id": sub["price_id"]},
         clock.now(),
         "lost",
@@ -140,11 +141,7 @@ def _plan(
     if not customer_id or not price_id:
         return None
     days, _ = settings_for(db, workspace_id)
-    customer = one(
-        db,
-        "SELECT email, name FROM stripe_customers WHERE workspace_id = ? AND id = ?",
-        [workspace_id, customer_id],
-    )
+    customer = lookups.customer_contact(db, workspace_id, customer_id)
     plan = plan_for_price(db, workspace_id, price_id)
     cur = db.execute(
         "INSERT OR IGNORE INTO winbacks (workspace_id, subscription_id, customer_id, customer_email, "
@@ -157,7 +154,7 @@ def _plan(
             (customer or {}).get("email"),
             (customer or {}).get("name"),
             price_id,
-            plan.get("name") or price.get("nickname"),
+            plan.get("name") or lookups.plan_name_of(None, price.get("nickname")),
             plan.get("unit_amount") if plan else price.get("unit_amount"),
             plan.get("currency") or price.get("currency"),
             clock.iso(ended_at),
@@ -228,8 +225,10 @@ def _send_claimed(db: Database, row_id: int, settings: Settings) -> str:
             return "skipped"
         # Paying again: another subscription, or this one paid after all (a subscription left past
         # due or unpaid by a lost campaign is still there, but not being paid).
-        own = get_subscription(db, row["workspace_id"], row["subscription_id"])
-        again = other_paying_subscription(db, row["workspace_id"], row["customer_id"], row["subscription_id"])
+        own = lookups.get_subscription(db, row["workspace_id"], row["subscription_id"])
+        again = lookups.has_live_subscription(
+            db, row["workspace_id"], row["customer_id"], except_subscription=row["subscription_id"]
+        )
         if again or (own and own["status"] in ("active", "trialing")):
             _finish(db, row_id, "skipped", "subscribed again")
             return "skipped"
@@ -255,6 +254,7 @@ def _send_claimed(db: Database, row_id: int, settings: Settings) -> str:
         )
         if queued.status in ("queued", "sent"):
             _finish(db, row_id, "sent", "email queued", queued.id)
+            _record_webhook_event(db, row, "reactivation.sent", email_id=queued.id)
             return "sent"
         _finish(db, row_id, "skipped", f"email {queued.status}", queued.id)
         return "skipped"
@@ -268,14 +268,8 @@ def _coupon_text(db: Database, workspace_id: int, coupon: str | None) -> str | N
 
 
 def card_on_file(db: Database, row: dict) -> dict | None:
-    card = one(
-        db,
-        "SELECT pm.id, pm.card_brand, pm.card_last4, pm.card_exp_month, pm.card_exp_year "
-        "FROM stripe_customers c JOIN stripe_payment_methods pm ON pm.workspace_id = c.workspace_id "
-        "AND pm.id = c.default_payment_method WHERE c.workspace_id = ? AND c.id = ? AND c.deleted = 0",
-        [row["workspace_id"], row["customer_id"]],
-    )
-    return card if card and card["card_last4"] else None
+    """The card to restart with: the one the ended subscription paid with (``lookups.paying_card``)."""
+    return lookups.paying_card(db, row["workspace_id"], row["customer_id"], row["subscription_id"])
 
 
 class RestartFailed(Exception):
@@ -319,11 +313,13 @@ def restart(db: Database, row: dict, gateway_for: Callable[[int], StripeGateway]
     except StripeFailure as exc:
         raise RestartFailed("unreachable", exc.message) from None
     with write_transaction(db):
-        db.execute(
+        cur = db.execute(
             "UPDATE winbacks SET status = 'restarted', new_subscription_id = ?, restarted_at = ?, "
             "outcome = 'restarted' WHERE id = ? AND status != 'restarted'",
             [sub["id"], clock.iso(), row["id"]],
         )
+        if cur.rowcount == 1:
+            _record_webhook_event(db, row, "winback.recorded", subscription_id=sub["id"], coupon=coupon)
     _end_previous(db, row, gateway)
     return sub["id"]
 
@@ -364,7 +360,7 @@ def _customer_coupon(db: Database, row: dict, gateway: StripeGateway) -> str | N
 def _end_previous(db: Database, row: dict, gateway: StripeGateway) -> None:
     """A subscription a lost campaign left past due or unpaid ends when its customer restarts, so
     they pay for one subscription, not two."""
-    previous = get_subscription(db, row["workspace_id"], row["subscription_id"])
+    previous = lookups.get_subscription(db, row["workspace_id"], row["subscription_id"])
     if previous is None or previous["status"] not in ("past_due", "unpaid", "incomplete"):
         return
     try:
@@ -375,6 +371,12 @@ def _end_previous(db: Database, row: dict, gateway: StripeGateway) -> None:
         )
     except StripeFailure as exc:
         log.info("win-back %s: previous subscription not canceled: %s", row["id"], exc.message)
+
+
+def _record_webhook_event(db: Database, row: dict, event_type: str, **extra) -> None:
+    from backstop.webhooks_out.events import record_event, winback_data
+
+    record_event(db, row["workspace_id"], event_type, winback_data(row, **extra))
 
 
 def for_workspace(db: Database, workspace_id: int) -> list[dict]:

@@ -75,6 +75,23 @@ def stages() -> list[Stage]:
 STAGE_KEYS = [s.key for s in stages()]
 
 
+def resume_or_start(db: Database, workspace_id: int, *, restart: bool = False) -> int:
+    """The backfill to run now: the unfinished one, made due at once (a lease left by a stopped
+    process would otherwise hold it), or a new one when there is none, it finished or failed,
+    or ``restart`` is asked."""
+    row = one(
+        db, "SELECT id, finished_at, work_state FROM stripe_backfills WHERE workspace_id = ?", [workspace_id]
+    )
+    if row is None or restart or row["finished_at"] or row["work_state"] == "failed":
+        return start(db, workspace_id)
+    db.execute(
+        "UPDATE stripe_backfills SET work_state = 'pending', claimed_until = NULL, due_at = ? "
+        "WHERE id = ? AND work_state != 'done'",
+        [clock.iso(), row["id"]],
+    )
+    return row["id"]
+
+
 def start(db: Database, workspace_id: int) -> int:
     """Create (or restart) the workspace's backfill; return its row id for the job."""
     now = clock.iso()

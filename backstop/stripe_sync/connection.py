@@ -39,6 +39,21 @@ class Connection:
         return "livemode" if self.livemode else "testmode"
 
 
+def row_of(db: Database, workspace_id: int) -> dict | None:
+    """The workspace's connection row as stored (status, livemode, …), or None."""
+    return one(db, "SELECT * FROM stripe_connections WHERE workspace_id = ?", [workspace_id])
+
+
+def live_workspace_ids(db: Database, *, polling_only: bool = False) -> list[int]:
+    """Workspaces whose connection is live (and, with ``polling_only``, fetches events itself)."""
+    rows = db.execute(
+        "SELECT workspace_id FROM stripe_connections WHERE status = 'live' AND (polling = 1 OR ? = 0) "
+        "ORDER BY workspace_id",
+        [int(polling_only)],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def get(db: Database, workspace_id: int) -> Connection | None:
     row = one(db, "SELECT * FROM stripe_connections WHERE workspace_id = ?", [workspace_id])
     if row is None:

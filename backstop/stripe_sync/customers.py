@@ -18,6 +18,7 @@ from sqlite_utils import Database
 
 from backstop import clock
 from backstop.db import all_rows, one
+from backstop.stripe_sync.lookups import plan_name_of
 
 MRR_STATUSES = ("active", "past_due")
 # Subscriptions that will renew (and charge a card) unless something changes.
@@ -269,7 +270,7 @@ def _subscription(row: dict) -> Subscription:
     plain = {k: row[k] for k in Subscription.__dataclass_fields__ if k not in computed}
     return Subscription(
         **plain,
-        plan_name=row["product_name"] or row["nickname"] or row["price_id"],
+        plan_name=plan_name_of(row["product_name"], row["nickname"]) or row["price_id"],
         mrr=row["mrr"] or 0,
         cancel_at_period_end=bool(row["cancel_at_period_end"]),
         pause_collection=pause,

@@ -19,6 +19,7 @@ from litestar.template import TemplateConfig
 from backstop import __version__, manifest
 from backstop.db import migrate
 from backstop.lib.crypto import SecretBox
+from backstop.lib.filemodes import private_dir
 from backstop.lib.ratelimit import FixedWindowLimiter
 from backstop.paths import static_dir, templates_dir
 from backstop.settings import Settings, ensure_secret_key
@@ -37,6 +38,7 @@ from backstop.web.admin import (
     settings_pages,
     stripe_pages,
     upcoming,
+    webhook_pages,
     workspace_pages,
 )
 from backstop.web.admin.common import current_session, current_workspace
@@ -76,6 +78,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
     """Build the application. ``run_jobs=False`` runs tasks inline (tests, one-off tools)."""
     from jobs import queue
 
+    private_dir(settings.data_dir)
     settings = ensure_secret_key(settings)
     migrate(settings.db_path)
     queue.configure(settings, immediate=not run_jobs)
@@ -142,6 +145,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             *cancel_flow_pages.handlers,
             *cancel_flow_version_pages.handlers,
             *upcoming.handlers,
+            *webhook_pages.handlers,
         ],
     )
 

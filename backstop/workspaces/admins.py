@@ -198,3 +198,9 @@ def set_password(db: Database, email: str, password: str) -> None:
         db.execute("DELETE FROM admin_sessions WHERE admin_id = ?", [admin.id])
         # A reset is how a locked-out owner gets back in: the old failures no longer count.
         db.execute("DELETE FROM login_attempts WHERE email = ? AND succeeded = 0", [admin.email])
+
+
+def first_admin(db: Database) -> Admin | None:
+    """The admin created first (the default owner of workspaces made from the CLI)."""
+    row = db.execute("SELECT id, email FROM admins ORDER BY id LIMIT 1").fetchone()
+    return Admin(row["id"], row["email"]) if row else None

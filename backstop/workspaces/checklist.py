@@ -34,8 +34,9 @@ def _exists(db: Database, table: str, where: str, params: list) -> bool:
 
 def stripe_connection(db: Database, workspace_id: int) -> dict | None:
     """The workspace's Stripe connection row (status, livemode, …) or None."""
-    row = db.execute("SELECT * FROM stripe_connections WHERE workspace_id = ?", [workspace_id]).fetchone()
-    return dict(row) if row else None
+    from backstop.stripe_sync import connection
+
+    return connection.row_of(db, workspace_id)
 
 
 def mode_label(db: Database, workspace_id: int) -> str | None:

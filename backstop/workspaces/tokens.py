@@ -85,3 +85,12 @@ def authenticate_token(db: Database, raw: str) -> TokenOwner | None:
         [clock.iso(), row["id"], clock.iso(clock.now() - timedelta(minutes=1))],
     )
     return TokenOwner(row["id"], row["workspace_id"], row["slug"], raw.startswith("bk_live_"))
+
+
+def active_token_ids_by_prefix(db: Database, workspace_id: int, prefix: str) -> list[int]:
+    """Ids of the workspace's unrevoked tokens whose shown prefix is ``prefix``."""
+    rows = db.execute(
+        "SELECT id FROM api_tokens WHERE workspace_id = ? AND prefix = ? AND revoked_at IS NULL",
+        [workspace_id, prefix[:16]],
+    ).fetchall()
+    return [r[0] for r in rows]

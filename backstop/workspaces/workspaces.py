@@ -236,3 +236,39 @@ def remove_member(db: Database, ws: Workspace, admin_id: int) -> None:
         if _member_role(db, ws, admin_id) == "owner" and _owner_count(db, ws) == 1:
             raise ValidationError("A workspace needs at least one owner; make someone else owner first.")
         db.execute("DELETE FROM workspace_members WHERE workspace_id = ? AND admin_id = ?", [ws.id, admin_id])
+
+
+def get_workspace_by_id(db: Database, workspace_id: int) -> dict | None:
+    return one(db, "SELECT * FROM workspaces WHERE id = ?", [workspace_id])
+
+
+def adopt_orphan_workspaces(db: Database, admin: Admin) -> list[str]:
+    """Workspaces made from the CLI before any admin existed get this admin as owner; returns
+    their slugs."""
+    orphans = [
+        r["slug"]
+        for r in db.execute(
+            "SELECT slug FROM workspaces w WHERE NOT EXISTS "
+            "(SELECT 1 FROM workspace_members m WHERE m.workspace_id = w.id AND m.role = 'owner')"
+        ).fetchall()
+    ]
+    for slug in orphans:
+        db.execute(
+            "INSERT OR IGNORE INTO workspace_members (workspace_id, admin_id, role, created_at) "
+            "SELECT id, ?, 'owner', ? FROM workspaces WHERE slug = ?",
+            [admin.id, clock.iso(), slug],
+        )
+    return orphans
+
+
+def owner_emails(db: Database, workspace_id: int) -> list[str]:
+    """Where notices about the workspace go: its owners' sign-in addresses."""
+    return [
+        r["email"]
+        for r in all_rows(
+            db,
+            "SELECT a.email FROM workspace_members m JOIN admins a ON a.id = m.admin_id "
+            "WHERE m.workspace_id = ? AND m.role = 'owner' ORDER BY a.id",
+            [workspace_id],
+        )
+    ]

@@ -13,7 +13,7 @@ from backstop.lib.crypto import SecretBox
 from backstop.settings import Settings, ensure_secret_key
 from backstop.workspaces.admins import create_admin
 from backstop.workspaces.workspaces import create_workspace
-from tests.browser.test_first_run import EMAIL, PASSWORD, page  # noqa: F401 - fixture
+from tests.browser.conftest import EMAIL, PASSWORD
 from tests.conftest import start_live_server
 
 
@@ -21,7 +21,7 @@ from tests.conftest import start_live_server
 def test_connect_stripe_reaches_stripes_connect_page_and_comes_back_connected(
     tmp_path,
     fake_stripe,
-    page,  # noqa: F811
+    page,
 ):
     from playwright.sync_api import expect
 

@@ -4,45 +4,10 @@ ticking the hand-ticked checklist step on the Overview."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-EMAIL = "olivia@acme.test"
-PASSWORD = "olivia-owns-the-shop"
-
-
-@pytest.fixture
-def page(tmp_path: Path) -> Iterator:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"Chromium is not installed at {CHROMIUM}; the browser tests drive it. "
-            "Install it with scripts/bootstrap --dev (apt-get install chromium)."
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(10_000)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        yield page
-        browser.close()
-    assert errors == [], f"the pages logged errors: {errors}"
+from tests.browser.conftest import EMAIL, PASSWORD
 
 
 def step_4(page):

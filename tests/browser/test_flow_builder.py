@@ -14,7 +14,6 @@ from backstop.lib.crypto import SecretBox
 from backstop.settings import Settings, ensure_secret_key
 from backstop.workspaces.admins import create_admin
 from backstop.workspaces.workspaces import create_workspace
-from tests.browser.test_first_run import page  # noqa: F401 - fixture
 from tests.conftest import OLIVIA_PASSWORD, start_live_server
 
 
@@ -34,7 +33,7 @@ def agency_server(tmp_path: Path):
 
 
 @pytest.mark.browser
-def test_a_founder_fixes_a_draft_with_the_keyboard_and_autosave(agency_server, page):  # noqa: F811
+def test_a_founder_fixes_a_draft_with_the_keyboard_and_autosave(agency_server, page):
     from playwright.sync_api import expect
 
     server, flow_id = agency_server
@@ -85,7 +84,7 @@ def test_a_founder_fixes_a_draft_with_the_keyboard_and_autosave(agency_server, p
 
 
 @pytest.mark.browser
-def test_the_builder_fits_a_phone(agency_server, page):  # noqa: F811
+def test_the_builder_fits_a_phone(agency_server, page):
     from playwright.sync_api import expect
 
     server, flow_id = agency_server

@@ -27,9 +27,8 @@ from backstop.settings import Settings, ensure_secret_key
 from backstop.stripe_sync import connection
 from backstop.workspaces.admins import create_admin
 from backstop.workspaces.workspaces import create_workspace
-from tests.browser.test_update_card import phone, stripe_js  # noqa: F401 - fixtures
+from tests.builders import Loop
 from tests.conftest import OLIVIA_PASSWORD, Persona, login, start_live_server
-from tests.recovery.conftest import Loop
 
 
 def text_of(html: str) -> str:
@@ -51,8 +50,8 @@ def link_in(email: dict) -> str:
 def test_a_declined_renewal_is_retried_emailed_and_recovered_by_a_new_card(
     tmp_path,
     fake_stripe,
-    stripe_js,  # noqa: F811
-    phone,  # noqa: F811
+    stripe_js,
+    phone,
 ):
     from playwright.sync_api import expect
 

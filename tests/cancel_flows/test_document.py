@@ -7,77 +7,7 @@ import copy
 import pytest
 
 from backstop.cancel_flows import document as d
-
-STANDARD = {
-    "format": "backstop.cancel_flow/1",
-    "name": "SaaS Standard",
-    "settings": {"cancel_at": "period_end", "proration": "create_prorations"},
-    "start": "survey",
-    "nodes": [
-        {
-            "id": "survey",
-            "type": "survey",
-            "title": "Before you go — what's the main reason?",
-            "body": "",
-            "free_text": {"enabled": True, "label": "Anything we could have done better?"},
-            "reasons": [
-                {"code": "too_expensive", "label": "It's too expensive", "next": "offer_price"},
-                {"code": "not_using", "label": "I'm not using it enough", "next": "offer_pause"},
-                {"code": "other", "label": "Something else", "next": "confirm"},
-            ],
-        },
-        {
-            "id": "offer_price",
-            "type": "offer",
-            "variants": [
-                {
-                    "id": "a",
-                    "weight": 50,
-                    "offer": {
-                        "kind": "discount",
-                        "percent_off": 30,
-                        "duration_months": 3,
-                        "headline": "Stay for 30% less",
-                        "body": "Three months at 30% off.",
-                        "accept_label": "Keep my plan at 30% off",
-                    },
-                },
-                {
-                    "id": "b",
-                    "weight": 50,
-                    "offer": {
-                        "kind": "discount",
-                        "percent_off": 20,
-                        "duration_months": 6,
-                        "headline": "Stay for 20% less",
-                        "body": "Six months at 20% off.",
-                        "accept_label": "Keep my plan at 20% off",
-                    },
-                },
-            ],
-            "on_decline": "offer_pause",
-        },
-        {
-            "id": "offer_pause",
-            "type": "offer",
-            "variants": [
-                {
-                    "id": "a",
-                    "weight": 1,
-                    "offer": {
-                        "kind": "pause",
-                        "months": 2,
-                        "headline": "Take a break instead",
-                        "body": "",
-                        "accept_label": "Pause for 2 months",
-                    },
-                }
-            ],
-            "on_decline": "confirm",
-        },
-        {"id": "confirm", "type": "confirm", "title": "We're sorry to see you go", "body": "Thanks."},
-    ],
-}
+from tests.builders import STANDARD
 
 
 def doc(**changes) -> dict:

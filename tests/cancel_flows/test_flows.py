@@ -9,7 +9,7 @@ import pytest
 from backstop.cancel_flows import document, flows
 from backstop.cancel_flows.policy import OfferPolicy
 from backstop.workspaces.errors import NotFound, ValidationError
-from tests.cancel_flows.test_document import STANDARD
+from tests.builders import STANDARD
 
 
 def standard(**changes):
@@ -153,3 +153,17 @@ def test_a_rejected_request_publishes_nothing_and_a_new_one_supersedes(db, acme,
         flows.decide_approval(db, globex.id, second.approval_id, approve=True, admin_id=None)
     flows.decide_approval(db, acme.id, second.approval_id, approve=False, admin_id=None)
     assert not flows.has_published_version(db, acme.id)
+
+
+def test_publishing_within_the_threshold_supersedes_a_waiting_request(db, acme):
+    flows.save_offer_policy(db, acme.id, OfferPolicy(90, max_percent_off=25))
+    record = flows.create_flow(db, acme.id, standard())
+    waiting = flows.publish(db, acme.id, record.id)
+    assert waiting.status == "pending_approval"
+    data = copy.deepcopy(STANDARD)
+    for variant in data["nodes"][1]["variants"]:
+        variant["offer"]["percent_off"] = 20
+    flows.save_draft(db, acme.id, record.id, document.parse(data))
+    assert flows.publish(db, acme.id, record.id).status == "published"
+    assert flows.pending_approvals(db, acme.id) == []
+    assert flows.get_approval(db, acme.id, waiting.approval_id).status == "superseded"

@@ -9,7 +9,7 @@ import pytest
 
 from backstop.cancel_flows import document, templates
 from backstop.cancel_flows.layout import NODE_H, NODE_W, layout
-from tests.cancel_flows.test_document import STANDARD
+from tests.builders import STANDARD
 
 
 def overlaps(a, b) -> bool:

@@ -7,7 +7,7 @@ import pytest
 from backstop.cancel_flows import document, flows, templates
 from backstop.cancel_flows.policy import OfferPolicy
 from backstop.workspaces.errors import ValidationError
-from tests.stripe_sync.test_prices import put_price
+from tests.builders import put_price
 
 SPEC_NAMES = [
     "SaaS Standard",

@@ -25,7 +25,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-from dnslib import CNAME, QTYPE, RR, TXT
+from dnslib import AAAA, CNAME, QTYPE, RR, TXT, A
 from dnslib.server import BaseResolver, DNSServer
 
 from backstop.connectors import dns as dnslookup
@@ -49,7 +49,7 @@ class _Records(BaseResolver):
         name = str(request.q.qname).rstrip(".").lower()
         qtype = QTYPE[request.q.qtype]
         for value in self.records.get((name, qtype), []):
-            rdata = CNAME(value + ".") if qtype == "CNAME" else TXT(value)
+            rdata = {"CNAME": lambda v: CNAME(v + "."), "A": A, "AAAA": AAAA}.get(qtype, TXT)(value)
             reply.add_answer(RR(request.q.qname, request.q.qtype, rdata=rdata, ttl=60))
         if not reply.rr and not any(n == name for n, _ in self.records):
             reply.header.rcode = 3  # NXDOMAIN: no record of any type under this name
@@ -73,6 +73,15 @@ class LocalDns:
 
     def txt(self, name: str, value: str) -> None:
         self.records.records[(name.lower(), "TXT")] = [value]
+
+    def a(self, name: str, *addresses: str) -> None:
+        """A and AAAA records: IPv6 addresses go to AAAA."""
+        for qtype, family in (
+            ("A", [x for x in addresses if ":" not in x]),
+            ("AAAA", [x for x in addresses if ":" in x]),
+        ):
+            if family:
+                self.records.records[(name.lower(), qtype)] = list(family)
 
     def remove(self, name: str) -> None:
         for key in [k for k in self.records.records if k[0] == name.lower()]:

@@ -4,8 +4,9 @@ from dataclasses import replace
 
 import pytest
 
-from backstop.recovery import steps
-from backstop.stripe_sync import connection, events
+from backstop.recovery import campaigns
+from backstop.stripe_sync import connection
+from tests.builders import Loop
 
 
 @pytest.fixture
@@ -20,49 +21,33 @@ def connected(db, box, acme, fake_stripe, stripe_settings):
     return acme
 
 
-class Loop:
-    """Feeds the fake's events to Backstop in order and runs due recovery steps, as the jobs do."""
-
-    def __init__(self, db, box, settings, fake, workspace):
-        self.db, self.box, self.settings, self.fake, self.ws = db, box, settings, fake, workspace
-        self.seen: set[str] = set()
-
-    def gateway(self, workspace_id):
-        return connection.gateway(self.db, self.box, self.settings, workspace_id)
-
-    def pump_events(self, limit: int | None = None) -> list[str]:
-        new = [e for e in reversed(self.fake.events()) if e["id"] not in self.seen][:limit]
-        processed = []
-        for event in new:
-            self.seen.add(event["id"])
-            row_id, _ = events.ingest_event(self.db, self.ws.id, event, "webhook")
-
-            def fetch_for(ws_id):
-                gw = self.gateway(ws_id)
-                return lambda path, params=None: gw.get(path, params)
-
-            events.process_event(self.db, row_id, fetch_for, self.settings)
-            processed.append(event["type"])
-        return processed
-
-    def run_due(self) -> list[str]:
-        outcomes = []
-        for step_id in steps.due_step_ids(self.db):
-            outcomes.append(
-                steps.run_step(self.db, step_id, settings=self.settings, gateway_for=self.gateway)
-            )
-        return outcomes
-
-    def settle(self, one_event_at_a_time: bool = False) -> None:
-        """Events and steps until nothing changes (a step's Stripe call makes new events).
-        ``one_event_at_a_time`` runs due steps after every event, as a busy worker pool might."""
-        for _ in range(30):
-            if not self.pump_events(1 if one_event_at_a_time else None) and not [
-                o for o in self.run_due() if o
-            ]:
-                return
-
-
 @pytest.fixture
 def loop(db, box, stripe_settings, fake_stripe, connected):
     return Loop(db, box, stripe_settings, fake_stripe, connected)
+
+
+@pytest.fixture
+def page_settings(stripe_settings):
+    return replace(stripe_settings, stripe_js_url="https://js.stripe.com/v3/")
+
+
+@pytest.fixture
+def web(page_settings, db, loop):
+    from litestar.testing import TestClient
+
+    from backstop.web.app import create_app
+
+    with TestClient(app=create_app(page_settings, run_jobs=False), base_url="http://127.0.0.1") as c:
+        yield c
+
+
+@pytest.fixture
+def failed(db, fake_stripe, loop, connected):
+    """Dana's renewal declined: one campaign in flight, the workspace has a publishable key."""
+    connection.set_publishable_key(db, connected.id, fake_stripe.publishable_key)
+    story = fake_stripe.customer_with_declining_card("insufficient_funds", unit_amount=4900)
+    invoice = fake_stripe.renewal_fails(story.subscription["id"])
+    loop.settle()
+    campaign = campaigns.by_invoice(db, connected.id, invoice["id"])
+    assert campaign["status"] == "in_flight"
+    return story, invoice, campaign

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from backstop.lib.forms import FieldErrors
 from backstop.recovery import policy as rules
 from backstop.recovery.policy import RetryPolicy, RetryState
 
@@ -91,7 +92,7 @@ def test_it_explains_bad_settings_in_words_next_to_their_fields():
     )
     errors = bad.validate()
     assert set(errors) == {"soft_terminal_action", "max_attempts", "dunning_days"}
-    assert RetryPolicy().validate() == {}
+    assert not RetryPolicy().validate()
 
 
 def test_each_class_follows_its_own_rule():
@@ -122,16 +123,16 @@ def test_a_rule_past_a_network_ceiling_is_refused_with_the_reason(change, field,
     assert list(errors) == [field] and words in errors[field]
 
 
-def test_the_form_parses_into_a_policy_or_field_errors():
+def test_the_form_parses_into_a_policy_or_raises_field_errors():
     form = rules.policy_form(RetryPolicy())
-    policy, errors = rules.parse_policy(
-        RetryPolicy(), {**form, "hard_retries": "2", "hard_gaps_days": "2, 4"}
-    )
-    assert errors == {} and policy.rule("hard") == rules.ClassRule(2, (2, 4), "cancel")
-    _, errors = rules.parse_policy(RetryPolicy(), {**form, "window_days": "forty"})
-    assert errors == {"window_days": "Retry window: enter a whole number."}
-    _, errors = rules.parse_policy(RetryPolicy(), {**form, "window_days": "40"})
-    assert errors["window_days"].startswith("Retry window: 1 to 30 days. Visa and Mastercard")
+    policy = rules.parse_retry_policy(RetryPolicy(), {**form, "hard_retries": "2", "hard_gaps_days": "2, 4"})
+    assert policy.rule("hard") == rules.ClassRule(2, (2, 4), "cancel")
+    with pytest.raises(FieldErrors) as words:
+        rules.parse_retry_policy(RetryPolicy(), {**form, "window_days": "forty"})
+    assert words.value.errors == {"window_days": "Retry window: enter a whole number."}
+    with pytest.raises(FieldErrors) as ceiling:
+        rules.parse_retry_policy(RetryPolicy(), {**form, "window_days": "40"})
+    assert ceiling.value["window_days"].startswith("Retry window: 1 to 30 days. Visa and Mastercard")
 
 
 def test_it_round_trips_through_json_and_reads_a_policy_saved_before_rules_per_class():

@@ -1,67 +1,15 @@
 """The hosted update-card page in-process, against the fake Stripe: each state, the link's
 signature and age, and a new card that pays the invoice and recovers the campaign."""
 
-import re
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 import time_machine
-from litestar.testing import TestClient
 
 from backstop import clock
 from backstop.recovery import campaigns, links
 from backstop.stripe_sync import connection
-
-
-@pytest.fixture
-def page_settings(stripe_settings):
-    return replace(stripe_settings, stripe_js_url="https://js.stripe.com/v3/")
-
-
-@pytest.fixture
-def web(page_settings, db, loop):
-    from backstop.web.app import create_app
-
-    with TestClient(app=create_app(page_settings, run_jobs=False), base_url="http://127.0.0.1") as c:
-        yield c
-
-
-@pytest.fixture
-def failed(db, fake_stripe, loop, connected):
-    """Dana's renewal declined: one campaign in flight, the workspace has a publishable key."""
-    connection.set_publishable_key(db, connected.id, fake_stripe.publishable_key)
-    story = fake_stripe.customer_with_declining_card("insufficient_funds", unit_amount=4900)
-    invoice = fake_stripe.renewal_fails(story.subscription["id"])
-    loop.settle()
-    campaign = campaigns.by_invoice(db, connected.id, invoice["id"])
-    assert campaign["status"] == "in_flight"
-    return story, invoice, campaign
-
-
-def url_for(settings, campaign):
-    return f"/update-card/{links.update_card_token(settings.secret_key, campaign['workspace_id'], campaign['id'])}"
-
-
-def text_of(html: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
-
-
-def form_data(html: str) -> dict[str, str]:
-    return dict(re.findall(r'data-(\w+)="([^"]*)"', html.split('id="uc-form"', 1)[1].split(">", 1)[0]))
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'<meta name="csrf-token" content="([^"]+)"', html).group(1)
-
-
-def confirm_in_browser(fake_stripe, client_secret: str, card: str = "pm_card_visa") -> dict:
-    """What Stripe.js does with the publishable key: confirm the SetupIntent with the client secret."""
-    seti_id = client_secret.split("_secret_")[0]
-    browser = fake_stripe.client(fake_stripe.publishable_key)
-    return browser.v1.setup_intents.confirm(
-        seti_id, params={"client_secret": client_secret, "payment_method": card}
-    )
+from tests.builders import confirm_in_browser, csrf_of, form_data, text_of, url_for
 
 
 def test_the_page_shows_what_is_owed_and_the_card_on_file(web, failed, page_settings, fake_stripe):

@@ -110,9 +110,17 @@ def cli_env(data_dir: Path, settings: Settings, fake, **extra: str) -> dict[str,
     }
 
 
-def backstop_cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+def backstop_cli(
+    env: dict[str, str], *args: str, timeout: float = 60, stdin: str | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``backstop`` with ``stdin`` as its standard input (nothing, when None)."""
     return subprocess.run(
-        [str(VENV_BIN / "backstop"), *args], env=env, capture_output=True, text=True, timeout=timeout
+        [str(VENV_BIN / "backstop"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **({"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}),
     )
 
 

@@ -218,16 +218,16 @@ def test_a_crash_mid_page_resumes_from_the_last_committed_page(
         return real_apply(*args, **kwargs)
 
     monkeypatch.setattr(backfill.mirror, "apply_object", crashing_apply)
-    run_backfill(db, box, settings, row_id)
+    assert run_backfill(db, box, settings, row_id) == "retrying"
     monkeypatch.setattr(backfill.mirror, "apply_object", real_apply)
-    # The half-written page was rolled back with its cursor, and the row says why it stopped.
+    row = db.execute("SELECT work_state, claimed_until, last_error FROM stripe_backfills").fetchone()
+    assert tuple(row) == ("pending", None, "RuntimeError: the machine lost power")
+    # The half-written page was rolled back with its cursor.
     assert counts(db, acme.id)["stripe_customers"] == 200
     assert backfill.progress(db, acme.id).counts == {"products": 0, "prices": 0, "customers": 200}
-    row = db.execute("SELECT work_state, last_error FROM stripe_backfills WHERE id = ?", [row_id]).fetchone()
-    assert tuple(row) == ("pending", "RuntimeError: the machine lost power")
 
-    # The failed run gave the row back at once: a few seconds later the sweeper hands it on,
-    # without waiting out the long lease.
+    # The failed run gave the row back at once, due again after a few seconds; then the sweeper
+    # hands it on (a process that died instead would hold it for its lease).
     queue.configure(settings, immediate=True)
 
     assert sweep_once() == {}

@@ -171,15 +171,16 @@ def test_a_member_cannot_connect(client, db, acme, marco, fake_stripe):
 def cli(settings, db, acme, fake_stripe):
     migrate(settings.db_path)
     env = cli_env(settings.data_dir, settings, fake_stripe)
-    return lambda *args: backstop_cli(env, "stripe", *args)
+    return lambda *args, stdin=None: backstop_cli(env, "stripe", *args, stdin=stdin)
 
 
 def test_the_cli_connects_and_syncs(cli, db, box, acme, fake_stripe):
     price = fake_stripe.create_price(900)
     fake_stripe.seed_customers(2, price=price["id"])
     key = restricted_key(fake_stripe)
-    result = cli("connect", "--workspace", "acme", "--key", key, "--webhook-secret", "whsec_acme_1234567890")
+    result = cli("connect", "--workspace", "acme", stdin=f"{key}\nwhsec_acme_1234567890\n")
     assert result.returncode == 0, result.stderr
+    assert "warning" not in result.stderr
     assert "Connected acme in test mode; events arrive by webhooks." in result.stdout
     assert "Synced 8 objects" in result.stdout
     row = saved_connection(db)
@@ -204,6 +205,85 @@ def test_the_cli_refuses_a_secret_key_and_a_revoked_key(cli, db, fake_stripe):
     revoked = cli("connect", "--workspace", "acme", "--key", key)
     assert revoked.returncode == 2 and "Stripe doesn't accept this key" in revoked.stderr
     assert saved_connection(db) is None
+
+
+def test_the_cli_reads_the_secrets_from_files(cli, db, box, acme, fake_stripe, tmp_path):
+    key = restricted_key(fake_stripe)
+    (tmp_path / "key").write_text(key + "\n")
+    (tmp_path / "whsec").write_text("whsec_from_a_file_123456\n")
+    result = cli(
+        "connect", "--workspace", "acme", "--key-file", str(tmp_path / "key"),
+        "--webhook-secret-file", str(tmp_path / "whsec"), "--no-sync",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert box.decrypt(saved_connection(db)["api_key_enc"]) == key
+    assert connection.webhook_secrets(db, box, acme.id) == ["whsec_from_a_file_123456"]
+    assert "warning" not in result.stderr
+
+
+def test_the_old_flags_still_work_and_say_why_they_should_not_be_used(cli, db, box, acme, fake_stripe):
+    key = restricted_key(fake_stripe)
+    result = cli(
+        "connect",
+        "--workspace",
+        "acme",
+        "--key",
+        key,
+        "--webhook-secret",
+        "whsec_acme_1234567890",
+        "--no-sync",
+    )
+    assert result.returncode == 0, result.stderr
+    assert box.decrypt(saved_connection(db)["api_key_enc"]) == key
+    warning = " ".join(result.stderr.split())
+    assert "--key puts the secret in the process list" in warning and "--key-file" in warning
+    assert "--webhook-secret puts the secret in the process list" in warning
+
+
+def test_the_cli_says_how_to_give_the_key_when_there_is_none(cli, db):
+    result = cli("connect", "--workspace", "acme", stdin="")
+    assert result.returncode == 2
+    assert "No restricted key on standard input" in result.stderr
+    assert saved_connection(db) is None
+
+
+def test_at_a_terminal_the_key_is_asked_for_without_echoing_it(settings, db, acme, fake_stripe):
+    import os
+    import pty
+    import time
+
+    from tests.conftest import VENV_BIN
+
+    key = restricted_key(fake_stripe)
+    env = cli_env(settings.data_dir, settings, fake_stripe)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: backstop at a terminal
+        os.execve(  # noqa: S606 - the program itself, exactly as an operator starts it
+            str(VENV_BIN / "backstop"),
+            ["backstop", "stripe", "connect", "--workspace", "acme", "--no-sync"],
+            env,
+        )
+    seen = b""
+
+    def read_until(text: bytes) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + 30
+        while text not in seen and time.monotonic() < deadline:
+            try:
+                seen += os.read(fd, 1024)
+            except OSError:
+                break
+
+    read_until(b"Restricted key")
+    os.write(fd, key.encode() + b"\n")
+    read_until(b"Webhook signing secret")
+    os.write(fd, b"\n")
+    read_until(b"events arrive by")
+    os.waitpid(pid, 0)
+    os.close(fd)
+    assert b"Connected acme in test mode; events arrive by polling" in seen
+    assert key.encode() not in seen  # the terminal never showed it
+    assert saved_connection(db) is not None
 
 
 def test_the_cli_connects_in_live_mode_with_a_live_key(cli, db, fake_stripe):

@@ -1,15 +1,12 @@
 """Reading mirrored customers: search, newest-first pages, tags, one customer in full, Active MRR.
 
 The mirror is filled the way Stripe fills it: objects shaped like Stripe's own examples, written
-with ``mirror.apply_object``. The builders here are shared with the admin and API tests.
+with ``mirror.apply_object``. The builders live in ``tests/builders.py``.
 """
 
 from __future__ import annotations
 
-import copy
-import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import time_machine
@@ -18,189 +15,19 @@ from backstop.reporting.stats import DEFINITIONS, workspace_stats
 from backstop.stripe_sync import customers
 from backstop.stripe_sync.mirror import apply_object, mark_deleted
 from backstop.workspaces.workspaces import create_workspace
-from tests.workspaces.conftest import fast_password_hashing  # noqa: F401 - autouse here too
-from tests.workspaces.test_checklist import put_row
+from tests.builders import (
+    VERSION,
+    put,
+    put_customer_campaign,
+    stripe_card,
+    stripe_customer,
+    stripe_invoice,
+    stripe_price,
+    stripe_product,
+    stripe_subscription,
+)
 
-EXAMPLES = json.loads((Path(__file__).resolve().parent / "stripe_examples.json").read_text())
-VERSION = 1_760_000_000
-MONTH = 30 * 86400
-
-
-def _from_example(kind: str, **fields) -> dict:
-    obj = copy.deepcopy(EXAMPLES[kind])
-    obj.update(fields)
-    return obj
-
-
-def stripe_product(prod_id: str = "prod_pro", name: str = "Pro") -> dict:
-    return _from_example("product", id=prod_id, name=name)
-
-
-def stripe_price(
-    price_id: str = "price_pro_monthly",
-    product: str = "prod_pro",
-    amount: int = 4900,
-    currency: str = "usd",
-    interval: str = "month",
-    nickname: str | None = None,
-) -> dict:
-    price = _from_example(
-        "price", id=price_id, product=product, unit_amount=amount, currency=currency, nickname=nickname
-    )
-    price["unit_amount_decimal"] = str(amount)
-    price["recurring"] = {**price["recurring"], "interval": interval, "interval_count": 1}
-    return price
-
-
-def stripe_card(
-    pm_id: str,
-    customer: str | None,
-    brand: str = "visa",
-    last4: str = "4242",
-    exp: tuple[int, int] = (8, 2030),
-) -> dict:
-    pm = _from_example("payment_method", id=pm_id, customer=customer)
-    pm["card"] = {**pm["card"], "brand": brand, "display_brand": brand, "last4": last4}
-    pm["card"]["exp_month"], pm["card"]["exp_year"] = exp
-    return pm
-
-
-def stripe_customer(
-    cid: str,
-    email: str | None,
-    name: str | None = None,
-    created: int = 1_700_000_000,
-    metadata: dict | None = None,
-    card: dict | None = None,
-) -> dict:
-    obj = _from_example(
-        "customer", id=cid, email=email, name=name, created=created, metadata=metadata or {}, discount=None
-    )
-    obj["invoice_settings"] = {**obj["invoice_settings"], "default_payment_method": card}
-    return obj
-
-
-def stripe_subscription(
-    sub_id: str,
-    customer: str,
-    price: dict | None = None,
-    status: str = "active",
-    period_end: int = 1_790_000_000,
-    quantity: int = 1,
-    cancel_at_period_end: bool = False,
-    pause: dict | None = None,
-    created: int = 1_700_000_000,
-    default_payment_method: str | dict | None = None,
-) -> dict:
-    price = price or stripe_price()
-    item = copy.deepcopy(EXAMPLES["subscription"]["items"]["data"][0])
-    item.update(
-        id=f"si_{sub_id}",
-        price=price,
-        quantity=quantity,
-        current_period_start=period_end - MONTH,
-        current_period_end=period_end,
-    )
-    item.pop("plan", None)
-    sub = _from_example(
-        "subscription",
-        id=sub_id,
-        customer=customer,
-        status=status,
-        currency=price["currency"],
-        cancel_at_period_end=cancel_at_period_end,
-        cancel_at=period_end if cancel_at_period_end else None,
-        canceled_at=None,
-        ended_at=None,
-        trial_end=period_end if status == "trialing" else None,
-        pause_collection=pause,
-        created=created,
-        default_payment_method=default_payment_method,
-        discounts=[],
-    )
-    sub["items"] = {**sub["items"], "data": [item], "has_more": False}
-    return sub
-
-
-def stripe_invoice(
-    in_id: str,
-    customer: str,
-    subscription: str | None = None,
-    status: str = "paid",
-    amount: int = 4900,
-    currency: str = "usd",
-    created: int = 1_700_000_000,
-    hosted_invoice_url: str | None = None,
-    lines: list[tuple[str, int]] | None = None,
-) -> dict:
-    paid = status == "paid"
-    inv = _from_example(
-        "invoice",
-        id=in_id,
-        customer=customer,
-        status=status,
-        currency=currency,
-        amount_due=amount,
-        amount_paid=amount if paid else 0,
-        amount_remaining=0 if paid else amount,
-        created=created,
-        number=f"ACME-{in_id[-4:].upper()}",
-        hosted_invoice_url=hosted_invoice_url,
-        billing_reason="subscription_cycle" if subscription else "manual",
-        subscription=None,
-    )
-    inv["parent"] = (
-        {
-            "type": "subscription_details",
-            "subscription_details": {"subscription": subscription, "metadata": {}},
-        }
-        if subscription
-        else None
-    )
-    template = EXAMPLES["invoice"]["lines"]["data"][0]
-    inv["lines"] = {
-        **inv["lines"],
-        "url": f"/v1/invoices/{in_id}/lines",
-        "has_more": False,
-        "data": [
-            {
-                **copy.deepcopy(template),
-                "id": f"il_{in_id}_{n}",
-                "invoice": in_id,
-                "description": text,
-                "amount": cents,
-            }
-            for n, (text, cents) in enumerate(lines or [("1 × Pro (at $49.00 / month)", amount)])
-        ],
-    }
-    return inv
-
-
-def put(db, workspace_id: int, *objects: dict) -> None:
-    for obj in objects:
-        assert apply_object(db, workspace_id, obj, VERSION) in ("written", "unchanged")
-
-
-def put_customer_with_plan(
-    db,
-    workspace_id: int,
-    cid: str,
-    email: str,
-    *,
-    name: str | None = None,
-    created: int = 1_700_000_000,
-    **sub,
-) -> None:
-    """A customer paying for Pro ($49/month) with a Visa on file."""
-    card = stripe_card(f"pm_{cid}", cid)
-    put(
-        db,
-        workspace_id,
-        stripe_product(),
-        stripe_price(),
-        stripe_customer(cid, email, name, created, card=card),
-        stripe_subscription(f"sub_{cid}", cid, created=created, **sub),
-    )
+pytestmark = pytest.mark.usefixtures("fast_password_hashing")
 
 
 def ids(page: customers.Page) -> list[str]:
@@ -441,22 +268,13 @@ def test_it_lists_invoices_newest_first_with_lines_on_demand(db, acme, zebra):
     assert customers.invoice_lines(db, zebra.id, "cus_ada", "in_0002") is None
 
 
-def open_campaign(
-    db, workspace_id: int, customer_id: str, invoice_id: str, status: str = "in_flight"
-) -> None:
-    """A recovery campaign row as recovery writes it, with the columns a customer's page reads."""
-    values = {"customer_id": customer_id, "invoice_id": invoice_id, "status": status}
-    money = {"amount_due": 4900, "currency": "usd", "opened_at": "2026-11-01T10:00:00+00:00"}
-    put_row(db, "campaigns", {"workspace_id": workspace_id, **values, **money})
-
-
 def test_it_lists_the_customers_own_campaigns_newest_first(db, acme, zebra):
     put(db, acme.id, stripe_customer("cus_ada", "ada@acme.test"))
     assert customers.recent_campaigns(db, acme.id, "cus_ada") == []
-    open_campaign(db, acme.id, "cus_ada", "in_1", status="lost")
-    open_campaign(db, acme.id, "cus_ada", "in_2")
-    open_campaign(db, acme.id, "cus_bob", "in_3")
-    open_campaign(db, zebra.id, "cus_ada", "in_4")
+    put_customer_campaign(db, acme.id, "cus_ada", "in_1", status="lost")
+    put_customer_campaign(db, acme.id, "cus_ada", "in_2")
+    put_customer_campaign(db, acme.id, "cus_bob", "in_3")
+    put_customer_campaign(db, zebra.id, "cus_ada", "in_4")
     found = customers.recent_campaigns(db, acme.id, "cus_ada")
     assert [(c["invoice_id"], c["status"]) for c in found] == [("in_2", "in_flight"), ("in_1", "lost")]
     assert found[0]["amount_due"] == 4900 and found[0]["currency"] == "usd"

@@ -3,39 +3,7 @@
 from __future__ import annotations
 
 from backstop.stripe_sync.prices import max_monthly_amount, recurring_prices
-
-
-def put_price(
-    db, ws_id, price_id, amount, interval="month", currency="usd", active=1, product="prod_a", **kw
-):
-    db["stripe_products"].upsert(
-        {
-            "workspace_id": ws_id,
-            "id": product,
-            "name": "Acme Pro",
-            "active": 1,
-            "deleted": 0,
-            "version": 1,
-            "synced_at": "x",
-        },
-        pk=("workspace_id", "id"),
-    )
-    db["stripe_prices"].insert(
-        {
-            "workspace_id": ws_id,
-            "id": price_id,
-            "product_id": product,
-            "currency": currency,
-            "unit_amount": amount,
-            "interval": interval,
-            "interval_count": 1,
-            "nickname": kw.get("nickname"),
-            "active": active,
-            "deleted": 0,
-            "version": 1,
-            "synced_at": "x",
-        }
-    )
+from tests.builders import put_price
 
 
 def test_it_lists_active_recurring_prices_of_this_workspace_only(db, acme, box, marco):

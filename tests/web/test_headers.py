@@ -11,7 +11,9 @@ from litestar.testing import TestClient
 
 from backstop.web.app import create_app
 from tests.conftest import login
-from tests.web.admin.conftest import fast_password_hashing  # noqa: F401 - autouse here too
+
+pytestmark = pytest.mark.usefixtures("fast_password_hashing")
+
 
 ROOT = Path(__file__).resolve().parents[2]
 HSTS = "max-age=31536000; includeSubDomains"

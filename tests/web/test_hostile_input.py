@@ -12,7 +12,9 @@ from litestar.testing import TestClient
 
 from backstop.workspaces import admins
 from backstop.workspaces.workspaces import Workspace
-from tests.web.admin.conftest import fast_password_hashing  # noqa: F401 - autouse here too
+
+pytestmark = pytest.mark.usefixtures("fast_password_hashing")
+
 
 DEEP = 50_000
 

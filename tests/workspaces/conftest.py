@@ -4,13 +4,8 @@ times to exercise throttles and sessions, so they use the same algorithm with ti
 from __future__ import annotations
 
 import pytest
-from argon2 import PasswordHasher
-
-from backstop.lib import passwords
 
 
 @pytest.fixture(autouse=True)
-def fast_password_hashing(monkeypatch):
-    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(passwords, "_hasher", cheap)
-    monkeypatch.setattr(passwords, "DUMMY_HASH", cheap.hash("timing-equaliser"))
+def _fast_hashing(fast_password_hashing):
+    return None

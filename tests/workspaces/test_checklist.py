@@ -4,52 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from backstop import clock
 from backstop.workspaces import checklist
 from backstop.workspaces.workspaces import create_workspace, set_embed_step_done
-
-SEED_TITLES = [
-    "Connect Stripe",
-    "Verify a send domain (optional)",
-    "Build & publish your first cancel flow",
-    "Embed it (and close the Stripe bypass)",
-    "Watch recoveries roll in",
-]
-
-
-def put_row(db, table: str, values: dict) -> None:
-    """Insert a row in a table another capability owns, whatever its full schema is by now.
-
-    Before that capability's migration lands, a table with just these columns stands in. Once the
-    real table exists, its other required columns get placeholder values: the checklist only
-    reads the columns given here.
-    """
-    if not db[table].exists():
-        db[table].create({k: type(v) if v is not None else str for k, v in values.items()})
-    row = dict(values)
-    for col in db.execute(f"PRAGMA table_info([{table}])").fetchall():
-        if col["notnull"] and col["dflt_value"] is None and not col["pk"] and col["name"] not in row:
-            kind = (col["type"] or "").upper()
-            row[col["name"]] = 0 if "INT" in kind else f"placeholder-{col['name']}-{clock.now_ts()}"
-    columns = ", ".join(f"[{c}]" for c in row)
-    marks = ", ".join("?" for _ in row)
-    db.execute("PRAGMA foreign_keys=OFF")
-    try:
-        db.execute(f"INSERT INTO [{table}] ({columns}) VALUES ({marks})", list(row.values()))  # noqa: S608
-    finally:
-        db.execute("PRAGMA foreign_keys=ON")
-
-
-def connect_stripe(db, workspace_id: int, status: str = "live", livemode: int = 0) -> None:
-    """A Stripe connection row as the Stripe capability leaves it, by restricted key."""
-    values = {"workspace_id": workspace_id, "status": status, "livemode": livemode}
-    put_row(db, "stripe_connections", {**values, "method": "restricted_key"})
-
-
-def open_campaign(db, workspace_id: int) -> None:
-    """A recovery campaign in flight, with the columns the Overview's numbers read."""
-    values = {"workspace_id": workspace_id, "status": "in_flight", "currency": "usd", "amount_due": 4900}
-    put_row(db, "campaigns", {**values, "closed_at": None})
+from tests.builders import SEED_TITLES, connect_stripe, put_open_campaign, put_row
 
 
 def done_steps(db, workspace) -> list[int]:
@@ -104,14 +61,14 @@ def test_it_ticks_the_embed_step_by_hand_and_unticks_it_by_hand(db, acme):
 
 
 def test_it_ticks_the_last_step_when_the_first_campaign_opens(db, acme):
-    open_campaign(db, acme.id)
+    put_open_campaign(db, acme.id)
     assert done_steps(db, acme) == [5]
 
 
 def test_it_ticks_steps_from_this_workspace_only(db, box, acme, marco):
     side, _ = create_workspace(db, box, "Side", marco.admin, "side")
     connect_stripe(db, side.id, "live", 1)
-    open_campaign(db, side.id)
+    put_open_campaign(db, side.id)
     set_embed_step_done(db, side, True)
     assert done_steps(db, acme) == []
     assert done_steps(db, side) == [1, 4, 5]

@@ -15,11 +15,11 @@ from litestar.response import Redirect, Template
 from backstop.db import write_transaction
 from backstop.email import branding as brand
 from backstop.email.render import render_sample
-from backstop.web.admin.common import render
+from backstop.lib.forms import FieldErrors
 from backstop.web.admin.email_pages import email_frame
+from backstop.web.admin.forms import SettingsPage
 from backstop.web.deps import DB, CurrentSession, CurrentWorkspace
 from backstop.web.state import app_state
-from backstop.workspaces.errors import ValidationError
 from backstop.workspaces.workspaces import require_owner
 
 # Room for a logo well past the limit, so an oversized file gets a sentence, not a bare 413.
@@ -28,48 +28,19 @@ Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_
 PREVIEW_KINDS = ("dunning_1", "payment_recovered", "winback")
 
 
-def _page(
-    request: Request,
-    db: DB,
-    session: CurrentSession,
-    workspace: CurrentWorkspace,
-    *,
-    errors: dict | None = None,
-    form: dict | None = None,
-    notice: str | None = None,
-    status_code: int = 200,
-) -> Template:
+def _context(db, workspace) -> dict:
     current = brand.get_branding(db, workspace.id)
-    values = form or {
-        "from_name": current.from_name or "",
-        "reply_to": current.reply_to or "",
-        "brand_color": current.brand_color,
-        "footer": current.footer or "",
-        "theme": current.theme,
-    }
-    return render(
-        request,
-        "admin/settings_email_branding.html",
-        db=db,
-        session=session,
-        workspace=workspace,
-        nav="settings",
-        subnav="email-branding",
-        branding=current,
-        values=values,
-        errors=errors or {},
-        notice=notice,
-        logo_limit_kb=brand.LOGO_MAX_BYTES // 1024,
-        status_code=status_code,
-    )
+    return {"branding": current, "values": _as_form(current), "logo_limit_kb": brand.LOGO_MAX_BYTES // 1024}
+
+
+BRANDING = SettingsPage("admin/settings_email_branding.html", "email-branding", _context)
 
 
 @get("/w/{slug:str}/settings/email-branding", sync_to_thread=True)
 def branding_page(
     request: Request, slug: FromPath[str], db: DB, session: CurrentSession, workspace: CurrentWorkspace
 ) -> Template:
-    saved = request.query_params.get("saved")
-    return _page(request, db, session, workspace, notice="Branding saved." if saved else None)
+    return BRANDING.saved(request, db, session, workspace, "Branding saved.")
 
 
 @post("/w/{slug:str}/settings/email-branding", sync_to_thread=True, request_max_body_size=UPLOAD_BODY_LIMIT)
@@ -83,17 +54,21 @@ def save_branding(
 ) -> Template | Redirect:
     require_owner(workspace)
     form = {k: v for k, v in data.items() if isinstance(v, str)}
-    _, errors = brand.clean_branding(form)
+    errors = FieldErrors()
+    try:
+        brand.parse_branding(form)
+    except FieldErrors as exc:
+        errors.update(exc)
     logo = data.get("logo")
     logo_bytes = b""
     if isinstance(logo, UploadFile) and logo.filename:
         logo_bytes = logo.file.read()  # bounded by UPLOAD_BODY_LIMIT
         try:
             brand.check_logo(logo_bytes, logo.filename)
-        except ValidationError as exc:
-            errors.setdefault("logo", exc.message)
+        except FieldErrors as exc:
+            errors.update(exc)
     if errors:
-        return _page(request, db, session, workspace, errors=errors, form=form, status_code=400)
+        return BRANDING.invalid(request, db, session, workspace, errors, values=form)
     with write_transaction(db):
         brand.save_branding(db, workspace.id, form)
         if logo_bytes:
@@ -113,8 +88,7 @@ def branding_preview(request: Request, slug: FromPath[str], db: DB, workspace: C
     """The preview frame: saved branding with any valid values from the query on top."""
     current = brand.get_branding(db, workspace.id)
     params = dict(request.query_params)
-    values, errors = brand.clean_branding({**_as_form(current), **params})
-    overrides = {k: v for k, v in values.items() if k not in errors}
+    overrides = brand.preview_values({**_as_form(current), **params})
     kind = params.get("kind") if params.get("kind") in PREVIEW_KINDS else PREVIEW_KINDS[0]
     preview = replace(current, **overrides)
     return email_frame(render_sample(kind, preview, app_state(request).settings.public_url).html)

@@ -113,8 +113,8 @@ def from_template(
     return Redirect(flow_url(workspace.slug, used.flow.id, notice=notice))
 
 
-@post("/w/{slug:str}/cancel-flows/import")
-async def import_flow(
+@post("/w/{slug:str}/cancel-flows/import", sync_to_thread=True)
+def import_flow(
     request: Request,
     slug: FromPath[str],
     db: DB,
@@ -132,7 +132,7 @@ async def import_flow(
             errors={"file": "Choose a .json file exported from Backstop."},
             status_code=400,
         )
-    raw = await upload.read()
+    raw = upload.file.read(document.MAX_DOCUMENT_BYTES + 1)
     try:
         flow = document.loads(raw)
     except document.DocumentError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 
 from litestar import Request, get, post
 from litestar.params import FromPath
@@ -255,11 +256,10 @@ def policy_from_form(data: dict) -> tuple[OfferPolicy, dict[str, str]]:
     amount = None
     raw_value = (data.get("max_value") or "").strip().replace(",", "")
     if raw_value:
-        try:
-            amount = round(float(raw_value) * 100)
-            if amount < 0:
-                raise ValueError
-        except ValueError:
+        match = re.fullmatch(r"(\d{1,10})(?:\.(\d{1,2}))?", raw_value)
+        if match:
+            amount = int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+        else:
             errors["max_value"] = "Enter the value limit as an amount such as 50 or 49.99, or leave it empty."
     currency = (data.get("max_value_currency") or "").strip().lower() or None
     policy = OfferPolicy(

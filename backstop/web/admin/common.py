@@ -93,6 +93,7 @@ def render(
         ctx["mode"] = checklist.mode_label(db, workspace.id)
         ctx["stripe_connection"] = conn
         ctx["banners"] = banners(workspace, conn, recovery_paused(db, workspace.id))
+        ctx["banners"] += webhook_banners(db, workspace)
         if app_state(request).settings.email_transport == "outbox":
             ctx["banners"].append(
                 {
@@ -110,11 +111,9 @@ def render(
 
 def recovery_paused(db: Database, workspace_id: int) -> dict | None:
     """Who paused recovery and when, or None while it runs."""
-    row = db.execute(
-        "SELECT paused_at, paused_by FROM recovery_settings WHERE workspace_id = ? AND paused_at IS NOT NULL",
-        [workspace_id],
-    ).fetchone()
-    return {"at": row[0], "by": row[1]} if row else None
+    from backstop.recovery.campaigns import pause_state
+
+    return pause_state(db, workspace_id)
 
 
 def banners(workspace: CurrentWorkspace, conn: dict | None, paused: dict | None = None) -> list[dict]:
@@ -150,6 +149,22 @@ def banners(workspace: CurrentWorkspace, conn: dict | None, paused: dict | None 
             }
         )
     return out
+
+
+def webhook_banners(db: Database, workspace: CurrentWorkspace) -> list[dict]:
+    """A red banner per endpoint Backstop disabled after 5 days of failed deliveries."""
+    from backstop.webhooks_out.endpoints import list_endpoints
+
+    return [
+        {
+            "tone": "red",
+            "text": f"Backstop stopped sending webhooks to {e.url}: every delivery failed for 5 days.",
+            "action": "Open the endpoint",
+            "href": f"/w/{workspace.slug}/settings/webhooks/{e.public_id}",
+        }
+        for e in list_endpoints(db, workspace.id)
+        if e.disabled_reason and not e.enabled
+    ]
 
 
 def _flash_cookie(kind: str) -> str:

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
@@ -13,62 +11,47 @@ from backstop.db import write_transaction
 from backstop.email.branding import get_branding
 from backstop.email.kinds import get_kind
 from backstop.email.render import render_email
+from backstop.lib.forms import FieldErrors
 from backstop.recovery import campaigns, dunning_copy, pause, winback
 from backstop.recovery.policy import (
     CEILING_WORDS,
     CLASS_LABELS,
     CLASSES,
     TERMINAL_ACTIONS,
-    parse_policy,
+    parse_dunning_days,
+    parse_retry_policy,
     policy_form,
     policy_table,
 )
 from backstop.web.admin.common import recovery_paused, render
 from backstop.web.admin.email_pages import email_frame
+from backstop.web.admin.forms import SettingsPage
 from backstop.web.deps import DB, CurrentSession, CurrentWorkspace, Form
 from backstop.web.state import app_state
 from backstop.workspaces.workspaces import require_owner
 
 
-def _whole(form: dict, name: str, errors: dict, label: str) -> int:
-    raw = (form.get(name) or "").strip()
-    try:
-        return int(raw)
-    except ValueError:
-        errors.setdefault(name, f"{label}: enter a whole number.")
-        return -1
-
-
-def _policy_page(request, db, session, workspace, *, form=None, errors=None, notice=None, status_code=200):
+def _policy_context(db, workspace) -> dict:
     policy = campaigns.get_policy(db, workspace.id)
-    values = form or policy_form(policy)
-    return render(
-        request,
-        "admin/settings_retry_policy.html",
-        db=db,
-        session=session,
-        workspace=workspace,
-        nav="settings",
-        subnav="retry-policy",
-        policy=policy,
-        table=policy_table(policy),
-        values=values,
-        errors=errors or {},
-        notice=notice,
-        terminal_actions=TERMINAL_ACTIONS,
-        classes=CLASSES,
-        class_labels=CLASS_LABELS,
-        ceilings=CEILING_WORDS,
-        status_code=status_code,
-    )
+    return {
+        "policy": policy,
+        "table": policy_table(policy),
+        "values": policy_form(policy),
+        "terminal_actions": TERMINAL_ACTIONS,
+        "classes": CLASSES,
+        "class_labels": CLASS_LABELS,
+        "ceilings": CEILING_WORDS,
+    }
+
+
+RETRY_POLICY = SettingsPage("admin/settings_retry_policy.html", "retry-policy", _policy_context)
 
 
 @get("/w/{slug:str}/settings/retry-policy", sync_to_thread=True)
 def retry_policy_page(
     request: Request, slug: FromPath[str], db: DB, session: CurrentSession, workspace: CurrentWorkspace
 ) -> Template:
-    saved = request.query_params.get("saved")
-    return _policy_page(request, db, session, workspace, notice="Retry policy saved." if saved else None)
+    return RETRY_POLICY.saved(request, db, session, workspace, "Retry policy saved.")
 
 
 @post("/w/{slug:str}/settings/retry-policy", sync_to_thread=True)
@@ -81,11 +64,11 @@ def save_retry_policy(
     data: Form,
 ) -> Template | Redirect:
     require_owner(workspace)
-    policy, errors = parse_policy(campaigns.get_policy(db, workspace.id), data)
-    if errors:
-        form = {**data, "retry_on_new_card": data.get("retry_on_new_card") == "1"}
-        form["let_stripe_retry"] = data.get("let_stripe_retry") == "1"
-        return _policy_page(request, db, session, workspace, form=form, errors=errors, status_code=400)
+    try:
+        policy = parse_retry_policy(campaigns.get_policy(db, workspace.id), data)
+    except FieldErrors as exc:
+        ticks = {name: data.get(name) == "1" for name in ("retry_on_new_card", "let_stripe_retry")}
+        return RETRY_POLICY.invalid(request, db, session, workspace, exc, values={**data, **ticks})
     with write_transaction(db):
         campaigns.save_policy(db, workspace.id, policy)
     return Redirect(f"/w/{workspace.slug}/settings/retry-policy?saved=1")
@@ -94,46 +77,26 @@ def save_retry_policy(
 # -- Email settings -----------------------------------------------------------------------------
 
 
-def _email_page(
-    request,
-    db,
-    session,
-    workspace,
-    *,
-    days=None,
-    copy=None,
-    errors=None,
-    notice=None,
-    status_code=200,
-    winback_form=None,
-):
+def _email_context(db, workspace) -> dict:
     policy = campaigns.get_policy(db, workspace.id)
     winback_days, winback_coupon = winback.settings_for(db, workspace.id)
-    return render(
-        request,
-        "admin/settings_email.html",
-        db=db,
-        session=session,
-        workspace=workspace,
-        nav="settings",
-        subnav="email-settings",
-        days=days or list(policy.dunning_days),
-        copy=copy or dunning_copy.get_all(db, workspace.id),
-        defaults={step: get_kind(f"dunning_{step}") for step in dunning_copy.STEPS},
-        default_subjects={step: _default_subject(step, workspace.name) for step in dunning_copy.STEPS},
-        errors=errors or {},
-        notice=notice,
-        status_code=status_code,
-        winback=winback_form or {"winback_days": winback_days, "winback_coupon": winback_coupon or ""},
-    )
+    return {
+        "days": list(policy.dunning_days),
+        "copy": dunning_copy.get_all(db, workspace.id),
+        "defaults": {step: get_kind(f"dunning_{step}") for step in dunning_copy.STEPS},
+        "default_subjects": {step: _default_subject(step, workspace.name) for step in dunning_copy.STEPS},
+        "winback": {"winback_days": winback_days, "winback_coupon": winback_coupon or ""},
+    }
+
+
+EMAIL_SETTINGS = SettingsPage("admin/settings_email.html", "email-settings", _email_context)
 
 
 @get("/w/{slug:str}/settings/email", sync_to_thread=True)
 def email_settings_page(
     request: Request, slug: FromPath[str], db: DB, session: CurrentSession, workspace: CurrentWorkspace
 ) -> Template:
-    saved = request.query_params.get("saved")
-    return _email_page(request, db, session, workspace, notice="Email settings saved." if saved else None)
+    return EMAIL_SETTINGS.saved(request, db, session, workspace, "Email settings saved.")
 
 
 @post("/w/{slug:str}/settings/email", sync_to_thread=True)
@@ -146,19 +109,19 @@ def save_email_settings(
     data: Form,
 ) -> Template | Redirect:
     require_owner(workspace)
-    errors: dict[str, str] = {}
-    days = [_whole(data, f"day_{step}", errors, f"Email {step}") for step in dunning_copy.STEPS]
-    copy, copy_errors = dunning_copy.clean(data)
-    errors.update(copy_errors)
-    policy = replace(campaigns.get_policy(db, workspace.id), dunning_days=tuple(days))
-    problem = policy.validate().get("dunning_days")
-    if problem and not any(k.startswith("day_") for k in errors):
-        errors["days"] = problem
+    errors = FieldErrors()
+    try:
+        policy = parse_dunning_days(campaigns.get_policy(db, workspace.id), data, dunning_copy.STEPS)
+    except FieldErrors as exc:
+        errors.update(exc)
+    try:
+        copy = dunning_copy.parse(data)
+    except FieldErrors as exc:
+        errors.update(exc)
+        copy = dunning_copy.read_submitted(data)
     if errors:
-        raw_days = [data.get(f"day_{step}", "") for step in dunning_copy.STEPS]
-        return _email_page(
-            request, db, session, workspace, days=raw_days, copy=copy, errors=errors, status_code=400
-        )
+        days = [data.get(f"day_{step}", "") for step in dunning_copy.STEPS]
+        return EMAIL_SETTINGS.invalid(request, db, session, workspace, errors, days=days, copy=copy)
     with write_transaction(db):
         campaigns.save_policy(db, workspace.id, policy)
         dunning_copy.save(db, workspace.id, copy)
@@ -176,9 +139,11 @@ def save_winback_settings(
 ) -> Template | Redirect:
     require_owner(workspace)
     form = {"winback_days": data.get("winback_days", ""), "winback_coupon": data.get("winback_coupon", "")}
-    errors = campaigns.save_winback_settings(db, workspace.id, form["winback_days"], form["winback_coupon"])
-    if errors:
-        return _email_page(request, db, session, workspace, errors=errors, winback_form=form, status_code=400)
+    try:
+        days, coupon = campaigns.parse_winback_settings(form)
+    except FieldErrors as exc:
+        return EMAIL_SETTINGS.invalid(request, db, session, workspace, exc, winback=form)
+    campaigns.save_winback_settings(db, workspace.id, days, coupon)
     return Redirect(f"/w/{workspace.slug}/settings/email?saved=1#winback")
 
 
@@ -194,8 +159,10 @@ def email_settings_preview(
         f"subject_{step}": params.get("subject", saved["subject"]),
         f"intro_{step}": params.get("intro", saved["intro"]),
     }
-    values, errors = dunning_copy.clean(form)
-    copy = {} if errors else values[step]
+    try:
+        copy = dunning_copy.parse(form)[step]
+    except FieldErrors:
+        copy = {}
     kind = get_kind(f"dunning_{step}")
     public_url = app_state(request).settings.public_url
     rendered = render_email(

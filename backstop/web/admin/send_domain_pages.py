@@ -6,8 +6,7 @@ from litestar import Request, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from backstop.db import one
-from backstop.email import providers, send_domains
+from backstop.email import messages, providers, send_domains
 from backstop.web.admin.common import render
 from backstop.web.deps import DB, CurrentSession, CurrentWorkspace, Form
 from backstop.web.state import app_state
@@ -28,12 +27,7 @@ def _page(
     status_code: int = 200,
 ) -> Template:
     settings = app_state(request).settings
-    held = one(
-        db,
-        "SELECT COUNT(*) AS n, MAX(status_reason) AS reason FROM email_messages "
-        "WHERE workspace_id = ? AND work_state = 'held'",
-        [workspace.id],
-    )
+    held = messages.held_summary(db, workspace.id)
     return render(
         request,
         "admin/settings_send_domain.html",

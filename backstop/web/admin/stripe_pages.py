@@ -14,7 +14,7 @@ from backstop.web.admin.common import render
 from backstop.web.deps import DB, CurrentSession, CurrentWorkspace, Form
 from backstop.web.state import app_state
 from backstop.workspaces.errors import ValidationError
-from backstop.workspaces.workspaces import require_owner
+from backstop.workspaces.workspaces import get_workspace_by_id, require_owner
 
 
 def _page(
@@ -162,7 +162,7 @@ def oauth_callback(
             status_code=400,
         )
     _enqueue_backfill(backfill_id)
-    slug = db.execute("SELECT slug FROM workspaces WHERE id = ?", [workspace_id]).fetchone()[0]
+    slug = get_workspace_by_id(db, workspace_id)["slug"]
     return Redirect(f"/w/{slug}/settings/stripe?notice=connected")
 
 

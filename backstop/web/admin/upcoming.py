@@ -23,12 +23,6 @@ UPCOMING: dict[str, tuple[str, str, str, str]] = {
         "Portal domain",
         "Serve cancel, portal and update-card pages from your own subdomain.",
     ),
-    "settings/webhooks": (
-        "settings",
-        "webhooks",
-        "Outbound webhooks",
-        "Signed event deliveries to your backend, with a delivery log and redelivery.",
-    ),
 }
 
 

@@ -11,7 +11,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from backstop import clock
-from backstop.recovery import queries
+from backstop.recovery import campaigns, queries
 from backstop.recovery.model import STATUSES, StatusLiteral, total_attempts
 from backstop.web.api.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from backstop.web.api.pagination import CURSOR_DESCRIPTION, DEFAULT_LIMIT, MAX_LIMIT, paginate
@@ -89,16 +89,12 @@ def _ts(value: str | None) -> int | None:
 
 
 def _next_step(db: DB, campaign_id: int) -> NextStepOut | None:
-    row = db.execute(
-        "SELECT kind, seq, due_at FROM recovery_steps WHERE campaign_id = ? AND status = 'scheduled' "
-        "ORDER BY due_at, id LIMIT 1",
-        [campaign_id],
-    ).fetchone()
-    return NextStepOut(row[0], row[1], _ts(row[2]) or 0) if row else None
+    row = campaigns.next_step(db, campaign_id)
+    return NextStepOut(row["kind"], row["seq"], _ts(row["due_at"]) or 0) if row else None
 
 
 def _fields(db: DB, c: dict) -> dict:
-    ours = db.execute("SELECT COUNT(*) FROM payment_attempts WHERE campaign_id = ?", [c["id"]]).fetchone()[0]
+    ours = campaigns.payment_attempt_count(db, c["id"])
     return {
         "object": "campaign",
         "id": c["id"],

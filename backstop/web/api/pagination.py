@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from backstop.db import newest_first
 from backstop.web.api.errors import ApiError
 
 DEFAULT_LIMIT = 25
@@ -89,14 +90,7 @@ def paginate(
     """One page of ``table`` rows matching ``where`` (which must include the workspace), newest
     first. ``table``/``where``/``columns`` are code constants, never user input."""
     before = decode_cursor(cursor)
-    sql = f"SELECT {columns} FROM {table} WHERE ({where})"  # noqa: S608 - constants only
-    args = list(params)
-    if before is not None:
-        sql += " AND id < ?"
-        args.append(before)
-    sql += " ORDER BY id DESC LIMIT ?"
-    args.append(limit + 1)
-    rows = [dict(r) for r in db.execute(sql, args).fetchall()]
+    rows = newest_first(db, table, where, params, before_id=before, limit=limit + 1, columns=columns)
     has_more = len(rows) > limit
     rows = rows[:limit]
     return {

@@ -11,7 +11,7 @@ from litestar.response import Template
 
 from backstop.reporting.stats import DEFINITIONS, workspace_stats
 from backstop.web import headers
-from backstop.web.api import campaigns, customers
+from backstop.web.api import campaigns, customers, webhook_endpoints
 from backstop.web.api.auth import api_auth_middleware
 from backstop.web.api.errors import ERROR_RESPONSES, ApiError
 from backstop.web.deps import DB
@@ -77,7 +77,14 @@ RATE_LIMIT_HEADERS = [
 
 api_router = Router(
     path="/api/v1",
-    route_handlers=[stats, *customers.handlers, *campaigns.handlers, reference, unknown_path],
+    route_handlers=[
+        stats,
+        *customers.handlers,
+        *campaigns.handlers,
+        *webhook_endpoints.handlers,
+        reference,
+        unknown_path,
+    ],
     middleware=[api_auth_middleware],
     security=[{"bearerAuth": []}],
     response_headers=RATE_LIMIT_HEADERS,

@@ -6,12 +6,12 @@ from __future__ import annotations
 from litestar import Request, Response, get, route
 from litestar.params import FromPath
 
-from backstop.db import one
 from backstop.email import suppression
 from backstop.email.branding import get_branding, logo_by_sha
 from backstop.web import headers
 from backstop.web.deps import DB
 from backstop.web.state import app_state
+from backstop.workspaces.workspaces import get_workspace_by_id
 
 
 def _page(request: Request, db: DB, token: str, state: str, target: tuple[int, str] | None) -> Response:
@@ -43,7 +43,7 @@ def unsubscribe(request: Request, token: FromPath[str], db: DB) -> Response:
         target = suppression.unsubscribe(db, secret_key, token)
         return _page(request, db, token, "done" if target else "invalid", target)
     target = suppression.read_unsubscribe_token(secret_key, token)
-    if target is None or not one(db, "SELECT id FROM workspaces WHERE id = ?", [target[0]]):
+    if target is None or not get_workspace_by_id(db, target[0]):
         return _page(request, db, token, "invalid", None)
     already = suppression.state(db, target[0], target[1]).unsubscribed
     return _page(request, db, token, "done" if already else "confirm", target)

@@ -7,6 +7,7 @@ polls until the payment is settled. The page's POST carries the CSRF token in a 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -19,6 +20,8 @@ from backstop.stripe_sync import connection
 from backstop.web import headers
 from backstop.web.deps import DB
 from backstop.web.state import app_state
+
+log = logging.getLogger("backstop.web.update_card")
 
 STATUS_CODES = {"invalid": 404, "expired": 410, "unreachable": 503}
 
@@ -84,6 +87,7 @@ def confirm_card(request: Request, token: FromPath[str], db: DB, data: JSONBody[
     except update_card.ConfirmError as exc:
         return _json({"state": "error", "message": exc.message}, exc.status)
     except update_card.UNREACHABLE:
+        # Raised only before the charge was asked for: Backstop knows nothing was charged.
         return _json(
             {
                 "state": "error",
@@ -92,6 +96,9 @@ def confirm_card(request: Request, token: FromPath[str], db: DB, data: JSONBody[
             },
             503,
         )
+    except update_card.ConfirmInterrupted as exc:
+        answer, status = update_card.truth_after_error(campaign, exc, _gateway_for(request, db))
+        return _json(answer, status)
     return _json(answer)
 
 
@@ -107,7 +114,11 @@ def card_status(request: Request, token: FromPath[str], db: DB) -> Response:
     state, _, campaign = update_card.read_link(db, settings.secret_key, token)
     if state != "ok":
         return _json({"state": state, "message": _LINK_MESSAGES[state]}, STATUS_CODES[state])
-    return _json(update_card.status(db, campaign, gateway_for=_gateway_for(request, db)))
+    try:
+        return _json(update_card.status(db, campaign, gateway_for=_gateway_for(request, db)))
+    except Exception:  # a busy database: the page keeps asking rather than showing an error
+        log.warning("update-card status for campaign %s failed", campaign["id"], exc_info=True)
+        return _json({"state": "waiting"})
 
 
 @get("/card/{token:str}", sync_to_thread=True, include_in_schema=False)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import re
-from html import unescape
-
 import pytest
 
 from backstop.workspaces.workspaces import add_member
 from tests.conftest import login
-from tests.workspaces.conftest import fast_password_hashing  # noqa: F401 - autouse here too
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashing(fast_password_hashing):
+    return None
 
 
 @pytest.fixture
@@ -31,14 +32,3 @@ def as_marco(client, marco_in_acme):
     """The test client signed in as Marco, a member (not an owner) of Acme."""
     login(client, marco_in_acme)
     return client
-
-
-def text_of(html: str) -> str:
-    """The page as a person reads it: tags dropped, entities decoded, spaces collapsed."""
-    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
-
-
-def field_error(html: str, name: str) -> str | None:
-    match = re.search(rf'<p class="error" id="e-{name}">(.*?)</p>', html, flags=re.S)
-    return unescape(match.group(1)) if match else None

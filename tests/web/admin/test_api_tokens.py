@@ -6,8 +6,8 @@ import re
 
 from backstop.workspaces.tokens import authenticate_token, create_token, list_tokens
 from backstop.workspaces.workspaces import create_workspace
+from tests.builders import field_error, text_of
 from tests.conftest import post_form
-from tests.web.admin.conftest import field_error, text_of
 
 PAGE = "/w/acme/settings/api-tokens"
 

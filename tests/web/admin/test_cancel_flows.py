@@ -11,8 +11,8 @@ import pytest
 from backstop.cancel_flows import flows, templates
 from backstop.cancel_flows.policy import OfferPolicy
 from backstop.workspaces.workspaces import create_workspace
+from tests.builders import text_of
 from tests.conftest import csrf_from, post_form
-from tests.web.admin.conftest import text_of
 
 LIST = "/w/acme/cancel-flows"
 
@@ -253,6 +253,7 @@ def test_export_downloads_json_and_import_makes_a_draft(as_olivia, db, acme):
         ),
         (b'{"format": "other"}', "pause.json: “format” must be “backstop.cancel_flow/1”"),
         (b"", "pause.json: The file is empty"),
+        (b" " * 300_000, "pause.json: The file is larger than 256 KB"),
     ],
 )
 def test_import_names_what_is_wrong(as_olivia, db, acme, content, message):

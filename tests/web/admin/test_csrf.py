@@ -8,8 +8,8 @@ from litestar.testing import TestClient
 
 from backstop.workspaces.login_tokens import issue_login_token
 from backstop.workspaces.workspaces import workspace_for
+from tests.builders import text_of
 from tests.conftest import csrf_from, login
-from tests.web.admin.conftest import text_of
 
 RENAME = "/w/acme/settings/rename"
 

@@ -12,9 +12,9 @@ from backstop import clock
 from backstop.connectors.stripe import StripeUnavailable
 from backstop.stripe_sync import backfill, connection
 from backstop.workspaces.workspaces import create_workspace
-from tests.stripe_sync.test_customers import (
-    open_campaign,
+from tests.builders import (
     put,
+    put_customer_campaign,
     put_customer_with_plan,
     stripe_card,
     stripe_customer,
@@ -22,8 +22,8 @@ from tests.stripe_sync.test_customers import (
     stripe_price,
     stripe_product,
     stripe_subscription,
+    text_of,
 )
-from tests.web.admin.conftest import text_of
 
 DAY = 86400
 
@@ -369,8 +369,8 @@ def test_a_customer_page_says_what_will_appear_when_there_is_nothing_yet(as_oliv
 def test_a_customer_page_lists_their_recovery_campaigns(as_olivia, db, acme):
     put(db, acme.id, stripe_customer("cus_ada", "ada@acme.test", "Ada"))
     assert "No recovery campaigns" in page_text(as_olivia, "/w/acme/customers/cus_ada")
-    open_campaign(db, acme.id, "cus_ada", "in_failed_renewal")
-    open_campaign(db, acme.id, "cus_bob", "in_someone_else")
+    put_customer_campaign(db, acme.id, "cus_ada", "in_failed_renewal")
+    put_customer_campaign(db, acme.id, "cus_bob", "in_someone_else")
     html = as_olivia.get("/w/acme/customers/cus_ada").text
     section = html[html.index('id="campaigns-title"') :]
     assert [r.split()[0] for r in rows_of(section)] == ["in_failed_renewal"]

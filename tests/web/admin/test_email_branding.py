@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from backstop.email.branding import get_branding
+from tests.builders import field_error, text_of
 from tests.conftest import csrf_from
-from tests.web.admin.conftest import field_error, text_of
 
 PAGE = "/w/acme/settings/email-branding"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64

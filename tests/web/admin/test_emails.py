@@ -6,8 +6,8 @@ from backstop.email import providers, sending
 from backstop.email.kinds import KINDS, previewable
 from backstop.email.messages import queue_email
 from backstop.workspaces.workspaces import create_workspace
+from tests.builders import text_of
 from tests.conftest import post_form
-from tests.web.admin.conftest import text_of
 
 
 def queue(db, settings, workspace, kind="dunning_1", to="sam@customer.test", send=True):

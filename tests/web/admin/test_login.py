@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import time_machine
 
+from tests.builders import text_of
 from tests.conftest import csrf_from, login, post_form
-from tests.web.admin.conftest import text_of
 
 
 def sign_in(client, email: str, password: str, next_url: str | None = None):

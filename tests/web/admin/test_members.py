@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from backstop.workspaces.admins import authenticate
 from backstop.workspaces.workspaces import members, workspace_for
+from tests.builders import field_error, text_of
 from tests.conftest import post_form
-from tests.web.admin.conftest import field_error, text_of
 
 PAGE = "/w/acme/settings/members"
 

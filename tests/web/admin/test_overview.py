@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 
+from tests.builders import SEED_TITLES, connect_stripe, put_open_campaign, put_row, text_of
 from tests.conftest import post_form
-from tests.web.admin.conftest import text_of
-from tests.workspaces.test_checklist import SEED_TITLES, connect_stripe, open_campaign, put_row
 
 
 def overview_text(client) -> str:
@@ -89,7 +88,7 @@ def test_it_folds_the_checklist_once_every_step_is_done(as_olivia, db, acme):
     connect_stripe(db, acme.id, "live", 0)
     put_row(db, "send_domains", {"workspace_id": acme.id, "domain": "mail.acme.test", "status": "verified"})
     put_row(db, "cancel_flow_versions", {"workspace_id": acme.id})
-    open_campaign(db, acme.id)
+    put_open_campaign(db, acme.id)
     post_form(as_olivia, "/w/acme/overview", "/w/acme/checklist/embed", {"done": "1"})
     text = overview_text(as_olivia)
     assert "Setup complete" in text

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from backstop.workspaces.workspaces import create_workspace
+from tests.builders import text_of
 from tests.conftest import csrf_from, login
-from tests.web.admin.conftest import text_of
 
 FORMS = [
     ("/login", {"email": "olivia@acme.test", "password": "olivia-owns-the-shop"}),

@@ -9,9 +9,9 @@ from backstop.email.kinds import KINDS
 from backstop.email.messages import queue_email
 from backstop.settings import Settings
 from jobs.email import send_message
+from tests.builders import field_error, text_of
 from tests.conftest import free_port, post_form
 from tests.email.fixtures import SHARED_SENDER, aws_env, dns_server, identities, publish_dkim, ses
-from tests.web.admin.conftest import field_error, text_of
 
 PAGE = "/w/acme/settings/send-domain"
 

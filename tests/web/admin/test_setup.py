@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from backstop.workspaces import admins
+from tests.builders import field_error, text_of
 from tests.conftest import csrf_from, post_form
-from tests.web.admin.conftest import field_error, text_of
 
 GOOD = {
     "email": "olivia@acme.test",

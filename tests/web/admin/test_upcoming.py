@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from backstop.web.admin.upcoming import UPCOMING
-from tests.web.admin.conftest import text_of
+from tests.builders import text_of
 
 # The seed's first-level items, with Retry policy under Recovery and the Email settings group.
 NAV = [

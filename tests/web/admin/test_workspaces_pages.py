@@ -6,8 +6,8 @@ import re
 
 from backstop.lib.crypto import SecretBox
 from backstop.workspaces.workspaces import embed_secret, workspace_for, workspaces_for
+from tests.builders import field_error, text_of
 from tests.conftest import post_form
-from tests.web.admin.conftest import field_error, text_of
 
 
 def test_it_creates_a_workspace_and_opens_its_overview(as_olivia, db, olivia):

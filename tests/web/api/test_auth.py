@@ -7,18 +7,7 @@ import time_machine
 
 from backstop.workspaces.tokens import create_token, revoke_token
 from backstop.workspaces.workspaces import create_workspace
-
-
-def assert_error(response, status: int, type_: str) -> str:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"type", "message"}
-    assert body["error"]["type"] == type_
-    assert body["error"]["message"].strip()
-    assert "Traceback" not in response.text
-    return body["error"]["message"]
+from tests.builders import assert_error
 
 
 def test_it_refuses_a_request_without_a_token(client):

@@ -8,10 +8,10 @@ from backstop.stripe_sync.mirror import apply_object
 from backstop.web.api.pagination import encode_cursor
 from backstop.workspaces.tokens import create_token
 from backstop.workspaces.workspaces import create_workspace
-from tests.stripe_sync.test_customers import (
+from tests.builders import (
     VERSION,
-    open_campaign,
     put,
+    put_customer_campaign,
     put_customer_with_plan,
     stripe_card,
     stripe_customer,
@@ -188,8 +188,8 @@ def test_it_shows_a_pause_in_collection(client, db, acme, acme_auth):
 
 def test_it_lists_the_customers_recent_recovery_campaigns(client, db, acme, acme_auth):
     put(db, acme.id, stripe_customer("cus_ada", "ada@acme.test"))
-    open_campaign(db, acme.id, "cus_ada", "in_failed", status="in_flight")
-    open_campaign(db, acme.id, "cus_bob", "in_other")
+    put_customer_campaign(db, acme.id, "cus_ada", "in_failed", status="in_flight")
+    put_customer_campaign(db, acme.id, "cus_bob", "in_other")
     campaigns = client.get("/api/v1/customers/cus_ada", headers=acme_auth).json()["recent_campaigns"]
     assert len(campaigns) == 1
     assert campaigns[0]["invoice_id"] == "in_failed"

@@ -11,7 +11,7 @@ from litestar.params import FromQuery
 from backstop.web.api.auth import api_auth_middleware
 from backstop.web.api.pagination import paginate, parse_limit
 from backstop.web.deps import DB
-from tests.web.api.test_auth import assert_error
+from tests.builders import assert_error
 
 
 @get("/widgets", sync_to_thread=True, include_in_schema=False)

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import httpx
 import time_machine
 
+from tests.builders import assert_error
 from tests.conftest import VENV_BIN
-from tests.web.api.test_auth import assert_error
 
 # 30 seconds into a minute: the fixed window ends at 09:16:00.
 HALF_PAST = datetime(2026, 3, 2, 9, 15, 30, tzinfo=UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from backstop.email import suppression
 from backstop.email.kinds import KINDS
 from backstop.email.messages import queue_email
-from tests.web.admin.conftest import text_of
+from tests.builders import text_of
 
 
 def link(db, settings, acme, to="sam@customer.test") -> str:

@@ -93,28 +93,33 @@
       return offerRetry("This payment request is closed; there's nothing more to pay here.");
     }
     if (answer.state === "expired" || answer.state === "invalid" || answer.state === "error") {
-      return offerRetry(answer.message || "Something went wrong. Nothing was charged; please try again.");
+      // Only the server's own words may say whether anything was charged: it knows, we don't.
+      return offerRetry(answer.message ||
+        "Something went wrong on our side. Reload this page to see where your payment stands.");
     }
-    return poll(Date.now() + POLL_FOR);
+    return poll(Date.now() + POLL_FOR, answer.state === "checking" ? answer.message : "");
   }
 
-  function poll(deadline) {
-    busy(true, "Waiting for your bank…");
-    say("Your card is saved. Waiting for the payment to go through…");
+  function poll(deadline, checking) {
+    busy(true, checking ? "Checking your payment…" : "Waiting for your bank…");
+    say(checking || "Your card is saved. Waiting for the payment to go through…");
     if (Date.now() > deadline) {
       busy(false);
       button.hidden = true;
-      say("Your new card is saved, but your bank hasn't answered yet. There's nothing more you need to do: " +
+      say(checking
+        ? "We couldn't confirm your payment yet. There's nothing more you need to do now: we'll email you " +
+          "once it's settled, and reloading this page shows where it stands."
+        : "Your new card is saved, but your bank hasn't answered yet. There's nothing more you need to do: " +
           "we'll email you as soon as the payment goes through.", "good");
       return;
     }
     setTimeout(function () {
       request(form.dataset.status, { headers: { Accept: "application/json" }, credentials: "same-origin" })
         .then(function (answer) {
-          if (answer.state === "waiting") return poll(deadline);
+          if (answer.state === "waiting") return poll(deadline, checking);
           settle(answer);
         })
-        .catch(function () { poll(deadline); });
+        .catch(function () { poll(deadline, checking); });
     }, POLL_EVERY);
   }
 

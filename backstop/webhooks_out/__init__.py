@@ -1,0 +1,1 @@
+"""Outbound webhooks: endpoints a workspace registers, the local event log, signed deliveries."""
