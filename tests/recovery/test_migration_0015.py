@@ -39,7 +39,7 @@ def test_an_old_policy_becomes_rules_per_class_and_a_paused_workspace_stays_held
         )
         assert policy.rule("soft").retry_days() == [2, 6] and policy.rule("hard").retry_days() == [5, 10]
         assert {policy.terminal_action(c) for c in ("soft", "hard", "never")} == {"mark_unpaid"}
-        assert policy.max_attempts == 5 and policy.validate() == {}
+        assert policy.max_attempts == 5 and not policy.validate()
         assert (
             RetryPolicy.from_json(
                 db.execute("SELECT policy FROM recovery_settings WHERE workspace_id = 2").fetchone()[0]

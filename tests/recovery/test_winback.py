@@ -212,7 +212,7 @@ def test_a_campaign_lost_with_leave_past_due_gets_a_winback_and_restarts_with_a_
     template = fake_stripe.create_coupon(
         id="COMEBACK20", percent_off=20, duration="repeating", duration_in_months=3
     )
-    assert campaigns.save_winback_settings(db, connected.id, "14", template["id"]) == {}
+    campaigns.save_winback_settings(db, connected.id, "14", template["id"])
     story, lost_at = lose_campaign(db, loop, fake_stripe, connected, "leave_past_due")
     assert fake_stripe.get(story.subscription["id"])["status"] == "past_due"  # left as it was
     [row] = winback.for_workspace(db, connected.id)
