@@ -37,9 +37,10 @@ FIELD = "_csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # Bearer-token API, signed webhooks, health, one-click unsubscribe (RFC 8058 posts come from
 # mail providers, with no page before them) and the hosted cancel flow (it runs in third-party
-# iframes where cookies are blocked; each form carries a token tied to its session): each has
+# iframes where cookies are blocked; each form carries a token tied to its session) and static
+# files (no state to change; a cookie set there would reach the hosted pages): each has
 # its own proof and no cookie session.
-EXCLUDE = re.compile(r"^/(api/|stripe/webhooks|hooks/|healthz|u/|cancel/)")
+EXCLUDE = re.compile(r"^/(api/|stripe/webhooks|hooks/|healthz|u/|cancel/|static/)")
 _ANON = re.compile(r"[A-Za-z0-9_-]{32,64}")
 
 
