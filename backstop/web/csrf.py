@@ -36,11 +36,14 @@ HEADER = "x-csrftoken"
 FIELD = "_csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # Bearer-token API, signed webhooks, health, one-click unsubscribe (RFC 8058 posts come from
-# mail providers, with no page before them) and the hosted customer pages (cancel flow, portal,
+# mail providers, with no page before them), the hosted customer pages (cancel flow, portal,
 # payment wall, update card: they run in third-party iframes where cookies are blocked, so each
-# form carries a token tied to its own session or link): each has its own proof and no cookie
-# session.
-EXCLUDE = re.compile(r"^/(api/|stripe/webhooks|hooks/|healthz|u/|cancel/|portal/|wall/|update-card/|card/)")
+# form carries a token tied to its own session or link) and static files and embed.js (no state
+# to change; a cookie set there would reach the hosted pages): each has its own proof and no
+# cookie session.
+EXCLUDE = re.compile(
+    r"^/(api/|stripe/webhooks|hooks/|healthz|u/|cancel/|portal/|wall/|update-card/|card/|static/|embed\.js)"
+)
 _ANON = re.compile(r"[A-Za-z0-9_-]{32,64}")
 
 

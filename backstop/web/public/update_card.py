@@ -20,6 +20,7 @@ from litestar.response import Template
 from backstop.email.branding import get_branding
 from backstop.recovery import update_card
 from backstop.stripe_sync import connection
+from backstop.web import headers
 from backstop.web.deps import DB
 from backstop.web.public import framing
 from backstop.web.state import app_state
@@ -55,6 +56,7 @@ def page_headers(settings, db=None, workspace_id: int | None = None) -> dict[str
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
         "Cache-Control": "no-store",
+        **headers.hsts(settings),
     }
 
 
