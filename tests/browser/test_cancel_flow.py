@@ -22,7 +22,7 @@ from backstop.settings import Settings
 from backstop.stripe_sync import connection
 from backstop.workspaces.admins import create_admin
 from backstop.workspaces.workspaces import create_workspace
-from tests.browser.test_first_run import CHROMIUM, LAUNCH_ARGS
+from tests.browser.conftest import CHROMIUM, LAUNCH_ARGS
 from tests.cancel_flows.stories import flow_document, publish_flow, sign, subscriber
 from tests.conftest import start_live_server
 

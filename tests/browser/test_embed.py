@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - the browser fixtures are imported from test_update_card
 """embed.js on a founder's app served from another origin, in a real Chromium at 390 px:
 calls queued before the script loads, the portal and the Failed Payment Wall in the modal,
 the card updated inside it, callbacks fired, and messages from anyone else ignored."""
@@ -26,10 +25,9 @@ from backstop.settings import Settings
 from backstop.stripe_sync import connection
 from backstop.workspaces.admins import create_admin
 from backstop.workspaces.workspaces import create_workspace, embed_secret
-from tests.browser.test_update_card import phone, stripe_js  # noqa: F401 - fixtures
+from tests.builders import Loop
 from tests.cancel_flows.stories import mirror_objects
 from tests.conftest import LiveServer, start_live_server
-from tests.recovery.conftest import Loop
 
 SECRET_KEY = "e" * 48
 

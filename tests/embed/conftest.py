@@ -11,7 +11,6 @@ from litestar.testing import TestClient
 
 from tests.recovery.conftest import connected, loop, stripe_settings  # noqa: F401
 from tests.web.admin.conftest import as_marco, as_olivia, marco_in_acme  # noqa: F401
-from tests.workspaces.conftest import fast_password_hashing  # noqa: F401
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ import pytest
 from backstop.embed import origins, snippets
 from backstop.embed.tokens import check
 from backstop.workspaces import checklist
+from tests.builders import text_of
 from tests.cancel_flows.stories import subscriber
 from tests.conftest import post_form
-from tests.web.admin.conftest import text_of
 
 PAGE = "/w/acme/cancel-flows/embed"
 

@@ -8,8 +8,8 @@ import pytest
 from backstop.embed import origins
 from backstop.web.public import framing
 from backstop.workspaces.errors import ValidationError
+from tests.builders import field_error, text_of
 from tests.conftest import post_form
-from tests.web.admin.conftest import field_error, text_of
 
 PAGE = "/w/acme/settings/embed"
 

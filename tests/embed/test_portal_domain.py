@@ -11,10 +11,10 @@ from backstop.embed import portal_domains, tokens
 from backstop.recovery.update_card import card_url
 from backstop.settings import Settings
 from backstop.workspaces.workspaces import create_workspace
+from tests.builders import field_error, text_of
 from tests.cancel_flows.stories import sign, subscriber
 from tests.conftest import free_port, post_form
 from tests.email.fixtures import dns_server  # noqa: F401
-from tests.web.admin.conftest import field_error, text_of
 
 PAGE = "/w/acme/settings/portal-domain"
 INSTANCE = "backstop.example.test"

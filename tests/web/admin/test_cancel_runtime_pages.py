@@ -11,8 +11,8 @@ import pytest
 
 from backstop.cancel_flows import analytics, flows, sessions
 from backstop.stripe_sync import connection
+from tests.builders import text_of
 from tests.cancel_flows.stories import flow_document, publish_flow, subscriber
-from tests.web.admin.conftest import text_of
 
 HIDDEN_RE = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
