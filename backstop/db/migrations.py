@@ -586,3 +586,51 @@ def create_outbound_webhooks(db: Database) -> None:
         CREATE INDEX webhook_attempts_delivery ON webhook_attempts(delivery_id, id);
         """
     )
+
+
+@migrations(name="0015_split_retry_rules_and_hold_sends")
+def split_retry_rules_and_hold_sends(db: Database) -> None:
+    """Three things recovery needs:
+
+    - retry rules per decline class (retries, gaps, end action): a saved policy's one soft
+      schedule, hard-retry count and end action become the soft and hard classes' rules, and the
+      never-retry class keeps no retries with the same end action;
+    - ``email_holds``: a workspace whose customer email is held (recovery paused); its queued mail
+      waits with ``work_state = 'held'`` until the hold is lifted. A workspace paused now is held;
+    - ``winbacks.coupon_id``: the single-use coupon made for the customer, so a second click on
+      "Restart" reuses it.
+    """
+    import json
+
+    for workspace_id, raw in db.execute("SELECT workspace_id, policy FROM recovery_settings").fetchall():
+        data = json.loads(raw) if raw else {}
+        if "rules" in data:
+            continue
+        action = data.get("terminal_action", "cancel")
+        soft = list(data.get("soft_gaps_days") or [3, 5, 7])
+        hard_retries = int(data.get("hard_retries", 1))
+        hard_gap = int(data.get("hard_gap_days", 3))
+        data["rules"] = {
+            "soft": {"retries": len(soft), "gaps_days": soft, "terminal_action": action},
+            "hard": {"retries": hard_retries, "gaps_days": [hard_gap], "terminal_action": action},
+            "never": {"retries": 0, "gaps_days": [], "terminal_action": action},
+        }
+        for old in ("soft_gaps_days", "hard_retries", "hard_gap_days", "terminal_action"):
+            data.pop(old, None)
+        db.execute(
+            "UPDATE recovery_settings SET policy = ? WHERE workspace_id = ?",
+            [json.dumps(data, sort_keys=True), workspace_id],
+        )
+    db.executescript(
+        """
+        CREATE TABLE email_holds (
+            workspace_id INTEGER PRIMARY KEY REFERENCES workspaces(id) ON DELETE CASCADE,
+            reason TEXT NOT NULL,
+            since TEXT NOT NULL
+        );
+        INSERT INTO email_holds (workspace_id, reason, since)
+            SELECT workspace_id, 'Recovery is paused: this email goes out when recovery is resumed.',
+                paused_at FROM recovery_settings WHERE paused_at IS NOT NULL;
+        ALTER TABLE winbacks ADD COLUMN coupon_id TEXT;
+        """
+    )

@@ -23,6 +23,7 @@ class Kind:
     subject: str  # a Jinja expression rendered with the same context
     description: str
     sample: dict[str, Any] = field(default_factory=dict)
+    to_customer: bool = True  # email to an admin (the diagnostic) is never held by a pause
 
 
 _DUNNING_SAMPLE = {
@@ -145,6 +146,7 @@ KINDS: dict[str, Kind] = {
         subject="Backstop send diagnostic for {{ company }}",
         description="A test message to an admin, to check that mail arrives.",
         sample={"transport": "ses", "sender": "billing@mail.example.com"},
+        to_customer=False,
     ),
 }
 

@@ -14,7 +14,7 @@ from sqlite_utils import Database
 
 from backstop import clock
 from backstop.db import all_rows, one, write_transaction
-from backstop.email import suppression
+from backstop.email import holds, suppression
 from backstop.email.branding import get_branding
 from backstop.email.kinds import get_kind
 from backstop.email.policy import flatten_header, suppression_reason, valid_address
@@ -98,6 +98,8 @@ def queue_email(
         unsubscribe,
     )
     status, reason, work_state = "queued", None, "pending"
+    if held := holds.holds(db, workspace_id, kind):
+        reason, work_state = held, "held"
     if not valid_address(address):
         status, reason, work_state = "failed", f"“{address[:80]}” isn't a valid email address.", "failed"
     elif why := suppression_reason(spec.category, suppression.state(db, workspace_id, address)):
@@ -129,7 +131,10 @@ def queue_email(
 
 
 def release_held(db: Database, workspace_id: int) -> list[int]:
-    """Blocked messages of the workspace become due now; returns their ids to enqueue."""
+    """Blocked messages of the workspace become due now; returns their ids to enqueue. Mail a
+    pause holds (``holds``) stays held until the pause is lifted."""
+    if holds.hold_reason(db, workspace_id):
+        return []
     now = clock.iso()
     rows = db.execute(
         "UPDATE email_messages SET status = 'queued', status_reason = NULL, work_state = 'pending', "
@@ -140,10 +145,24 @@ def release_held(db: Database, workspace_id: int) -> list[int]:
     return sorted(r[0] for r in rows)
 
 
+def due_ids(db: Database, workspace_id: int) -> list[int]:
+    """The workspace's messages waiting to be sent now, oldest first."""
+    rows = db.execute(
+        "SELECT id FROM email_messages WHERE workspace_id = ? AND work_state = 'pending' AND due_at <= ? "
+        "ORDER BY id",
+        [workspace_id, clock.iso()],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def held_workspace_ids(db: Database) -> list[int]:
     return [
         r["workspace_id"]
-        for r in all_rows(db, "SELECT DISTINCT workspace_id FROM email_messages WHERE work_state = 'held'")
+        for r in all_rows(
+            db,
+            "SELECT DISTINCT workspace_id FROM email_messages WHERE work_state = 'held' "
+            "AND workspace_id NOT IN (SELECT workspace_id FROM email_holds)",
+        )
     ]
 
 

@@ -21,7 +21,7 @@ from sqlite_utils import Database
 from backstop import clock
 from backstop.connectors.ses import Mailer, MaybeSent, NotSent, OutgoingEmail, Rejected
 from backstop.db import one
-from backstop.email import suppression
+from backstop.email import holds, suppression
 from backstop.email.branding import get_branding
 from backstop.email.messages import TABLE
 from backstop.email.policy import DomainState, choose_sender, flatten_header, suppression_reason
@@ -98,6 +98,10 @@ def _send_claimed(db: Database, settings: Settings, message_id: int, mailer: Mai
         _finish(db, message_id, "failed", reason, "failed")
         log.warning("message %s was interrupted mid-send; not sending it again", message_id)
         return "failed"
+    if held := holds.holds(db, row["workspace_id"], row["kind"]):
+        # Queued before the pause: it waits with the rest and goes out when the pause is lifted.
+        _finish(db, message_id, "queued", held, "held")
+        return "held"
     why = suppression_reason(row["category"], suppression.state(db, row["workspace_id"], row["to_email"]))
     if why:
         _finish(db, message_id, "suppressed", why, "done")

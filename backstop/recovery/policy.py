@@ -3,15 +3,17 @@
 Nothing here does I/O, so every rule is tested on its own. The numbers come from card-network
 rules and Stripe's guidance (see docs/recovery.md): soft declines are worth retrying later; hard
 declines get one polite retry and then wait for a new card; some codes must never be retried on
-the same card. Backstop's own cap (6 attempts per invoice in 30 days, counting Stripe's) stays
-well inside Visa's and Mastercard's excessive-retry limits.
+the same card. Each class has its own rule (retries, gaps, end action) that a workspace can
+change, inside ceilings no setting can pass: the card networks' retry limits, stated in words.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from backstop.lib.forms import FieldErrors
 
@@ -114,57 +116,248 @@ def customer_message(decline_code: str | None) -> str:
     return CUSTOMER_MESSAGES.get(decline_code or "", "Your bank declined the charge.")
 
 
+# -- card-network ceilings ----------------------------------------------------------------------
+# Hard limits no setting can pass; each comes with the sentence the Retry policy page shows.
+ATTEMPT_CEILING = 15  # attempts per invoice in 30 days, Stripe's included
+WINDOW_CEILING = 30  # days
+MIN_GAP_DAYS = 1
+CEILING_WORDS = {
+    "attempts": (
+        "Visa allows at most 15 retries of a declined card in 30 days under its older rule (20 since "
+        "May 2025), and Mastercard charges excessive-retry fees past 35 declines of one amount in 30 "
+        "days; Backstop stops at 15 attempts per invoice in 30 days, Stripe's own included, to stay "
+        "under both."
+    ),
+    "never": (
+        "Visa forbids any new attempt on a card whose issuer will never approve it (lost, stolen, "
+        "closed account, pick up card), and Mastercard forbids retrying after the advice “do not try "
+        "again” or “stop recurring payments”: these declines wait for a new card."
+    ),
+    "gap": (
+        "Mastercard charges fees for more than 10 declines of one card in a day, so retries are at "
+        "least a day apart."
+    ),
+    "window": "Visa and Mastercard count retries over 30 days, so the retry window is at most 30 days.",
+}
+CLASS_LABELS = {SOFT: "Soft declines", HARD: "Hard declines", NEVER: "Never-retry declines"}
+
+
+@dataclass(frozen=True)
+class ClassRule:
+    """What Backstop does for one decline class: how many retries, how far apart, and what
+    happens to the subscription when the campaign ends without a payment."""
+
+    retries: int
+    gaps_days: tuple[int, ...]  # one gap per retry, each from the previous attempt; the last repeats
+    terminal_action: str = "cancel"
+
+    def gap(self, n: int) -> int:
+        """Days before retry number ``n + 1`` (counted from the attempt before it)."""
+        return self.gaps_days[min(n, len(self.gaps_days) - 1)]
+
+    def retry_days(self) -> list[int]:
+        """The days after the first failure on which the retries fall."""
+        days, elapsed = [], 0
+        for n in range(self.retries):
+            elapsed += self.gap(n)
+            days.append(elapsed)
+        return days
+
+
+DEFAULT_RULES: dict[str, ClassRule] = {
+    SOFT: ClassRule(3, (3, 5, 7)),
+    HARD: ClassRule(1, (3,)),
+    NEVER: ClassRule(0, ()),
+}
+
+
+def _rules_default() -> dict[str, ClassRule]:
+    return dict(DEFAULT_RULES)
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
-    soft_gaps_days: tuple[int, ...] = (3, 5, 7)  # each gap counted from the previous attempt
-    hard_retries: int = 1
-    hard_gap_days: int = 3
-    max_attempts: int = 6  # per invoice in 30 days, Stripe's own attempts included
+    rules: dict[str, ClassRule] = field(default_factory=_rules_default)
+    max_attempts: int = 6  # per invoice in the window, Stripe's own attempts included
     window_days: int = 30
     retry_on_new_card: bool = True
     let_stripe_retry: bool = False  # then Backstop only emails
-    terminal_action: str = "cancel"
     dunning_days: tuple[int, ...] = (0, 3, 7, 14)  # after the first failure
     final_grace_days: int = 7  # after the last email or retry, the campaign is lost
 
+    def rule(self, decline_class: str) -> ClassRule:
+        return self.rules.get(decline_class) or DEFAULT_RULES.get(decline_class) or DEFAULT_RULES[SOFT]
+
+    def terminal_action(self, decline_class: str) -> str:
+        return self.rule(decline_class).terminal_action
+
+    def with_rule(self, decline_class: str, **changes: Any) -> RetryPolicy:
+        """This policy with one class's rule changed."""
+        rules = dict(self.rules)
+        rules[decline_class] = replace(self.rule(decline_class), **changes)
+        return replace(self, rules=rules)
+
     def validate(self) -> FieldErrors:
         """What is wrong with these settings, by the form field that sets each (empty if nothing)."""
-        problems = FieldErrors()
-        if not 1 <= len(self.soft_gaps_days) <= 5 or any(not 1 <= g <= 14 for g in self.soft_gaps_days):
-            problems.add("soft_gaps_days", "Soft-decline gaps: give 1 to 5 gaps of 1–14 days each.")
-        if not 0 <= self.hard_retries <= 2 or not 1 <= self.hard_gap_days <= 14:
-            problems.add("hard_retries", "Hard declines: 0–2 polite retries, 1–14 days apart.")
-        if not 1 <= self.max_attempts <= 8:
-            problems.add(
-                "max_attempts", "Attempt cap: 1 to 8 attempts per invoice (card networks fine more)."
-            )
-        if self.terminal_action not in TERMINAL_ACTIONS:
-            problems.add(
-                "terminal_action", "Pick what happens at the end: cancel, mark unpaid or leave past due."
-            )
+        errors: dict[str, str] = {}
+        if not 1 <= self.max_attempts <= ATTEMPT_CEILING:
+            errors["max_attempts"] = f"Attempt cap: 1 to {ATTEMPT_CEILING}. " + CEILING_WORDS["attempts"]
+        if not 1 <= self.window_days <= WINDOW_CEILING:
+            errors["window_days"] = f"Retry window: 1 to {WINDOW_CEILING} days. " + CEILING_WORDS["window"]
+        for cls in CLASSES:
+            errors.update(self._rule_errors(cls, self.rule(cls)))
         days = list(self.dunning_days)
         if len(days) != 4 or days != sorted(days) or len(set(days)) != 4 or days[0] < 0 or days[-1] > 30:
-            problems.add("dunning_days", "Dunning: four emails on increasing days between day 0 and day 30.")
+            errors["dunning_days"] = "Dunning: four emails on increasing days between day 0 and day 30."
         if not 1 <= self.final_grace_days <= 30:
-            problems.add("final_grace_days", "Final grace: 1 to 30 days after the last step.")
-        return problems
+            errors["final_grace_days"] = "Final grace: 1 to 30 days after the last step."
+        return FieldErrors(errors)
+
+    def _rule_errors(self, cls: str, rule: ClassRule) -> dict[str, str]:
+        label = CLASS_LABELS[cls]
+        if rule.terminal_action not in TERMINAL_ACTIONS:
+            return {f"{cls}_terminal_action": f"{label}: pick cancel, mark unpaid or leave past due."}
+        if cls == NEVER and rule.retries:
+            return {f"{cls}_retries": f"{label} can't be retried. " + CEILING_WORDS["never"]}
+        most = max(0, min(self.max_attempts, ATTEMPT_CEILING) - 1)
+        if rule.retries < 0 or rule.retries > ATTEMPT_CEILING - 1:
+            return {
+                f"{cls}_retries": f"{label}: 0 to {ATTEMPT_CEILING - 1} retries. " + CEILING_WORDS["attempts"]
+            }
+        if rule.retries > most:
+            return {
+                f"{cls}_retries": (
+                    f"{label}: at most {most} retr{'y' if most == 1 else 'ies'} with an attempt cap of "
+                    f"{self.max_attempts}: the first failed charge counts as an attempt too."
+                )
+            }
+        if rule.retries and not rule.gaps_days:
+            return {f"{cls}_gaps_days": f"{label}: give the days between retries, such as 3, 5, 7."}
+        if len(rule.gaps_days) > max(rule.retries, 1) and cls != NEVER:
+            return {
+                f"{cls}_gaps_days": (
+                    f"{label}: {len(rule.gaps_days)} gaps for {rule.retries} retr"
+                    f"{'y' if rule.retries == 1 else 'ies'}; give at most one gap per retry."
+                )
+            }
+        if any(g < MIN_GAP_DAYS for g in rule.gaps_days):
+            return {f"{cls}_gaps_days": f"{label}: each gap is at least 1 day. " + CEILING_WORDS["gap"]}
+        last = (rule.retry_days() or [0])[-1]
+        if last > self.window_days:
+            return {
+                f"{cls}_gaps_days": (
+                    f"{label}: the last retry would fall on day {last}, after the {self.window_days}-day "
+                    "window; shorten the gaps or retry less."
+                )
+            }
+        return {}
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        data = asdict(self)
+        return json.dumps(data, sort_keys=True)
 
     @classmethod
     def from_json(cls, raw: str | None) -> RetryPolicy:
         if not raw:
             return cls()
         data = json.loads(raw)
-        known = {f for f in cls.__dataclass_fields__}
-        data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known}
-        return replace(cls(), **data)
+        known = {f for f in cls.__dataclass_fields__} - {"rules"}
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known}
+        rules = _rules_default()
+        for name, rule in (data.get("rules") or {}).items():
+            if name in CLASSES and isinstance(rule, dict):
+                rules[name] = ClassRule(
+                    int(rule.get("retries", 0)),
+                    tuple(int(g) for g in rule.get("gaps_days") or ()),
+                    rule.get("terminal_action", "cancel"),
+                )
+        return replace(cls(), rules=rules, **values)
 
     def retries_planned(self, decline_class: str) -> int:
         if self.let_stripe_retry or decline_class == NEVER:
             return 0
-        return len(self.soft_gaps_days) if decline_class == SOFT else self.hard_retries
+        return self.rule(decline_class).retries
+
+
+# -- reading the settings forms ------------------------------------------------------------------
+
+
+def _whole(form: Mapping[str, Any], name: str, errors: FieldErrors, label: str) -> int:
+    try:
+        return int(str(form.get(name) or "").strip())
+    except ValueError:
+        errors.add(name, f"{label}: enter a whole number.")
+        return -1
+
+
+def _days_list(form: Mapping[str, Any], name: str, errors: FieldErrors, label: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in str(form.get(name) or "").replace(",", " ").split())
+    except ValueError:
+        errors.add(name, f"{label}: whole numbers of days separated by commas, such as 3, 5, 7.")
+        return ()
+
+
+def parse_retry_policy(current: RetryPolicy, form: Mapping[str, Any]) -> RetryPolicy:
+    """The Retry policy form (a rule per decline class, then the limits for every class) on top
+    of ``current``; raises ``FieldErrors`` with one sentence per field, including a rule past a
+    card-network ceiling and why."""
+    errors = FieldErrors()
+    rules = {}
+    for cls in CLASSES:
+        label = CLASS_LABELS[cls]
+        if cls == NEVER:  # never-retry declines have no retry fields; a posted count is still judged
+            retries = (
+                _whole(form, "never_retries", errors, f"{label}, retries") if form.get("never_retries") else 0
+            )
+            gaps: tuple[int, ...] = ()
+        else:
+            retries = _whole(form, f"{cls}_retries", errors, f"{label}, retries")
+            gaps = _days_list(form, f"{cls}_gaps_days", errors, f"{label}, days between retries")
+        rules[cls] = ClassRule(retries, gaps, str(form.get(f"{cls}_terminal_action") or ""))
+    policy = replace(
+        current,
+        rules=rules,
+        max_attempts=_whole(form, "max_attempts", errors, "Attempt cap"),
+        window_days=_whole(form, "window_days", errors, "Retry window"),
+        retry_on_new_card=form.get("retry_on_new_card") == "1",
+        let_stripe_retry=form.get("let_stripe_retry") == "1",
+        final_grace_days=_whole(form, "final_grace_days", errors, "Final grace"),
+    )
+    errors.raise_if_any()  # the rules can't be judged on numbers that didn't parse
+    policy.validate().raise_if_any()
+    return policy
+
+
+def parse_dunning_days(
+    current: RetryPolicy, form: Mapping[str, Any], steps: tuple[int, ...] = (1, 2, 3, 4)
+) -> RetryPolicy:
+    """The day of each dunning email (fields ``day_<n>``) on top of ``current``; raises
+    ``FieldErrors`` (an order problem is reported on ``days``)."""
+    errors = FieldErrors()
+    days = tuple(_whole(form, f"day_{step}", errors, f"Email {step}") for step in steps)
+    errors.raise_if_any()
+    policy = replace(current, dunning_days=days)
+    if "dunning_days" in (problems := policy.validate()):
+        raise FieldErrors({"days": problems["dunning_days"]})
+    return policy
+
+
+def policy_form(policy: RetryPolicy) -> dict[str, Any]:
+    """A policy as the form's values."""
+    values: dict[str, Any] = {
+        "max_attempts": policy.max_attempts,
+        "window_days": policy.window_days,
+        "retry_on_new_card": policy.retry_on_new_card,
+        "let_stripe_retry": policy.let_stripe_retry,
+        "final_grace_days": policy.final_grace_days,
+    }
+    for cls in CLASSES:
+        rule = policy.rule(cls)
+        values[f"{cls}_retries"] = rule.retries
+        values[f"{cls}_gaps_days"] = ", ".join(str(g) for g in rule.gaps_days)
+        values[f"{cls}_terminal_action"] = rule.terminal_action
+    return values
 
 
 @dataclass(frozen=True)
@@ -186,7 +379,7 @@ def next_retry_at(policy: RetryPolicy, state: RetryState) -> datetime | None:
     """When to retry next on the schedule, or None when the schedule is done for this card."""
     if state.our_attempts >= policy.retries_planned(state.decline_class):
         return None
-    gap = policy.soft_gaps_days[state.our_attempts] if state.decline_class == SOFT else policy.hard_gap_days
+    gap = policy.rule(state.decline_class).gap(state.our_attempts)
     due = state.last_attempt_at + timedelta(days=gap)
     if due > state.first_failed_at + timedelta(days=policy.window_days):
         return None
@@ -219,95 +412,52 @@ def terminal_at(
     return last + timedelta(days=policy.final_grace_days)
 
 
+def _retry_words(rule: ClassRule) -> str:
+    if not rule.retries:
+        return "No retries: wait for a new card"
+    days = ", ".join(str(d) for d in rule.retry_days())
+    count = f"{rule.retries} retr{'y' if rule.retries == 1 else 'ies'}"
+    return f"{count}, on day{'s' if rule.retries != 1 else ''} {days} after the first failure"
+
+
+# What Stripe's own Smart Retries would do for each class, in the words the page shows.
+STRIPE_WOULD = {
+    SOFT: "Retried up to 8 times within 2 weeks (Stripe's recommended setting), at times its model picks.",
+    HARD: (
+        "Retried on the same schedule as soft declines, except codes Stripe treats as hard declines "
+        "(such as incorrect_number or authentication_required): those are not retried at all."
+    ),
+    NEVER: (
+        "Not retried for lost, stolen or pick-up cards and revoked authorizations; other codes here "
+        "(restricted_card, fraudulent) would still be retried on the same card."
+    ),
+}
+
+
 def policy_table(policy: RetryPolicy) -> list[dict]:
     """The policy as rows a founder can read: one per decline class."""
-    soft_days, elapsed = [], 0
-    for gap in policy.soft_gaps_days:
-        elapsed += gap
-        soft_days.append(elapsed)
-    if policy.let_stripe_retry:
-        retry_text = "Stripe's own Smart Retries (Backstop only emails)"
-        soft = hard = never = retry_text
-    else:
-        soft = "Retry on days " + ", ".join(str(d) for d in soft_days) + " after the first failure"
-        hard = (
-            (
-                f"{policy.hard_retries} polite retr{'y' if policy.hard_retries == 1 else 'ies'} after "
-                f"{policy.hard_gap_days} days, then wait for a new card"
-            )
-            if policy.hard_retries
-            else "Wait for a new card"
+    examples = {
+        SOFT: "insufficient_funds, generic_decline, do_not_honor, processing_error, try_again_later",
+        HARD: "expired_card, incorrect_number, incorrect_cvc, card_not_supported, authentication_required",
+        NEVER: "lost_card, stolen_card, pickup_card, restricted_card, revocation_of_authorization, fraudulent",
+    }
+    rows = []
+    for cls in CLASSES:
+        rule = policy.rule(cls)
+        if policy.let_stripe_retry:
+            retries = "Stripe's own Smart Retries (Backstop only emails)"
+        else:
+            retries = _retry_words(rule)
+            if cls == HARD and rule.retries:
+                retries += ", then wait for a new card"
+        rows.append(
+            {
+                "class": cls,
+                "label": CLASS_LABELS[cls],
+                "examples": examples[cls],
+                "retries": retries,
+                "end": TERMINAL_ACTIONS.get(rule.terminal_action, rule.terminal_action),
+                "stripe": STRIPE_WOULD[cls],
+            }
         )
-        never = "Never retry this card; wait for a new one"
-    return [
-        {
-            "class": SOFT,
-            "label": "Soft declines",
-            "examples": "insufficient_funds, generic_decline, do_not_honor, processing_error, try_again_later",
-            "retries": soft,
-        },
-        {
-            "class": HARD,
-            "label": "Hard declines",
-            "examples": "expired_card, incorrect_number, incorrect_cvc, card_not_supported, authentication_required",
-            "retries": hard,
-        },
-        {
-            "class": NEVER,
-            "label": "Never retry",
-            "examples": "lost_card, stolen_card, pickup_card, restricted_card, revocation_of_authorization, fraudulent",
-            "retries": never,
-        },
-    ]
-
-
-# -- reading the settings forms ------------------------------------------------------------------
-
-
-def _whole(form: dict, name: str, errors: FieldErrors, label: str) -> int:
-    try:
-        return int((form.get(name) or "").strip())
-    except ValueError:
-        errors.add(name, f"{label}: enter a whole number.")
-        return -1
-
-
-def _days_list(form: dict, name: str, errors: FieldErrors, label: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(p) for p in (form.get(name) or "").replace(",", " ").split())
-    except ValueError:
-        errors.add(name, f"{label}: whole numbers of days separated by commas, such as 3, 5, 7.")
-        return ()
-
-
-def parse_retry_policy(current: RetryPolicy, form: dict) -> RetryPolicy:
-    """The Retry policy form on top of ``current``; raises ``FieldErrors``."""
-    errors = FieldErrors()
-    policy = replace(
-        current,
-        soft_gaps_days=_days_list(form, "soft_gaps_days", errors, "Soft-decline gaps"),
-        hard_retries=_whole(form, "hard_retries", errors, "Polite retries"),
-        hard_gap_days=_whole(form, "hard_gap_days", errors, "Days before the polite retry"),
-        max_attempts=_whole(form, "max_attempts", errors, "Attempt cap"),
-        retry_on_new_card=form.get("retry_on_new_card") == "1",
-        let_stripe_retry=form.get("let_stripe_retry") == "1",
-        terminal_action=form.get("terminal_action", ""),
-        final_grace_days=_whole(form, "final_grace_days", errors, "Final grace"),
-    )
-    errors.raise_if_any()
-    policy.validate().raise_if_any()
-    return policy
-
-
-def parse_dunning_days(
-    current: RetryPolicy, form: dict, steps: tuple[int, ...] = (1, 2, 3, 4)
-) -> RetryPolicy:
-    """The day of each dunning email (fields ``day_<n>``) on top of ``current``; raises
-    ``FieldErrors`` (an order problem is reported on ``days``)."""
-    errors = FieldErrors()
-    days = tuple(_whole(form, f"day_{step}", errors, f"Email {step}") for step in steps)
-    errors.raise_if_any()
-    policy = replace(current, dunning_days=days)
-    if "dunning_days" in (problems := policy.validate()):
-        raise FieldErrors({"days": problems["dunning_days"]})
-    return policy
+    return rows

@@ -250,17 +250,47 @@ def describe_event(row: dict) -> dict:
     return {**row, "detail": d, "text": text, "tone": tone, "message_id": message_id}
 
 
+# A step is overdue once it has waited past the once-a-minute pass that should have run it.
+OVERDUE_AFTER = timedelta(minutes=2)
+
+
 def remaining_steps(db: Database, campaign: Campaign) -> list[dict]:
+    """The campaign's steps still to run, oldest first; each says whether it is ``overdue`` (its
+    time has passed and it hasn't run) and, if so, why, in words."""
     rows = all_rows(
         db,
-        "SELECT id, kind, seq, trigger, due_at, attempts, last_error FROM recovery_steps "
-        "WHERE campaign_id = ? AND workspace_id = ? "
+        "SELECT id, kind, seq, trigger, due_at, attempts, last_error, work_state, claimed_until "
+        "FROM recovery_steps WHERE campaign_id = ? AND workspace_id = ? "
         "AND status = 'scheduled' ORDER BY due_at, id",
         [campaign.id, campaign.workspace_id],
     )
+    now = clock.now()
+    paused = one(
+        db,
+        "SELECT paused_at FROM recovery_settings WHERE workspace_id = ? AND paused_at IS NOT NULL",
+        [campaign.workspace_id],
+    )
     for row in rows:
         row["label"] = step_label(row)
+        row["overdue"] = clock.parse(row["due_at"]) < now - OVERDUE_AFTER
+        row["overdue_reason"] = _overdue_reason(row, now, bool(paused)) if row["overdue"] else None
     return rows
+
+
+def _overdue_reason(step: dict, now, paused: bool) -> str:
+    if paused:
+        return "Recovery is paused: it runs when you resume, in the order it came due."
+    if step["work_state"] == "working" and step["claimed_until"]:
+        if clock.parse(step["claimed_until"]) > now:
+            return "Running now."
+        return "Its run was interrupted (the server stopped mid-step); it is picked up again within a minute."
+    if step["last_error"]:
+        times = "time" if step["attempts"] == 1 else "times"
+        return f"Failed {step['attempts']} {times}: {step['last_error']}. Backstop tries again on its own."
+    return (
+        "Waiting for the background jobs, which run due steps every minute. If it stays overdue, "
+        "check that the Backstop server is running."
+    )
 
 
 def latest_dunning_seq(db: Database, campaign: Campaign) -> int | None:

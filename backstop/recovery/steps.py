@@ -23,7 +23,7 @@ from backstop.connectors.stripe import (
 )
 from backstop.db import all_rows, one, write_transaction
 from backstop.lib import workrows
-from backstop.recovery import campaigns, dunning_copy, links
+from backstop.recovery import campaigns, dunning_copy, links, winback
 from backstop.recovery import policy as rules
 from backstop.recovery.model import Campaign
 from backstop.settings import Settings
@@ -257,7 +257,7 @@ def dunning_context(db: Database, campaign: Campaign, settings: Settings, seq: i
 
 def _terminal(db, step, campaign, settings, gateway_for) -> str:
     policy = campaigns.get_policy(db, campaign.workspace_id)
-    action = policy.terminal_action
+    action = policy.terminal_action(campaign.decline_class)
     gateway = gateway_for(campaign.workspace_id)
     try:
         if action == "cancel" and campaign.subscription_id:
@@ -277,6 +277,7 @@ def _terminal(db, step, campaign, settings, gateway_for) -> str:
     with write_transaction(db):
         _finish(db, step["id"], "done", action)
         campaigns.close(db, campaign.id, "lost", rules.TERMINAL_ACTIONS[action], action=action)
+        winback.schedule_after_loss(db, campaign)  # whatever the action, the subscription isn't paid
     return "lost"
 
 

@@ -21,6 +21,7 @@ from backstop.connectors.stripe import StripeCardDeclined, StripeFailure, Stripe
 from backstop.db import all_rows, one, write_transaction
 from backstop.lib import workrows
 from backstop.recovery.campaigns import plan_for_price
+from backstop.recovery.model import Campaign
 from backstop.settings import Settings
 from backstop.stripe_sync import lookups
 from backstop.stripe_sync.events import EventContext, on
@@ -87,24 +88,60 @@ def settings_for(db: Database, workspace_id: int) -> tuple[int, str | None]:
 
 
 def schedule(db: Database, workspace_id: int, subscription: dict) -> int | None:
-    """Plan the win-back of an ended subscription (once). Returns the row id, or None."""
+    """Plan the win-back of a canceled subscription (once). Returns the row id, or None."""
     if subscription.get("status") != "canceled":
         return None
-    customer_id = ref_id(subscription.get("customer"))
     items = ((subscription.get("items") or {}).get("data")) or []
     price = (items[0].get("price") if items else None) or {}
-    price_id = ref_id(price)
-    if not customer_id or not price_id:
-        return None
     ended = subscription.get("ended_at") or subscription.get("canceled_at")
-    ended_at = datetime.fromtimestamp(ended, UTC) if ended else clock.now()
-    days, _ = settings_for(db, workspace_id)
-    customer = lookups.customer_contact(db, workspace_id, customer_id)
     lost = one(
         db,
         "SELECT id FROM campaigns WHERE workspace_id = ? AND subscription_id = ? AND status = 'lost'",
         [workspace_id, subscription["id"]],
     )
+    return _plan(
+        db,
+        workspace_id,
+        subscription["id"],
+        ref_id(subscription.get("customer")),
+        price if isinstance(price, dict) else {"id": ref_id(price)},
+        datetime.fromtimestamp(ended, UTC) if ended else clock.now(),
+        "lost" if lost else "canceled",
+    )
+
+
+def schedule_after_loss(db: Database, campaign: Campaign) -> int | None:
+    """Plan the win-back of the subscription a lost campaign leaves unpaid (canceled, unpaid or
+    left past due): its clock starts now, at the end of the campaign. Once per subscription: the
+    ``customer.subscription.deleted`` that a cancel brings finds the row already there."""
+    sub = lookups.get_subscription(db, campaign.workspace_id, campaign.subscription_id)
+    if sub is None:
+        return None
+    return _plan(
+        db,
+        campaign.workspace_id,
+        sub["id"],
+        sub["customer_id"] or campaign.customer_id,
+        {"id": sub["price_id"]},
+        clock.now(),
+        "lost",
+    )
+
+
+def _plan(
+    db: Database,
+    workspace_id: int,
+    subscription_id: str,
+    customer_id: str | None,
+    price: dict,
+    ended_at: datetime,
+    reason: str,
+) -> int | None:
+    price_id = price.get("id")
+    if not customer_id or not price_id:
+        return None
+    days, _ = settings_for(db, workspace_id)
+    customer = lookups.customer_contact(db, workspace_id, customer_id)
     plan = plan_for_price(db, workspace_id, price_id)
     cur = db.execute(
         "INSERT OR IGNORE INTO winbacks (workspace_id, subscription_id, customer_id, customer_email, "
@@ -112,19 +149,16 @@ def schedule(db: Database, workspace_id: int, subscription: dict) -> int | None:
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             workspace_id,
-            subscription["id"],
+            subscription_id,
             customer_id,
             (customer or {}).get("email"),
             (customer or {}).get("name"),
             price_id,
-            plan.get("name")
-            or (lookups.plan_name_of(None, price.get("nickname")) if isinstance(price, dict) else None),
-            plan.get("unit_amount")
-            if plan
-            else (price.get("unit_amount") if isinstance(price, dict) else None),
-            plan.get("currency") or (price.get("currency") if isinstance(price, dict) else None),
+            plan.get("name") or lookups.plan_name_of(None, price.get("nickname")),
+            plan.get("unit_amount") if plan else price.get("unit_amount"),
+            plan.get("currency") or price.get("currency"),
             clock.iso(ended_at),
-            "lost" if lost else "canceled",
+            reason,
             clock.iso(),
             clock.iso(ended_at + timedelta(days=days)),
         ],
@@ -143,8 +177,9 @@ def subscription_ended(ctx: EventContext) -> None:
 def due_ids(db: Database, limit: int = 200) -> list[int]:
     now = clock.iso()
     rows = db.execute(
-        "SELECT id FROM winbacks WHERE (work_state = 'pending' AND due_at <= ?) "
-        "OR (work_state = 'working' AND claimed_until < ?) ORDER BY due_at, id LIMIT ?",
+        "SELECT w.id FROM winbacks w LEFT JOIN recovery_settings r ON r.workspace_id = w.workspace_id "
+        "WHERE ((w.work_state = 'pending' AND w.due_at <= ?) OR (w.work_state = 'working' AND w.claimed_until < ?)) "
+        "AND r.paused_at IS NULL ORDER BY w.due_at, w.id LIMIT ?",
         [now, now, limit],
     ).fetchall()
     return [r[0] for r in rows]
@@ -160,6 +195,14 @@ def _finish(db: Database, row_id: int, status: str, outcome: str, message_id: in
 
 
 def send(db: Database, row_id: int, settings: Settings) -> str | None:
+    """Queue the win-back email of a due row (once); None when it isn't due or recovery is paused."""
+    paused = db.execute(
+        "SELECT r.paused_at FROM winbacks w JOIN recovery_settings r ON r.workspace_id = w.workspace_id "
+        "WHERE w.id = ?",
+        [row_id],
+    ).fetchone()
+    if paused and paused[0]:
+        return None
     if not workrows.claim(db, TABLE, row_id):
         return None
     try:
@@ -180,8 +223,13 @@ def _send_claimed(db: Database, row_id: int, settings: Settings) -> str:
         if not row["customer_email"]:
             _finish(db, row_id, "skipped", "no email address")
             return "skipped"
-        again = lookups.has_live_subscription(db, row["workspace_id"], row["customer_id"])
-        if again:
+        # Paying again: another subscription, or this one paid after all (a subscription left past
+        # due or unpaid by a lost campaign is still there, but not being paid).
+        own = lookups.get_subscription(db, row["workspace_id"], row["subscription_id"])
+        again = lookups.has_live_subscription(
+            db, row["workspace_id"], row["customer_id"], except_subscription=row["subscription_id"]
+        )
+        if again or (own and own["status"] in ("active", "trialing")):
             _finish(db, row_id, "skipped", "subscribed again")
             return "skipped"
         _, coupon = settings_for(db, row["workspace_id"])
@@ -232,13 +280,17 @@ class RestartFailed(Exception):
 
 
 def restart(db: Database, row: dict, gateway_for: Callable[[int], StripeGateway]) -> str:
-    """Create the new subscription (idempotently) and record the win-back; returns its id."""
+    """Create the new subscription (idempotently) and record the win-back; returns its id.
+
+    With a win-back coupon set, the customer gets their own single-use copy of it
+    (``max_redemptions: 1``), made once under an idempotency key and remembered on the row, so
+    a second click or a double submit reuses it instead of making another."""
     if row["status"] == "restarted":
         return row["new_subscription_id"]
     card = card_on_file(db, row)
     if card is None:
         raise RestartFailed("no_card", "There's no card on file to restart with.")
-    _, coupon = settings_for(db, row["workspace_id"])
+    gateway = gateway_for(row["workspace_id"])
     params: dict = {
         "customer": row["customer_id"],
         "items": [{"price": row["price_id"]}],
@@ -249,12 +301,11 @@ def restart(db: Database, row: dict, gateway_for: Callable[[int], StripeGateway]
             "backstop_previous_subscription": row["subscription_id"],
         },
     }
-    if coupon:
-        params["discounts"] = [{"coupon": coupon}]
     try:
-        sub = gateway_for(row["workspace_id"]).post(
-            "/v1/subscriptions", params, idempotency_key=f"backstop-winback-{row['id']}"
-        )
+        coupon = _customer_coupon(db, row, gateway)
+        if coupon:
+            params["discounts"] = [{"coupon": coupon}]
+        sub = gateway.post("/v1/subscriptions", params, idempotency_key=f"backstop-winback-{row['id']}")
     except StripeCardDeclined as exc:
         raise RestartFailed("declined", exc.message) from None
     except StripeInvalidRequest as exc:
@@ -269,7 +320,57 @@ def restart(db: Database, row: dict, gateway_for: Callable[[int], StripeGateway]
         )
         if cur.rowcount == 1:
             _record_webhook_event(db, row, "winback.recorded", subscription_id=sub["id"], coupon=coupon)
+    _end_previous(db, row, gateway)
     return sub["id"]
+
+
+def _customer_coupon(db: Database, row: dict, gateway: StripeGateway) -> str | None:
+    """The customer's own single-use copy of the workspace's win-back coupon, or None."""
+    if row.get("coupon_id"):
+        return row["coupon_id"]
+    _, template_id = settings_for(db, row["workspace_id"])
+    if not template_id:
+        return None
+    template = gateway.get(f"/v1/coupons/{template_id}")
+    params: dict = {
+        "duration": template.get("duration") or "once",
+        "max_redemptions": 1,
+        "name": (template.get("name") or "Win-back")[:40],
+        "metadata": {
+            "backstop_winback": str(row["id"]),
+            "backstop_customer": row["customer_id"],
+            "backstop_template": template_id,
+        },
+    }
+    if template.get("percent_off"):
+        params["percent_off"] = template["percent_off"]
+    else:
+        params["amount_off"] = template.get("amount_off")
+        params["currency"] = template.get("currency")
+    if params["duration"] == "repeating":
+        params["duration_in_months"] = template.get("duration_in_months")
+    coupon = gateway.post("/v1/coupons", params, idempotency_key=f"backstop-winback-{row['id']}-coupon")
+    with write_transaction(db):
+        db.execute(
+            "UPDATE winbacks SET coupon_id = COALESCE(coupon_id, ?) WHERE id = ?", [coupon["id"], row["id"]]
+        )
+    return coupon["id"]
+
+
+def _end_previous(db: Database, row: dict, gateway: StripeGateway) -> None:
+    """A subscription a lost campaign left past due or unpaid ends when its customer restarts, so
+    they pay for one subscription, not two."""
+    previous = lookups.get_subscription(db, row["workspace_id"], row["subscription_id"])
+    if previous is None or previous["status"] not in ("past_due", "unpaid", "incomplete"):
+        return
+    try:
+        gateway.request(
+            "delete",
+            f"/v1/subscriptions/{row['subscription_id']}",
+            idempotency_key=f"backstop-winback-{row['id']}-end-previous",
+        )
+    except StripeFailure as exc:
+        log.info("win-back %s: previous subscription not canceled: %s", row["id"], exc.message)
 
 
 def _record_webhook_event(db: Database, row: dict, event_type: str, **extra) -> None:

@@ -134,15 +134,30 @@ def subscription_of_customer(
     )
 
 
-def has_live_subscription(db: Database, workspace_id: int, customer_id: str) -> bool:
-    """Whether the customer pays again (an active, trialing or past-due subscription)."""
+def has_live_subscription(
+    db: Database, workspace_id: int, customer_id: str, except_subscription: str | None = None
+) -> bool:
+    """Whether the customer pays again (an active, trialing or past-due subscription), leaving
+    ``except_subscription`` out of the question."""
     return (
         db.execute(
             "SELECT 1 FROM stripe_subscriptions WHERE workspace_id = ? AND customer_id = ? "
-            "AND status IN ('active', 'trialing', 'past_due') LIMIT 1",
-            [workspace_id, customer_id],
+            "AND status IN ('active', 'trialing', 'past_due') AND id != ? LIMIT 1",
+            [workspace_id, customer_id, except_subscription or ""],
         ).fetchone()
         is not None
+    )
+
+
+def get_subscription(db: Database, workspace_id: int, subscription_id: str | None) -> dict | None:
+    """The mirrored subscription (id, customer_id, status, price_id, ended_at …), or None."""
+    if not subscription_id:
+        return None
+    return one(
+        db,
+        "SELECT id, customer_id, status, price_id, currency, canceled_at, ended_at "
+        "FROM stripe_subscriptions WHERE workspace_id = ? AND id = ?",
+        [workspace_id, subscription_id],
     )
 
 

@@ -201,6 +201,33 @@ def test_coupon_discount_on_subscription(fake_stripe: FakeStripe, stripe_client,
     assert stripe_client.v1.coupons.retrieve(coupon.id).times_redeemed == 1
 
 
+def test_a_single_use_coupon_is_made_once_per_key_and_redeemed_once(
+    fake_stripe: FakeStripe, stripe_client, pro, paying_customer
+):
+    params = {"percent_off": 20, "duration": "repeating", "duration_in_months": 3, "max_redemptions": 1}
+    coupon = stripe_client.v1.coupons.create(params=params, options={"idempotency_key": "k-1"})
+    again = stripe_client.v1.coupons.create(params=params, options={"idempotency_key": "k-1"})
+    assert again.id == coupon.id and len(stripe_client.v1.coupons.list().data) == 1
+    first = stripe_client.v1.subscriptions.create(
+        params={
+            "customer": paying_customer.id,
+            "items": [{"price": pro.id}],
+            "discounts": [{"coupon": coupon.id}],
+        }
+    )
+    assert len(fake_stripe.get(first.id)["discounts"]) == 1
+    with pytest.raises(stripe.InvalidRequestError, match="Coupon expired"):
+        stripe_client.v1.subscriptions.create(
+            params={
+                "customer": paying_customer.id,
+                "items": [{"price": pro.id}],
+                "discounts": [{"coupon": coupon.id}],
+            }
+        )
+    used = stripe_client.v1.coupons.retrieve(coupon.id)
+    assert (used.times_redeemed, used.valid) == (1, False)
+
+
 def test_item_price_switch(fake_stripe: FakeStripe, stripe_client, pro, paying_customer):
     basic = fake_stripe.create_price(900, product_name="Basic")
     sub = stripe_client.v1.subscriptions.create(

@@ -246,3 +246,30 @@ def test_the_timeline_names_an_email_state_once():
     assert queued["text"] == "Dunning email 1 of 4 queued."
     held = describe_event({"kind": "email_queued", "detail": '{"step": 2, "status": "suppressed"}'})
     assert held["text"] == "Dunning email 2 of 4: not sent."
+
+
+def test_a_campaign_whose_final_step_is_overdue_shows_it_as_overdue_with_the_reason(
+    client, olivia, db, fake_stripe, loop, connected
+):
+    import time_machine
+
+    from backstop import clock
+    from backstop.recovery import pause
+
+    campaign = failed_renewal(fake_stripe, loop, db, connected)
+    url = f"/w/acme/recovery/{campaign['id']}"
+    with time_machine.travel(clock.now() + timedelta(days=40), tick=False):  # no step ran meanwhile
+        login(client, olivia)
+        page = client.get(url).text
+        overdue, planned = page.split('id="overdue-title">Overdue', 1)[1].split("Still planned", 1)
+        assert "Give up and apply the end action" in overdue
+        assert "Waiting for the background jobs, which run due steps every minute" in overdue
+        assert "Give up and apply the end action" not in planned
+        assert "every step left is overdue (above)" in planned
+        pause.pause(db, connected.id, by="olivia@acme.test")
+        page = client.get(url).text
+        assert "Recovery is paused: it runs when you resume" in page.split("Still planned", 1)[0]
+    pause.resume(db, connected.id)
+    login(client, olivia)
+    fresh = client.get(url).text  # today nothing is late yet
+    assert 'id="overdue-title"' not in fresh and "Give up and apply the end action" in fresh

@@ -1,9 +1,11 @@
 """The retry policy, rule by rule."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from backstop.lib.forms import FieldErrors
 from backstop.recovery import policy as rules
 from backstop.recovery.policy import RetryPolicy, RetryState
 
@@ -82,23 +84,65 @@ def test_it_sends_dunning_on_days_0_3_7_14_and_gives_up_a_week_after_the_last_st
     assert rules.terminal_at(policy, T0, None) == T0 + timedelta(days=21)
 
 
-def test_it_explains_bad_settings_in_words():
-    bad = RetryPolicy(
-        soft_gaps_days=(0,), max_attempts=20, dunning_days=(0, 7, 3, 14), terminal_action="nuke"
+def test_it_explains_bad_settings_in_words_next_to_their_fields():
+    bad = replace(
+        RetryPolicy().with_rule("soft", gaps_days=(0,), terminal_action="nuke"),
+        max_attempts=20,
+        dunning_days=(0, 7, 3, 14),
     )
-    problems = bad.validate()
-    assert set(problems) == {"soft_gaps_days", "max_attempts", "dunning_days", "terminal_action"}
-    assert "gaps" in problems["soft_gaps_days"] and "cap" in problems["max_attempts"]
-    assert "Dunning" in problems["dunning_days"] and "end" in problems["terminal_action"]
+    errors = bad.validate()
+    assert set(errors) == {"soft_terminal_action", "max_attempts", "dunning_days"}
     assert not RetryPolicy().validate()
 
 
-def test_it_round_trips_through_json():
-    policy = RetryPolicy(soft_gaps_days=(2, 4), terminal_action="mark_unpaid")
+def test_each_class_follows_its_own_rule():
+    policy = RetryPolicy().with_rule("hard", retries=2, gaps_days=(2, 4))
+    first = rules.next_retry_at(policy, state("hard"))
+    assert first == T0 + timedelta(days=2)
+    second = rules.next_retry_at(policy, state("hard", our=1, total=2, last=first, attempts=[T0, first]))
+    assert second == T0 + timedelta(days=6)
+    assert rules.next_retry_at(policy, state("hard", our=2, total=3, last=second)) is None
+    # The last gap repeats when there are fewer gaps than retries.
+    assert policy.with_rule("soft", retries=3, gaps_days=(2,)).rule("soft").retry_days() == [2, 4, 6]
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"cls": "never", "retries": 1}, "never_retries", "Visa forbids any new attempt"),
+        ({"cls": "soft", "retries": 15}, "soft_retries", "Visa allows at most 15 retries"),
+        ({"cls": "hard", "retries": 2, "gaps_days": (0,)}, "hard_gaps_days", "Mastercard charges fees"),
+        ({"cls": "soft", "retries": 2, "gaps_days": (20, 20)}, "soft_gaps_days", "after the 30-day window"),
+        ({"cls": "soft", "retries": 1, "gaps_days": (1, 2)}, "soft_gaps_days", "at most one gap per retry"),
+    ],
+)
+def test_a_rule_past_a_network_ceiling_is_refused_with_the_reason(change, field, words):
+    cls = change.pop("cls")
+    policy = replace(RetryPolicy(max_attempts=15).with_rule(cls, **change))
+    errors = policy.validate()
+    assert list(errors) == [field] and words in errors[field]
+
+
+def test_the_form_parses_into_a_policy_or_raises_field_errors():
+    form = rules.policy_form(RetryPolicy())
+    policy = rules.parse_retry_policy(RetryPolicy(), {**form, "hard_retries": "2", "hard_gaps_days": "2, 4"})
+    assert policy.rule("hard") == rules.ClassRule(2, (2, 4), "cancel")
+    with pytest.raises(FieldErrors) as words:
+        rules.parse_retry_policy(RetryPolicy(), {**form, "window_days": "forty"})
+    assert words.value.errors == {"window_days": "Retry window: enter a whole number."}
+    with pytest.raises(FieldErrors) as ceiling:
+        rules.parse_retry_policy(RetryPolicy(), {**form, "window_days": "40"})
+    assert ceiling.value["window_days"].startswith("Retry window: 1 to 30 days. Visa and Mastercard")
+
+
+def test_it_round_trips_through_json_and_reads_a_policy_saved_before_rules_per_class():
+    policy = RetryPolicy().with_rule("soft", gaps_days=(2, 4), retries=2, terminal_action="mark_unpaid")
     assert RetryPolicy.from_json(policy.to_json()) == policy
+    assert RetryPolicy.from_json('{"max_attempts": 5}').rule("soft").retries == 3
 
 
-def test_the_readable_table_states_the_days():
-    rows = {r["class"]: r["retries"] for r in rules.policy_table(RetryPolicy())}
-    assert rows["soft"] == "Retry on days 3, 8, 15 after the first failure"
-    assert rows["never"].startswith("Never retry")
+def test_the_readable_table_states_the_days_and_what_stripe_would_do():
+    rows = {r["class"]: r for r in rules.policy_table(RetryPolicy())}
+    assert rows["soft"]["retries"] == "3 retries, on days 3, 8, 15 after the first failure"
+    assert rows["never"]["retries"] == "No retries: wait for a new card"
+    assert "8 times within 2 weeks" in rows["soft"]["stripe"]

@@ -109,11 +109,39 @@ def test_an_invoice_stripe_already_tried_five_times_gets_one_retry_then_is_lost(
     assert fake_stripe.get(story.subscription["id"])["status"] == "canceled"
 
 
+def test_a_hard_decline_with_two_retries_configured_gets_exactly_two_and_its_own_end_action(
+    db, fake_stripe, loop, connected
+):
+    policy = RetryPolicy().with_rule("hard", retries=2, gaps_days=(2, 4), terminal_action="leave_past_due")
+    campaigns.save_policy(db, connected.id, policy)
+    story = fake_stripe.customer_with_declining_card("incorrect_cvc")
+    invoice = fake_stripe.renewal_fails(story.subscription["id"])
+    loop.settle()
+    campaign = campaign_of(db, connected)
+    assert campaign["decline_class"] == "hard"
+    start = clock.parse(campaign["first_failed_at"])
+    for days in (2, 6, 10, 14, 21, 28):
+        settle_at(loop, start + timedelta(days=days, minutes=days))
+    pays = our_pays(fake_stripe, invoice["id"])
+    assert [p.idempotency_key for p in pays] == [
+        f"backstop-{campaign['id']}-attempt-1",
+        f"backstop-{campaign['id']}-attempt-2",
+    ]
+    days_of = [
+        (clock.parse(r[0]) - start).days for r in db.execute("SELECT attempted_at FROM payment_attempts")
+    ]
+    assert days_of == [2, 6]
+    campaign = campaign_of(db, connected)
+    assert campaign["status"] == "lost"
+    # The hard class's own end action, not the soft class's cancel.
+    assert fake_stripe.get(story.subscription["id"])["status"] == "past_due"
+
+
 @pytest.mark.parametrize("action", ["cancel", "mark_unpaid", "leave_past_due"])
 def test_a_card_that_keeps_declining_is_retried_on_days_3_8_15_and_lost_with_the_chosen_action(
     db, fake_stripe, loop, connected, action
 ):
-    campaigns.save_policy(db, connected.id, replace(RetryPolicy(), terminal_action=action))
+    campaigns.save_policy(db, connected.id, RetryPolicy().with_rule("soft", terminal_action=action))
     story = fake_stripe.customer_with_declining_card("insufficient_funds")
     invoice = fake_stripe.renewal_fails(story.subscription["id"])
     loop.settle()
@@ -215,7 +243,7 @@ def test_a_payment_seen_before_its_failure_leaves_nothing_in_flight(db, fake_str
 def test_a_retry_planned_after_the_last_email_runs_before_the_campaign_is_lost(
     db, fake_stripe, loop, connected
 ):
-    campaigns.save_policy(db, connected.id, replace(RetryPolicy(), soft_gaps_days=(7, 7, 7)))
+    campaigns.save_policy(db, connected.id, RetryPolicy().with_rule("soft", gaps_days=(7,)))
     story = fake_stripe.customer_with_declining_card("insufficient_funds")
     invoice = fake_stripe.renewal_fails(story.subscription["id"])
     loop.settle()

@@ -20,12 +20,16 @@ EMAIL = "/w/acme/settings/email"
 PAUSE = "/w/acme/settings/pause-recovery"
 
 GOOD_POLICY = {
+    "soft_retries": "2",
     "soft_gaps_days": "2, 4",
-    "hard_retries": "0",
-    "hard_gap_days": "3",
+    "soft_terminal_action": "mark_unpaid",
+    "hard_retries": "2",
+    "hard_gaps_days": "4",
+    "hard_terminal_action": "leave_past_due",
+    "never_terminal_action": "cancel",
     "max_attempts": "5",
+    "window_days": "20",
     "retry_on_new_card": "1",
-    "terminal_action": "mark_unpaid",
     "final_grace_days": "5",
 }
 GOOD_EMAIL = {"day_1": "0", "day_2": "2", "day_3": "6", "day_4": "12"}
@@ -43,39 +47,56 @@ def test_it_shows_the_policy_as_a_table_a_founder_can_read(client, olivia, acme)
     login(client, olivia)
     page = client.get(POLICY)
     assert page.status_code == 200
-    assert "Retry on days 3, 8, 15 after the first failure" in page.text
-    assert "1 polite retry after 3 days, then wait for a new card" in page.text
-    assert "Never retry this card; wait for a new one" in page.text
+    assert "3 retries, on days 3, 8, 15 after the first failure" in page.text
+    assert "1 retry, on day 3 after the first failure, then wait for a new card" in page.text
+    assert "No retries: wait for a new card" in page.text
     assert "At most 6 attempts per invoice in 30 days" in page.text
+    # What Stripe would have done instead, and the network limits in words.
+    assert "Retried up to 8 times within 2 weeks" in page.text
+    assert "Visa forbids any new attempt on a card whose issuer will never approve it" in page.text
+    assert "Mastercard charges excessive-retry fees past 35 declines of one amount in 30 days" in page.text
     assert "coming soon" not in page.text.lower()
 
 
-def test_an_owner_saves_a_new_policy_and_the_table_follows(client, olivia, db, acme):
+def test_an_owner_saves_rules_per_decline_class_and_the_table_follows(client, olivia, db, acme):
     login(client, olivia)
     saved = post_form(client, POLICY, POLICY, GOOD_POLICY)
     assert saved.status_code in (302, 303)
     policy = campaigns.get_policy(db, acme.id)
-    assert (policy.soft_gaps_days, policy.hard_retries, policy.max_attempts) == ((2, 4), 0, 5)
-    assert policy.terminal_action == "mark_unpaid" and policy.let_stripe_retry is False
+    assert (policy.rule("soft").retries, policy.rule("soft").gaps_days) == (2, (2, 4))
+    assert (policy.rule("hard").retries, policy.rule("hard").gaps_days) == (2, (4,))
+    assert policy.terminal_action("soft") == "mark_unpaid"
+    assert policy.terminal_action("hard") == "leave_past_due"
+    assert policy.terminal_action("never") == "cancel"
+    assert (policy.max_attempts, policy.window_days, policy.let_stripe_retry) == (5, 20, False)
     page = client.get(saved.headers["location"])
-    assert "Retry policy saved" in page.text and "Retry on days 2, 6 after the first failure" in page.text
-    assert "Mark the invoice uncollectible" in page.text
-
-
-def test_it_puts_each_problem_next_to_its_field_and_keeps_the_old_policy(client, olivia, db, acme):
-    login(client, olivia)
-    bad = {**GOOD_POLICY, "soft_gaps_days": "3, 40", "max_attempts": "12"}
-    page = post_form(client, POLICY, POLICY, bad)
-    assert page.status_code == 400
     assert (
-        '<p class="error" id="e-soft_gaps_days">Soft-decline gaps: give 1 to 5 gaps of 1–14 days each.</p>'
-        in page.text
+        "Retry policy saved" in page.text and "2 retries, on days 2, 6 after the first failure" in page.text
     )
-    assert '<p class="error" id="e-max_attempts">Attempt cap: 1 to 8' in page.text
-    assert 'value="3, 40"' in page.text  # what they typed stays in the form
-    words = post_form(client, POLICY, POLICY, {**GOOD_POLICY, "hard_gap_days": "soon"})
+    assert "2 retries, on days 4, 8 after the first failure" in page.text
+    assert "Mark the invoice uncollectible" in page.text and "Leave the subscription past due" in page.text
+
+
+def test_it_refuses_a_rule_past_the_network_ceiling_with_a_sentence_saying_why(client, olivia, db, acme):
+    login(client, olivia)
+    never = post_form(client, POLICY, POLICY, {**GOOD_POLICY, "never_retries": "1"})
+    assert never.status_code == 400
+    assert (
+        '<p class="error" id="e-never_retries" role="alert">Never-retry declines can&#39;t be retried.'
+        in never.text
+    )
+    assert "Visa forbids any new attempt" in never.text
+    many = post_form(client, POLICY, POLICY, {**GOOD_POLICY, "soft_retries": "20", "max_attempts": "20"})
+    assert many.status_code == 400
+    assert '<p class="error" id="e-max_attempts">Attempt cap: 1 to 15. Visa allows at most 15' in many.text
+    assert '<p class="error" id="e-soft_retries">Soft declines: 0 to 14 retries. Visa allows' in many.text
+    late = post_form(client, POLICY, POLICY, {**GOOD_POLICY, "soft_gaps_days": "10, 15"})
+    assert late.status_code == 400
+    assert "the last retry would fall on day 25, after the 20-day window" in late.text
+    assert 'value="10, 15"' in late.text  # what they typed stays in the form
+    words = post_form(client, POLICY, POLICY, {**GOOD_POLICY, "hard_retries": "soon"})
     assert words.status_code == 400 and "enter a whole number" in words.text
-    assert campaigns.get_policy(db, acme.id).soft_gaps_days == (3, 5, 7)
+    assert campaigns.get_policy(db, acme.id).rule("soft").gaps_days == (3, 5, 7)
 
 
 def test_a_member_sees_the_policy_but_cannot_change_it(client, olivia, marco, db, acme):
@@ -147,7 +168,9 @@ def test_pausing_shows_the_amber_banner_everywhere_and_holds_due_work(
         loop.settle()  # retry 1 and email 2 come due, and wait
         assert fake_stripe.requests.filter("POST", f"/v1/invoices/{invoice['id']}/pay") == []
         assert [r[0] for r in db.execute("SELECT kind FROM email_messages")] == ["dunning_1"]
-        assert "2 steps came due and are waiting" in client.get(PAUSE).text
+        waiting = client.get(PAUSE).text
+        assert '<tr><td>Charge retries</td><td class="num">1</td></tr>' in waiting
+        assert '<tr><td>Dunning emails</td><td class="num">1</td></tr>' in waiting
         resumed = post_form(client, PAUSE, PAUSE, {"paused": "0"})
         assert resumed.status_code in (302, 303)
         # Resuming runs what was held at once, without waiting for the next tick.

@@ -183,3 +183,107 @@ def test_a_trial_about_to_end_gets_a_reminder(db, loop, fake_stripe, stripe_sett
     [email] = emails(db, "trial_ending")
     assert email["to_email"] == "trial@example.com" and "$49.00" in email["html"]
     assert "mailto:help@acme.test" in email["html"]
+
+
+def lose_campaign(db, loop, fake_stripe, connected, action):
+    """A renewal that keeps declining until the campaign is lost with ``action``; returns the story
+    and when it was lost."""
+    from backstop.recovery import campaigns
+    from backstop.recovery.policy import RetryPolicy
+
+    campaigns.save_policy(db, connected.id, RetryPolicy().with_rule("soft", terminal_action=action))
+    story = fake_stripe.customer_with_declining_card("insufficient_funds", email="sam@example.com")
+    fake_stripe.renewal_fails(story.subscription["id"])
+    loop.settle()
+    start = clock.now()
+    for days in (3, 8, 15, 23):
+        with time_machine.travel(start + timedelta(days=days, minutes=days), tick=False):
+            loop.settle()
+    [campaign] = [dict(r) for r in db.execute("SELECT * FROM campaigns")]
+    assert campaign["status"] == "lost"
+    return story, start + timedelta(days=23, minutes=23)
+
+
+def test_a_campaign_lost_with_leave_past_due_gets_a_winback_and_restarts_with_a_single_use_coupon(
+    db, web, loop, fake_stripe, stripe_settings, connected
+):
+    from backstop.recovery import campaigns
+
+    template = fake_stripe.create_coupon(
+        id="COMEBACK20", percent_off=20, duration="repeating", duration_in_months=3
+    )
+    campaigns.save_winback_settings(db, connected.id, "14", template["id"])
+    story, lost_at = lose_campaign(db, loop, fake_stripe, connected, "leave_past_due")
+    assert fake_stripe.get(story.subscription["id"])["status"] == "past_due"  # left as it was
+    [row] = winback.for_workspace(db, connected.id)
+    assert (row["reason"], row["subscription_id"]) == ("lost", story.subscription["id"])
+    assert clock.parse(row["due_at"]) == (lost_at + timedelta(days=14)).replace(microsecond=0)
+
+    with time_machine.travel(lost_at + timedelta(days=13), tick=False):
+        assert send_due(db, stripe_settings) == []
+    with time_machine.travel(lost_at + timedelta(days=14, hours=1), tick=False):
+        assert send_due(db, stripe_settings) == ["sent"]
+        [email] = emails(db, "winback")
+        assert email["to_email"] == "sam@example.com"
+        link = re.search(r'href="https?://[^"/]+(/win-back/[^"]+)"', email["html"]).group(1)
+        fake_stripe.make_card(story.customer["id"], default=True)  # a card that pays
+        loop.settle()
+        page = web.get(link)
+        assert page.status_code == 200 and "Restart Pro plan" in text_of(page.text)
+        token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text).group(1)
+        first = web.post(link, data={"_csrf_token": token})
+        second = web.post(link, data={"_csrf_token": token})  # a double submit
+        assert "Welcome back!" in text_of(first.text) and "Welcome back!" in text_of(second.text)
+
+    subs = (
+        fake_stripe.client()
+        .v1.subscriptions.list(params={"customer": story.customer["id"], "status": "all"})
+        .data
+    )
+    active = [s for s in subs if s.status == "active"]
+    assert len(active) == 1, [(s.id, s.status) for s in subs]
+    new = fake_stripe.get(active[0].id)
+    [discount] = [fake_stripe.get(d) for d in new["discounts"]]
+    coupon = fake_stripe.get(discount["source"]["coupon"])
+    # The customer's own coupon: a single-use copy of the template, used once.
+    assert coupon["id"] != template["id"] and coupon["percent_off"] == 20
+    assert (coupon["duration"], coupon["duration_in_months"]) == ("repeating", 3)
+    assert (coupon["max_redemptions"], coupon["times_redeemed"], coupon["valid"]) == (1, 1, False)
+    assert coupon["metadata"]["backstop_customer"] == story.customer["id"]
+    assert fake_stripe.get(template["id"])["times_redeemed"] == 0
+    created = [r for r in fake_stripe.requests.filter("POST", "/v1/coupons") if not r.replayed]
+    assert len(created) == 1
+    # The old subscription, past due since the loss, ends: one subscription, not two.
+    assert fake_stripe.get(story.subscription["id"])["status"] == "canceled"
+    loop.settle()
+    [row] = winback.for_workspace(db, connected.id)  # the deleted event didn't plan a second one
+    assert row["status"] == "restarted" and row["new_subscription_id"] == new["id"]
+    assert row["coupon_id"] == coupon["id"]
+
+
+@pytest.mark.parametrize("action", ["mark_unpaid", "cancel"])
+def test_every_lost_campaign_gets_one_winback_whatever_its_end_action(
+    db, loop, fake_stripe, stripe_settings, connected, action
+):
+    story, lost_at = lose_campaign(db, loop, fake_stripe, connected, action)
+    loop.settle()  # for cancel, Stripe's customer.subscription.deleted arrives too
+    [row] = winback.for_workspace(db, connected.id)
+    assert (row["reason"], row["subscription_id"]) == ("lost", story.subscription["id"])
+    with time_machine.travel(lost_at + timedelta(days=14, hours=1), tick=False):
+        assert send_due(db, stripe_settings) == ["sent"]
+        assert send_due(db, stripe_settings) == []
+    assert len(emails(db, "winback")) == 1
+
+
+def test_a_subscription_paid_again_after_a_loss_gets_no_winback(
+    db, loop, fake_stripe, stripe_settings, connected
+):
+    story, lost_at = lose_campaign(db, loop, fake_stripe, connected, "leave_past_due")
+    fake_stripe.make_card(story.customer["id"], default=True)
+    [invoice_id] = [r[0] for r in db.execute("SELECT invoice_id FROM campaigns")]
+    fake_stripe.client().v1.invoices.pay(invoice_id)  # the customer paid the overdue invoice
+    loop.settle()
+    assert fake_stripe.get(story.subscription["id"])["status"] == "active"
+    with time_machine.travel(lost_at + timedelta(days=14, hours=1), tick=False):
+        assert send_due(db, stripe_settings) == ["skipped"]
+    assert emails(db, "winback") == []

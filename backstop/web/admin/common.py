@@ -156,7 +156,7 @@ def banners(workspace: CurrentWorkspace, conn: dict | None, paused: dict | None 
         out.append(
             {
                 "tone": "amber",
-                "text": f"Recovery is paused{by}: no retries or dunning emails go out until it is resumed.",
+                "text": f"Recovery is paused{by}: no charges or customer emails go out until it is resumed.",
                 "action": "Resume recovery",
                 "href": f"{base}/settings/pause-recovery",
             }

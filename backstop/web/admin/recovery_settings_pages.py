@@ -12,12 +12,15 @@ from backstop.email.branding import get_branding
 from backstop.email.kinds import get_kind
 from backstop.email.render import render_email
 from backstop.lib.forms import FieldErrors
-from backstop.recovery import campaigns, dunning_copy, winback
+from backstop.recovery import campaigns, dunning_copy, pause, winback
 from backstop.recovery.policy import (
+    CEILING_WORDS,
+    CLASS_LABELS,
+    CLASSES,
     TERMINAL_ACTIONS,
-    RetryPolicy,
     parse_dunning_days,
     parse_retry_policy,
+    policy_form,
     policy_table,
 )
 from backstop.web.admin.common import recovery_paused, render
@@ -33,21 +36,11 @@ def _policy_context(db, workspace) -> dict:
     return {
         "policy": policy,
         "table": policy_table(policy),
-        "values": _policy_form(policy),
+        "values": policy_form(policy),
         "terminal_actions": TERMINAL_ACTIONS,
-    }
-
-
-def _policy_form(p: RetryPolicy) -> dict:
-    return {
-        "soft_gaps_days": ", ".join(str(d) for d in p.soft_gaps_days),
-        "hard_retries": p.hard_retries,
-        "hard_gap_days": p.hard_gap_days,
-        "max_attempts": p.max_attempts,
-        "retry_on_new_card": p.retry_on_new_card,
-        "let_stripe_retry": p.let_stripe_retry,
-        "terminal_action": p.terminal_action,
-        "final_grace_days": p.final_grace_days,
+        "classes": CLASSES,
+        "class_labels": CLASS_LABELS,
+        "ceilings": CEILING_WORDS,
     }
 
 
@@ -76,7 +69,8 @@ def save_retry_policy(
     except FieldErrors as exc:
         ticks = {name: data.get(name) == "1" for name in ("retry_on_new_card", "let_stripe_retry")}
         return RETRY_POLICY.invalid(request, db, session, workspace, exc, values={**data, **ticks})
-    campaigns.save_policy(db, workspace.id, policy)
+    with write_transaction(db):
+        campaigns.save_policy(db, workspace.id, policy)
     return Redirect(f"/w/{workspace.slug}/settings/retry-policy?saved=1")
 
 
@@ -208,7 +202,7 @@ def _default_subject(step: int, company: str) -> str:
 def pause_page(
     request: Request, slug: FromPath[str], db: DB, session: CurrentSession, workspace: CurrentWorkspace
 ) -> Template:
-    waiting = campaigns.due_step_count(db, workspace.id)
+    waiting = pause.waiting(db, workspace.id)
     return render(
         request,
         "admin/settings_pause.html",
@@ -219,6 +213,7 @@ def pause_page(
         subnav="pause-recovery",
         paused=recovery_paused(db, workspace.id),
         waiting=waiting,
+        waiting_total=sum(w["count"] for w in waiting),
         done=request.query_params.get("done"),
     )
 
@@ -233,13 +228,16 @@ def set_pause(
     data: Form,
 ) -> Redirect:
     require_owner(workspace)
-    pause = data.get("paused") == "1"
-    campaigns.set_paused(db, workspace.id, pause, by=session.admin.email)
-    if not pause:
-        from jobs.recovery import kick
+    if data.get("paused") == "1":
+        pause.pause(db, workspace.id, by=session.admin.email)
+    else:
+        from jobs.recovery import run_released
 
-        kick()  # what came due while paused goes out now, oldest first
-    return Redirect(f"/w/{workspace.slug}/settings/pause-recovery?done={'paused' if pause else 'resumed'}")
+        released = pause.resume(db, workspace.id)
+        if released:  # what came due while paused goes out now, in the order it came due
+            run_released(workspace.id, [[r.table, r.id] for r in released])
+    done = "paused" if data.get("paused") == "1" else "resumed"
+    return Redirect(f"/w/{workspace.slug}/settings/pause-recovery?done={done}")
 
 
 handlers = [
