@@ -14,16 +14,16 @@ from backstop import clock
 from backstop.connectors.stripe import StripeFailure, StripeGateway, StripeInvalidRequest
 from backstop.db import write_transaction
 from backstop.recovery import campaigns, queries, steps
-from backstop.recovery.model import Campaign
+from backstop.recovery.model import Campaign, CampaignStatus
 from backstop.settings import Settings
 from backstop.workspaces.errors import NotFound, ValidationError
 
 
-def _in_flight(db: Database, workspace_id: int, campaign_id: int) -> dict:
-    campaign = campaigns.get(db, workspace_id, campaign_id)
+def _in_flight(db: Database, workspace_id: int, campaign_id: int) -> Campaign:
+    campaign = campaigns.find(db, workspace_id, campaign_id)
     if campaign is None:
         raise NotFound()
-    if campaign["status"] != "in_flight":
+    if not campaign.is_open:
         raise ValidationError("This campaign is closed: there is nothing left to do.")
     return campaign
 
@@ -38,7 +38,7 @@ def retry_now(db: Database, workspace_id: int, campaign_id: int, by: str) -> boo
         if waiting:
             return False
         seq = campaigns.next_retry_seq(db, campaign_id)
-        campaigns.schedule_step(db, Campaign.from_row(campaign), "retry", seq, clock.now(), trigger="admin")
+        campaigns.schedule_step(db, campaign, "retry", seq, clock.now(), trigger="admin")
         campaigns.note(db, campaign_id, "retry_requested", by=by)
     return True
 
@@ -52,22 +52,22 @@ def resend_email(db: Database, settings: Settings, workspace_id: int, campaign_i
         seq = queries.latest_dunning_seq(db, campaign)
         if seq is None:
             raise ValidationError("No dunning email has gone out yet, so there is nothing to resend.")
-        if not campaign["customer_email"]:
+        if not campaign.customer_email:
             raise ValidationError("This customer has no email address in Stripe.")
         earlier = db.execute(
             "SELECT COUNT(*) FROM email_messages WHERE workspace_id = ? AND dedupe_key LIKE ?",
-            [workspace_id, f"dunning:{campaign['invoice_id']}:{seq}:resend:%"],
+            [workspace_id, f"dunning:{campaign.invoice_id}:{seq}:resend:%"],
         ).fetchone()[0]
         queued = queue_email(
             db,
             settings,
             workspace_id=workspace_id,
             kind=f"dunning_{seq}",
-            to_email=campaign["customer_email"],
-            to_name=campaign["customer_name"],
-            context=steps.dunning_context(db, Campaign.from_row(campaign), settings, seq),
-            dedupe_key=f"dunning:{campaign['invoice_id']}:{seq}:resend:{earlier + 1}",
-            customer_id=campaign["customer_id"],
+            to_email=campaign.customer_email,
+            to_name=campaign.customer_name,
+            context=steps.dunning_context(db, campaign, settings, seq),
+            dedupe_key=f"dunning:{campaign.invoice_id}:{seq}:resend:{earlier + 1}",
+            customer_id=campaign.customer_id,
         )
         campaigns.note(
             db, campaign_id, "email_queued", step=seq, message_id=queued.id, status=queued.status, by=by
@@ -87,12 +87,12 @@ def close_as_abandoned(
     Returns True when collection was handed back to Stripe."""
     campaign = _in_flight(db, workspace_id, campaign_id)
     handed_back = False
-    if campaign["took_over"]:
+    if campaign.took_over:
         if gateway_for is None:
             raise ValidationError("Stripe isn't reachable from here; close this campaign from its page.")
         try:
             gateway_for(workspace_id).post(
-                f"/v1/invoices/{campaign['invoice_id']}",
+                f"/v1/invoices/{campaign.invoice_id}",
                 {"auto_advance": "true"},
                 idempotency_key=f"backstop-{campaign_id}-handback",
             )
@@ -109,5 +109,5 @@ def close_as_abandoned(
         if handed_back:
             db.execute("UPDATE campaigns SET took_over = 0 WHERE id = ?", [campaign_id])
             campaigns.note(db, campaign_id, "handed_back", by=by)
-        campaigns.close(db, campaign_id, "abandoned", f"Closed by {by}")
+        campaigns.close(db, campaign_id, CampaignStatus.ABANDONED, f"Closed by {by}")
     return handed_back

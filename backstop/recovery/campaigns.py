@@ -178,6 +178,18 @@ def by_invoice(db: Database, workspace_id: int, invoice_id: str) -> dict | None:
     )
 
 
+def find(db: Database, workspace_id: int, campaign_id: int) -> Campaign | None:
+    """The workspace's campaign as a typed object; None for another workspace's."""
+    row = get(db, workspace_id, campaign_id)
+    return Campaign.from_row(row) if row else None
+
+
+def find_by_invoice(db: Database, workspace_id: int, invoice_id: str) -> Campaign | None:
+    """The invoice's campaign in the workspace as a typed object, or None."""
+    row = by_invoice(db, workspace_id, invoice_id)
+    return Campaign.from_row(row) if row else None
+
+
 def open_campaign(db: Database, workspace_id: int, failed: FailedInvoice) -> tuple[dict, bool]:
     """Open the invoice's campaign (once) and plan its steps. Returns (campaign, newly opened)."""
     existing = by_invoice(db, workspace_id, failed.invoice_id)
@@ -228,7 +240,7 @@ def open_campaign(db: Database, workspace_id: int, failed: FailedInvoice) -> tup
     return row, True
 
 
-def close(db: Database, campaign_id: int, status: str, reason: str, **detail) -> bool:
+def close(db: Database, campaign_id: int, status: CampaignStatus | str, reason: str, **detail) -> bool:
     """Close an in-flight campaign; remaining steps are canceled. False if it was already closed.
 
     The one place a campaign's status changes after it opened: ``model.TRANSITIONS`` decides."""
@@ -247,9 +259,9 @@ def close(db: Database, campaign_id: int, status: str, reason: str, **detail) ->
         "WHERE campaign_id = ? AND status = 'scheduled'",
         [campaign_id],
     )
-    note(db, campaign_id, status, reason=reason, **detail)
-    if status in ("recovered", "lost"):
-        _record_webhook_event(db, campaign_id, f"recovery.{status}")
+    note(db, campaign_id, new.value, reason=reason, **detail)
+    if new in (CampaignStatus.RECOVERED, CampaignStatus.LOST):
+        _record_webhook_event(db, campaign_id, f"recovery.{new.value}")
     return True
 
 
@@ -263,18 +275,14 @@ def _record_webhook_event(db: Database, campaign_id: int, event_type: str) -> No
 
 def in_flight_for(
     db: Database, workspace_id: int, *, customer_id: str | None = None, subscription_id: str | None = None
-) -> list[dict]:
-    if customer_id:
-        return all_rows(
-            db,
-            "SELECT * FROM campaigns WHERE workspace_id = ? AND customer_id = ? AND status = 'in_flight'",
-            [workspace_id, customer_id],
-        )
-    return all_rows(
+) -> list[Campaign]:
+    column, value = ("customer_id", customer_id) if customer_id else ("subscription_id", subscription_id)
+    rows = all_rows(
         db,
-        "SELECT * FROM campaigns WHERE workspace_id = ? AND subscription_id = ? AND status = 'in_flight'",
-        [workspace_id, subscription_id],
+        f"SELECT * FROM campaigns WHERE workspace_id = ? AND {column} = ? AND status = ?",  # noqa: S608
+        [workspace_id, value, CampaignStatus.IN_FLIGHT.value],
     )
+    return [Campaign.from_row(row) for row in rows]
 
 
 def card_on_file(db: Database, campaign: Campaign) -> dict | None:
@@ -315,8 +323,7 @@ def card_changed(
     was attached but isn't the default is not retried: Stripe would charge the old card."""
     policy = get_policy(db, workspace_id)
     retried = []
-    for row in in_flight_for(db, workspace_id, customer_id=customer_id):
-        campaign = Campaign.from_row(row)
+    for campaign in in_flight_for(db, workspace_id, customer_id=customer_id):
         defaults = _default_cards(db, campaign)
         card = payment_method or next(iter(sorted(defaults)), None)
         note(db, campaign.id, "card_updated", source=source, payment_method=card)

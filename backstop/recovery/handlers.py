@@ -7,6 +7,7 @@ transaction, so the mirror already holds the invoice and customer they read.
 from __future__ import annotations
 
 from backstop.recovery import campaigns
+from backstop.recovery.model import CampaignStatus
 from backstop.stripe_sync import lookups
 from backstop.stripe_sync.events import EventContext, on
 from backstop.stripe_sync.objects import invoice_subscription_id, ref_id
@@ -46,11 +47,11 @@ def open_or_update_campaign(ctx: EventContext) -> None:
     subscription_id = invoice_subscription_id(invoice)
     if not subscription_id or invoice.get("status") != "open":
         return  # one-off invoices, or already settled by the time we see the event
-    existing = campaigns.by_invoice(ctx.db, ctx.workspace_id, invoice["id"])
+    existing = campaigns.find_by_invoice(ctx.db, ctx.workspace_id, invoice["id"])
     if existing is not None:
         ctx.db.execute(
             "UPDATE campaigns SET stripe_attempts = MAX(stripe_attempts, ?) WHERE id = ?",
-            [invoice.get("attempt_count") or 0, existing["id"]],
+            [invoice.get("attempt_count") or 0, existing.id],
         )
         return
     if _settled_in_mirror(ctx, invoice["id"]):
@@ -78,22 +79,28 @@ def open_or_update_campaign(ctx: EventContext) -> None:
 
 @on("invoice.paid", "invoice.payment_succeeded")
 def close_recovered(ctx: EventContext) -> None:
-    campaign = campaigns.by_invoice(ctx.db, ctx.workspace_id, ctx.object["id"])
-    if campaign and campaign["status"] == "in_flight":
+    campaign = campaigns.find_by_invoice(ctx.db, ctx.workspace_id, ctx.object["id"])
+    if campaign and campaign.is_open:
         ctx.db.execute(  # Stripe's count includes the attempt that paid
             "UPDATE campaigns SET stripe_attempts = MAX(stripe_attempts, ?) WHERE id = ?",
-            [ctx.object.get("attempt_count") or 0, campaign["id"]],
+            [ctx.object.get("attempt_count") or 0, campaign.id],
         )
-        campaigns.close(ctx.db, campaign["id"], "recovered", "The invoice was paid", event=ctx.event["id"])
+        campaigns.close(
+            ctx.db, campaign.id, CampaignStatus.RECOVERED, "The invoice was paid", event=ctx.event["id"]
+        )
 
 
 @on("invoice.voided", "invoice.deleted", "invoice.marked_uncollectible")
 def close_abandoned_invoice(ctx: EventContext) -> None:
-    campaign = campaigns.by_invoice(ctx.db, ctx.workspace_id, ctx.object["id"])
-    if campaign and campaign["status"] == "in_flight":
+    campaign = campaigns.find_by_invoice(ctx.db, ctx.workspace_id, ctx.object["id"])
+    if campaign and campaign.is_open:
         what = ctx.event["type"].split(".", 1)[1].replace("_", " ")
         campaigns.close(
-            ctx.db, campaign["id"], "abandoned", f"The invoice was {what} in Stripe", event=ctx.event["id"]
+            ctx.db,
+            campaign.id,
+            CampaignStatus.ABANDONED,
+            f"The invoice was {what} in Stripe",
+            event=ctx.event["id"],
         )
 
 
@@ -102,8 +109,8 @@ def close_abandoned_subscription(ctx: EventContext) -> None:
     for campaign in campaigns.in_flight_for(ctx.db, ctx.workspace_id, subscription_id=ctx.object["id"]):
         campaigns.close(
             ctx.db,
-            campaign["id"],
-            "abandoned",
+            campaign.id,
+            CampaignStatus.ABANDONED,
             "The subscription was canceled outside recovery",
             event=ctx.event["id"],
         )
@@ -113,7 +120,11 @@ def close_abandoned_subscription(ctx: EventContext) -> None:
 def close_abandoned_customer(ctx: EventContext) -> None:
     for campaign in campaigns.in_flight_for(ctx.db, ctx.workspace_id, customer_id=ctx.object["id"]):
         campaigns.close(
-            ctx.db, campaign["id"], "abandoned", "The customer was deleted in Stripe", event=ctx.event["id"]
+            ctx.db,
+            campaign.id,
+            CampaignStatus.ABANDONED,
+            "The customer was deleted in Stripe",
+            event=ctx.event["id"],
         )
 
 

@@ -15,7 +15,7 @@ from backstop import clock
 from backstop.db import all_rows, one
 from backstop.email.messages import status_label
 from backstop.recovery import policy as rules
-from backstop.recovery.model import STATUS_LABELS, STATUSES, total_attempts
+from backstop.recovery.model import CLOSED, STATUS_LABELS, STATUSES, Campaign, CampaignStatus, total_attempts
 
 CLASS_LABELS = {rules.SOFT: "soft", rules.HARD: "hard", rules.NEVER: "never retry"}
 STALLED_DAYS = 14
@@ -146,14 +146,14 @@ def attempts_of(db: Database, campaign_id: int) -> list[dict]:
     )
 
 
-def dunning_sends(db: Database, campaign: dict) -> list[dict]:
+def dunning_sends(db: Database, campaign: Campaign) -> list[dict]:
     """The campaign's dunning emails (first sends and resends), oldest first."""
-    prefix = f"dunning:{campaign['invoice_id']}:"
+    prefix = f"dunning:{campaign.invoice_id}:"
     rows = all_rows(
         db,
         "SELECT id, kind, dedupe_key, to_email, subject, status, status_reason, created_at, updated_at "
         "FROM email_messages WHERE workspace_id = ? AND dedupe_key LIKE ? ESCAPE '\\' ORDER BY id",
-        [campaign["workspace_id"], _like_prefix(prefix)],
+        [campaign.workspace_id, _like_prefix(prefix)],
     )
     for row in rows:
         parts = row["dedupe_key"].split(":")
@@ -179,15 +179,22 @@ def get_campaign(db: Database, workspace_id: int, campaign_id: int) -> dict | No
     return decorate(row) if row else None
 
 
-def timeline_entries(db: Database, campaign: dict) -> list[dict]:
+def timeline_entries(db: Database, campaign: Campaign) -> list[dict]:
     """The campaign's events as sentences, each with an optional link to the email it sent."""
     rows = all_rows(
         db,
         "SELECT e.id, e.at, e.kind, e.detail FROM campaign_events e JOIN campaigns c ON c.id = e.campaign_id "
         "WHERE e.campaign_id = ? AND c.workspace_id = ? ORDER BY e.id",
-        [campaign["id"], campaign["workspace_id"]],
+        [campaign.id, campaign.workspace_id],
     )
     return [describe_event(r) for r in rows]
+
+
+_CLOSED_TONES = {
+    CampaignStatus.RECOVERED: "green",
+    CampaignStatus.LOST: "red",
+    CampaignStatus.ABANDONED: "muted",
+}
 
 
 def describe_event(row: dict) -> dict:
@@ -236,9 +243,10 @@ def describe_event(row: dict) -> dict:
         text = f"Dunning email {d.get('step')} not sent: {d.get('reason', '')}."
     elif kind == "card_updated":
         text, tone = "The customer's default card changed.", "green"
-    elif kind in ("recovered", "lost", "abandoned"):
-        text = f"Closed as {STATUS_LABELS[kind].lower()}: {d.get('reason', '')}."
-        tone = {"recovered": "green", "lost": "red", "abandoned": "muted"}[kind]
+    elif kind in CLOSED:
+        closed = CampaignStatus(kind)
+        text = f"Closed as {closed.label.lower()}: {d.get('reason', '')}."
+        tone = _CLOSED_TONES[closed]
     return {**row, "detail": d, "text": text, "tone": tone, "message_id": message_id}
 
 
@@ -246,7 +254,7 @@ def describe_event(row: dict) -> dict:
 OVERDUE_AFTER = timedelta(minutes=2)
 
 
-def remaining_steps(db: Database, campaign: dict) -> list[dict]:
+def remaining_steps(db: Database, campaign: Campaign) -> list[dict]:
     """The campaign's steps still to run, oldest first; each says whether it is ``overdue`` (its
     time has passed and it hasn't run) and, if so, why, in words."""
     rows = all_rows(
@@ -254,13 +262,13 @@ def remaining_steps(db: Database, campaign: dict) -> list[dict]:
         "SELECT id, kind, seq, trigger, due_at, attempts, last_error, work_state, claimed_until "
         "FROM recovery_steps WHERE campaign_id = ? AND workspace_id = ? "
         "AND status = 'scheduled' ORDER BY due_at, id",
-        [campaign["id"], campaign["workspace_id"]],
+        [campaign.id, campaign.workspace_id],
     )
     now = clock.now()
     paused = one(
         db,
         "SELECT paused_at FROM recovery_settings WHERE workspace_id = ? AND paused_at IS NOT NULL",
-        [campaign["workspace_id"]],
+        [campaign.workspace_id],
     )
     for row in rows:
         row["label"] = step_label(row)
@@ -285,12 +293,12 @@ def _overdue_reason(step: dict, now, paused: bool) -> str:
     )
 
 
-def latest_dunning_seq(db: Database, campaign: dict) -> int | None:
+def latest_dunning_seq(db: Database, campaign: Campaign) -> int | None:
     """The latest dunning step that went out (the one to resend), or None before the first."""
     row = db.execute(
         "SELECT MAX(seq) FROM recovery_steps WHERE campaign_id = ? AND workspace_id = ? AND kind = 'dunning' "
         "AND status = 'done'",
-        [campaign["id"], campaign["workspace_id"]],
+        [campaign.id, campaign.workspace_id],
     ).fetchone()
     return row[0] if row and row[0] else None
 
@@ -303,9 +311,9 @@ def stalled(db: Database, workspace_id: int, days: int = STALLED_DAYS, limit: in
     cutoff = clock.iso(clock.now() - timedelta(days=days))
     rows = all_rows(
         db,
-        "SELECT * FROM campaigns WHERE workspace_id = ? AND status = 'in_flight' AND opened_at <= ? "
+        "SELECT * FROM campaigns WHERE workspace_id = ? AND status = ? AND opened_at <= ? "
         "ORDER BY opened_at, id LIMIT ?",
-        [workspace_id, cutoff, limit],
+        [workspace_id, CampaignStatus.IN_FLIGHT.value, cutoff, limit],
     )
     return [decorate(r) for r in rows]
 

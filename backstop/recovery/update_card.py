@@ -29,7 +29,7 @@ from backstop.db import one, write_transaction
 from backstop.recovery import campaigns, links, steps
 from backstop.recovery import policy as rules
 from backstop.recovery.campaigns import card_on_file
-from backstop.recovery.model import Campaign
+from backstop.recovery.model import Campaign, CampaignStatus
 from backstop.settings import Settings
 from backstop.stripe_sync import connection, lookups
 from backstop.stripe_sync.objects import ref_id
@@ -46,7 +46,7 @@ STATES = ("form", "expired", "invalid", "paid", "closed", "unreachable", "unavai
 class PageView:
     state: str
     workspace_id: int | None = None
-    campaign: dict | None = None
+    campaign: Campaign | None = None
     plan_name: str | None = None
     card: dict | None = None
     client_secret: str | None = None
@@ -56,7 +56,7 @@ class PageView:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def read_link(db: Database, secret_key: str, token: str) -> tuple[str, int | None, dict | None]:
+def read_link(db: Database, secret_key: str, token: str) -> tuple[str, int | None, Campaign | None]:
     """(state, workspace id, campaign) for a link. State is "ok", "expired" or "invalid"; an
     expired link still names its workspace (for the branding) when its signature is good."""
     try:
@@ -65,7 +65,7 @@ def read_link(db: Database, secret_key: str, token: str) -> tuple[str, int | Non
         if exc.reason == "expired":
             return "expired", _expired_workspace(db, secret_key, token), None
         return "invalid", None, None
-    campaign = campaigns.get(db, workspace_id, campaign_id)
+    campaign = campaigns.find(db, workspace_id, campaign_id)
     if campaign is None:
         return "invalid", None, None
     return "ok", workspace_id, campaign
@@ -136,7 +136,6 @@ def card_page_view(
     view = PageView(
         "card_form",
         workspace_id,
-        target,
         plan_name=lookups.subscription_plan_name(db, workspace_id, target["subscription_id"]),
     )
     view.card = lookups.paying_card(db, workspace_id, target["customer_id"], target["subscription_id"])
@@ -164,7 +163,7 @@ def save_card(
     db: Database, target: dict, setup_intent_id: str, gateway_for: Callable[[int], StripeGateway]
 ) -> dict:
     """Make a confirmed SetupIntent's card the default on the customer and the subscription."""
-    pm, gateway = _checked_intent(target, setup_intent_id, gateway_for)
+    pm, gateway = _checked_intent(target["workspace_id"], target["customer_id"], setup_intent_id, gateway_for)
     pm_id = ref_id(pm)
     gateway.post(
         f"/v1/customers/{target['customer_id']}",
@@ -179,17 +178,19 @@ def save_card(
     return {"state": "saved", "card": card_from_payment_method(pm if isinstance(pm, dict) else None)}
 
 
-def _checked_intent(target: dict, setup_intent_id, gateway_for) -> tuple[Any, StripeGateway]:
+def _checked_intent(
+    workspace_id: int, customer_id: str | None, setup_intent_id, gateway_for
+) -> tuple[Any, StripeGateway]:
     if stripe_id(setup_intent_id, "seti") is None:
         raise ConfirmError("That card setup wasn't recognised. Please enter your card again.")
-    gateway = gateway_for(target["workspace_id"])
+    gateway = gateway_for(workspace_id)
     try:
         intent = gateway.get(
             stripe_path("v1", "setup_intents", setup_intent_id), {"expand": ["payment_method"]}
         )
     except (StripeNotFound, StripeInvalidRequest):
         raise ConfirmError("That card setup wasn't recognised. Please enter your card again.") from None
-    if ref_id(intent.get("customer")) != target["customer_id"]:
+    if ref_id(intent.get("customer")) != customer_id:
         raise ConfirmError("That card setup belongs to someone else. Please enter your card again.", 403)
     if intent.get("status") != "succeeded" or not ref_id(intent.get("payment_method")):
         raise ConfirmError("Your card hasn't been confirmed yet. Please enter it again.")
@@ -214,14 +215,14 @@ def card_updates(db: Database, campaign_id: int) -> int:
     ).fetchone()[0]
 
 
-def _setup_intent(gateway: StripeGateway, campaign: dict, attempt: int) -> dict:
+def _setup_intent(gateway: StripeGateway, campaign: Campaign, attempt: int) -> dict:
     params = {
-        "customer": campaign["customer_id"],
+        "customer": campaign.customer_id,
         "usage": "off_session",
         "payment_method_types": ["card"],
-        "metadata": {"backstop_campaign": str(campaign["id"]), "backstop_invoice": campaign["invoice_id"]},
+        "metadata": {"backstop_campaign": str(campaign.id), "backstop_invoice": campaign.invoice_id},
     }
-    key = f"backstop-{campaign['id']}-setup-{attempt}"
+    key = f"backstop-{campaign.id}-setup-{attempt}"
     intent = gateway.post("/v1/setup_intents", params, idempotency_key=key)
     if intent.get("status") in ("succeeded", "canceled"):
         # The same link was used for a card that has been taken already; start a fresh intent.
@@ -245,18 +246,17 @@ def page_view(
     state, workspace_id, campaign = read_link(db, settings.secret_key, token)
     if state != "ok":
         return PageView(state, workspace_id)
-    typed = Campaign.from_row(campaign)
-    view = PageView("form", workspace_id, campaign, plan_name=steps._plan_name(db, typed))
-    view.card = card_on_file(db, typed)
-    if campaign["status"] == "recovered":
+    view = PageView("form", workspace_id, campaign, plan_name=steps._plan_name(db, campaign))
+    view.card = card_on_file(db, campaign)
+    if campaign.status is CampaignStatus.RECOVERED:
         view.state = "paid"
         return view
-    if campaign["status"] != "in_flight":
+    if not campaign.is_open:
         view.state = "closed"
         return view
     try:
         gateway = gateway_for(workspace_id)
-        invoice = gateway.get(f"/v1/invoices/{campaign['invoice_id']}")
+        invoice = gateway.get(f"/v1/invoices/{campaign.invoice_id}")
         settled = invoice_state(invoice)
         if settled:
             view.state = settled
@@ -271,15 +271,15 @@ def page_view(
                 view.extra["hosted_invoice_url"] = hosted
             return view
         view.publishable_key, view.stripe_account = keys
-        intent = _setup_intent(gateway, campaign, card_updates(db, campaign["id"]) + 1)
+        intent = _setup_intent(gateway, campaign, card_updates(db, campaign.id) + 1)
         view.client_secret = intent["client_secret"]
     except StripeNotFound:
         view.state = "closed"
     except (StripeFailure, OSError) as exc:
-        log.warning("update-card page for campaign %s: Stripe failed: %s", campaign["id"], exc)
+        log.warning("update-card page for campaign %s: Stripe failed: %s", campaign.id, exc)
         view.state = "unreachable"
     except Exception as exc:  # a missing connection, a broken key: the customer can only retry
-        log.warning("update-card page for campaign %s: %s", campaign["id"], exc)
+        log.warning("update-card page for campaign %s: %s", campaign.id, exc)
         view.state = "unreachable"
     return view
 
@@ -322,18 +322,16 @@ CHECKING = (
 
 
 def truth_after_error(
-    campaign: dict, interrupted: ConfirmInterrupted, gateway_for: Callable[[int], StripeGateway]
+    campaign: Campaign, interrupted: ConfirmInterrupted, gateway_for: Callable[[int], StripeGateway]
 ) -> tuple[dict, int]:
     """What to tell the customer after ``confirm`` failed part-way: read the invoice from Stripe
     and say only what is known. (answer, HTTP status). Writes nothing: the database may be the
     thing that failed; the invoice's own events settle the campaign later."""
     try:
-        invoice = gateway_for(campaign["workspace_id"]).get(
-            stripe_path("v1", "invoices", campaign["invoice_id"])
-        )
+        invoice = gateway_for(campaign.workspace_id).get(stripe_path("v1", "invoices", campaign.invoice_id))
         settled = invoice_state(invoice)
     except Exception as exc:  # Stripe can't say either: fall back to what Backstop itself knows
-        log.warning("campaign %s: invoice unreadable after an interrupted confirm: %s", campaign["id"], exc)
+        log.warning("campaign %s: invoice unreadable after an interrupted confirm: %s", campaign.id, exc)
         settled = "unknown"
     if settled == "paid":
         return {"state": "paid"}, 200
@@ -347,7 +345,7 @@ def truth_after_error(
 def confirm(
     db: Database,
     settings: Settings,
-    campaign: dict,
+    campaign: Campaign,
     setup_intent_id: str,
     gateway_for: Callable[[int], StripeGateway],
 ) -> dict:
@@ -355,7 +353,7 @@ def confirm(
     customer and the subscription, then retry the invoice now. Returns the page's next state."""
     if stripe_id(setup_intent_id, "seti") is None:
         raise ConfirmError("That card setup wasn't recognised. Please enter your card again.")
-    if campaign["status"] != "in_flight":
+    if not campaign.is_open:
         return status(db, campaign, gateway_for=None)
     progress = {"charge_started": False}
     try:
@@ -367,52 +365,52 @@ def confirm(
             raise
         raise ConfirmInterrupted(exc, charge_started=True) from exc
     except Exception as exc:
-        log.exception("campaign %s: confirming a new card failed", campaign["id"])
+        log.exception("campaign %s: confirming a new card failed", campaign.id)
         raise ConfirmInterrupted(exc, charge_started=progress["charge_started"]) from exc
 
 
 def _confirm(
     db: Database,
     settings: Settings,
-    campaign: dict,
+    campaign: Campaign,
     setup_intent_id: str,
     gateway_for: Callable[[int], StripeGateway],
     progress: dict,
 ) -> dict:
-    pm, gateway = _checked_intent(campaign, setup_intent_id, gateway_for)
+    pm, gateway = _checked_intent(campaign.workspace_id, campaign.customer_id, setup_intent_id, gateway_for)
     pm_id = ref_id(pm)
-    key = f"backstop-{campaign['id']}-{setup_intent_id}"
+    key = f"backstop-{campaign.id}-{setup_intent_id}"
     gateway.post(
-        f"/v1/customers/{campaign['customer_id']}",
+        f"/v1/customers/{campaign.customer_id}",
         {"invoice_settings": {"default_payment_method": pm_id}},
         idempotency_key=f"{key}-customer",
     )
-    if campaign["subscription_id"]:
+    if campaign.subscription_id:
         try:
             gateway.post(
-                f"/v1/subscriptions/{campaign['subscription_id']}",
+                f"/v1/subscriptions/{campaign.subscription_id}",
                 {"default_payment_method": pm_id},
                 idempotency_key=f"{key}-subscription",
             )
         except StripeInvalidRequest as exc:  # a canceled subscription: the invoice can still be paid
-            log.info("campaign %s: subscription default not set: %s", campaign["id"], exc.message)
+            log.info("campaign %s: subscription default not set: %s", campaign.id, exc.message)
     card = card_from_payment_method(pm if isinstance(pm, dict) else None)
     with write_transaction(db):
         retried = campaigns.card_changed(
-            db, campaign["workspace_id"], campaign["customer_id"], SOURCE, pm_id, made_default=True
+            db, campaign.workspace_id, campaign.customer_id, SOURCE, pm_id, made_default=True
         )
         step = None
-        if campaign["id"] in retried:
+        if campaign.id in retried:
             step = one(
                 db,
                 "SELECT id FROM recovery_steps WHERE campaign_id = ? AND kind = 'retry' "
                 "AND trigger = 'card_update' AND status = 'scheduled' ORDER BY id DESC LIMIT 1",
-                [campaign["id"]],
+                [campaign.id],
             )
     if step is not None:
         progress["charge_started"] = True
         steps.run_step(db, step["id"], settings=settings, gateway_for=gateway_for)
-    fresh = campaigns.get(db, campaign["workspace_id"], campaign["id"])
+    fresh = campaigns.find(db, campaign.workspace_id, campaign.id)
     # A retry that didn't finish (its step gave up and will run again) may still have charged the
     # card: while the campaign is open, Stripe's word on the invoice decides what the page says.
     answer = status(db, fresh, gateway_for=gateway_for if step is not None else None)
@@ -420,27 +418,27 @@ def _confirm(
     return answer
 
 
-def status(db: Database, campaign: dict, *, gateway_for: Callable[[int], StripeGateway] | None) -> dict:
+def status(db: Database, campaign: Campaign, *, gateway_for: Callable[[int], StripeGateway] | None) -> dict:
     """Where the customer's payment stands, for the page's poll.
 
     "paid", "closed", "declined" (the retry with the new card was refused), or "waiting" (the
     retry hasn't answered yet). With a gateway, an in-flight campaign also asks Stripe whether
     the invoice got paid another way, so the page closes even before the event arrives.
     """
-    if campaign["status"] == "recovered":
+    if campaign.status is CampaignStatus.RECOVERED:
         return {"state": "paid"}
-    if campaign["status"] != "in_flight":
+    if not campaign.is_open:
         return {"state": "closed"}
     if gateway_for is not None:
         try:
-            invoice = gateway_for(campaign["workspace_id"]).get(f"/v1/invoices/{campaign['invoice_id']}")
+            invoice = gateway_for(campaign.workspace_id).get(f"/v1/invoices/{campaign.invoice_id}")
         except Exception as exc:  # the poll just keeps waiting; the page times out kindly
-            log.info("status check for campaign %s: %s", campaign["id"], exc)
+            log.info("status check for campaign %s: %s", campaign.id, exc)
         else:
             settled = invoice_state(invoice)
             if settled == "paid":
                 with write_transaction(db):
-                    campaigns.close(db, campaign["id"], "recovered", "The invoice was paid")
+                    campaigns.close(db, campaign.id, CampaignStatus.RECOVERED, "The invoice was paid")
                 return {"state": "paid"}
             if settled:
                 return {"state": "closed"}
@@ -448,13 +446,13 @@ def status(db: Database, campaign: dict, *, gateway_for: Callable[[int], StripeG
         db,
         "SELECT a.outcome, a.decline_code FROM payment_attempts a WHERE a.campaign_id = ? "
         "AND a.trigger = 'card_update' ORDER BY a.id DESC LIMIT 1",
-        [campaign["id"]],
+        [campaign.id],
     )
     pending = one(
         db,
         "SELECT id FROM recovery_steps WHERE campaign_id = ? AND kind = 'retry' AND trigger = 'card_update' "
         "AND status = 'scheduled'",
-        [campaign["id"]],
+        [campaign.id],
     )
     if last and not pending and last["outcome"] in ("declined", "error"):
         return {"state": "declined", "message": rules.customer_message(last["decline_code"])}

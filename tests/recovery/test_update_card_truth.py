@@ -96,9 +96,11 @@ def test_after_an_interrupted_charge_with_stripe_unreadable_the_answer_is_checki
 ):
     from backstop.lib.crypto import SecretBox
     from backstop.recovery import update_card
+    from backstop.recovery.model import Campaign
     from backstop.stripe_sync import connection
 
-    _, invoice, campaign = failed
+    _, invoice, row = failed
+    campaign = Campaign.from_row(row)
     box = SecretBox(page_settings.secret_key)
     gateway_for = lambda w: connection.gateway(db, box, page_settings, w, max_attempts=2, timeout=10.0)  # noqa: E731
     interrupted = update_card.ConfirmInterrupted(RuntimeError("database is locked"), charge_started=True)

@@ -8,6 +8,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from backstop.recovery import actions, campaigns, queries
+from backstop.recovery.model import Campaign
 from backstop.stripe_sync import connection
 from backstop.web.admin.common import render
 from backstop.web.deps import DB, CurrentSession, CurrentWorkspace
@@ -67,6 +68,7 @@ def _detail(
     campaign = queries.get_campaign(db, workspace.id, campaign_id)
     if campaign is None:
         raise NotFound()
+    typed = Campaign.from_row(campaign)
     return render(
         request,
         "admin/recovery_detail.html",
@@ -75,10 +77,10 @@ def _detail(
         workspace=workspace,
         nav="recovery",
         c=campaign,
-        timeline=queries.timeline_entries(db, campaign),
-        remaining=queries.remaining_steps(db, campaign),
-        attempts=queries.attempts_of(db, campaign["id"]),
-        can_resend=queries.latest_dunning_seq(db, campaign) is not None,
+        timeline=queries.timeline_entries(db, typed),
+        remaining=queries.remaining_steps(db, typed),
+        attempts=queries.attempts_of(db, typed.id),
+        can_resend=queries.latest_dunning_seq(db, typed) is not None,
         paused_at=campaigns.paused_at(db, workspace.id),
         notice=NOTICES.get(request.query_params.get("done") or ""),
         error=error,

@@ -12,7 +12,7 @@ from litestar.params import Parameter
 
 from backstop import clock
 from backstop.recovery import campaigns, queries
-from backstop.recovery.model import STATUSES, StatusLiteral, total_attempts
+from backstop.recovery.model import STATUSES, Campaign, StatusLiteral, total_attempts
 from backstop.web.api.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from backstop.web.api.pagination import CURSOR_DESCRIPTION, DEFAULT_LIMIT, MAX_LIMIT, paginate
 from backstop.web.deps import DB
@@ -93,27 +93,27 @@ def _next_step(db: DB, campaign_id: int) -> NextStepOut | None:
     return NextStepOut(row["kind"], row["seq"], _ts(row["due_at"]) or 0) if row else None
 
 
-def _fields(db: DB, c: dict) -> dict:
-    ours = campaigns.payment_attempt_count(db, c["id"])
+def _fields(db: DB, c: Campaign) -> dict:
+    ours = campaigns.payment_attempt_count(db, c.id)
     return {
         "object": "campaign",
-        "id": c["id"],
-        "status": c["status"],
-        "invoice_id": c["invoice_id"],
-        "customer_id": c["customer_id"],
-        "subscription_id": c["subscription_id"],
-        "customer_email": c["customer_email"],
-        "customer_name": c["customer_name"],
-        "amount_due": c["amount_due"],
-        "currency": c["currency"],
-        "decline_code": c["decline_code"],
-        "decline_class": c["decline_class"],
-        "attempts": total_attempts(c["stripe_attempts"], ours),
-        "took_over": bool(c["took_over"]),
-        "opened_at": _ts(c["opened_at"]) or 0,
-        "closed_at": _ts(c["closed_at"]),
-        "close_reason": c["close_reason"],
-        "next_step": _next_step(db, c["id"]) if c["status"] == "in_flight" else None,
+        "id": c.id,
+        "status": c.status.value,
+        "invoice_id": c.invoice_id,
+        "customer_id": c.customer_id,
+        "subscription_id": c.subscription_id,
+        "customer_email": c.customer_email,
+        "customer_name": c.customer_name,
+        "amount_due": c.amount_due,
+        "currency": c.currency,
+        "decline_code": c.decline_code,
+        "decline_class": c.decline_class,
+        "attempts": total_attempts(c.stripe_attempts, ours),
+        "took_over": c.took_over,
+        "opened_at": _ts(c.opened_at) or 0,
+        "closed_at": _ts(c.closed_at),
+        "close_reason": c.close_reason,
+        "next_step": _next_step(db, c.id) if c.is_open else None,
     }
 
 
@@ -170,7 +170,7 @@ def list_campaigns(
         params,
         limit=limit,
         cursor=cursor,
-        serialise=lambda c: CampaignOut(**_fields(db, c)),
+        serialise=lambda c: CampaignOut(**_fields(db, Campaign.from_row(c))),
     )
     return CampaignList(**page)
 
@@ -191,9 +191,10 @@ def get_campaign(
     campaign_id: Annotated[int, Parameter(description="The campaign's id, as the list gives it.")],
 ) -> CampaignDetailOut:
     owner = request.state.api_owner
-    c = queries.get_campaign(db, owner.workspace_id, campaign_id)
-    if c is None:
+    row = queries.get_campaign(db, owner.workspace_id, campaign_id)
+    if row is None:
         raise ApiError(404, f"No campaign {campaign_id} in this workspace.")
+    c = Campaign.from_row(row)
     return CampaignDetailOut(
         **_fields(db, c),
         dunning_emails=[
@@ -219,7 +220,7 @@ def get_campaign(
                 outcome=a["outcome"],
                 decline_code=a["decline_code"],
             )
-            for a in queries.attempts_of(db, c["id"])
+            for a in queries.attempts_of(db, c.id)
         ],
     )
 

@@ -160,7 +160,7 @@ def card_status(request: Request, token: FromPath[str], db: DB) -> Response:
     try:
         return _json(update_card.status(db, campaign, gateway_for=_gateway_for(request, db)))
     except Exception:  # a busy database: the page keeps asking rather than showing an error
-        log.warning("update-card status for campaign %s failed", campaign["id"], exc_info=True)
+        log.warning("update-card status for campaign %s failed", campaign.id, exc_info=True)
         return _json({"state": "waiting"})
 
 
