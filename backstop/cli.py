@@ -77,7 +77,7 @@ def serve(host: str | None, port: int | None) -> None:
 )
 def demo(port: int, data_dir: Path) -> None:
     """Try Backstop with sample data: Demo Co, 200 customers and a year of billing, no Stripe account."""
-    from backstop.demo import run
+    from backstop.demo_server import run
 
     try:
         real = Settings.from_env().data_dir

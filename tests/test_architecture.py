@@ -23,6 +23,7 @@ ENTRY_POINTS = {
     "backstop.checks",
     "backstop.backup",
     "backstop.desktop",
+    "backstop.demo_server",
 }
 
 

@@ -17,9 +17,9 @@ from backstop.workspaces.errors import ValidationError
 
 
 def failed_renewal(db: Database, workspace_id: int, account: DemoStripe) -> str:
-    """Make the next renewal of a paying subscription fail; return the customer's name."""
+    """Make the next renewal of a paying subscription fail; return the customer's name. The
+    failure arrives as a stored Stripe event: the caller asks the jobs to process it."""
     from backstop.stripe_sync import events
-    from jobs.stripe import ask_for_processing
 
     rng = random.Random()  # noqa: S311 - which made-up customer fails, not security
     with account.lock:
@@ -52,5 +52,4 @@ def failed_renewal(db: Database, workspace_id: int, account: DemoStripe) -> str:
         name = account.objects[sub["customer"]]["name"]
     with write_transaction(db):
         events.ingest_event(db, workspace_id, event, "demo")
-    ask_for_processing()
     return name

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from litestar.testing import TestClient
 
-from backstop import demo
+from backstop import demo, demo_server
 from backstop.connectors.stripe import StripeAuthFailed, install_transport
 from backstop.db import connect
 from backstop.settings import ConfigError, Settings
@@ -20,7 +20,7 @@ from tests.conftest import csrf_from, free_port
 @pytest.fixture
 def built(tmp_path: Path) -> Iterator[tuple[Settings, str]]:
     try:
-        yield demo.start(tmp_path / "demo-data", free_port())
+        yield demo_server.start(tmp_path / "demo-data", free_port())
     finally:
         install_transport(None)  # the rest of the suite talks to the fake Stripe server
         demo._account = None

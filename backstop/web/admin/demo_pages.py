@@ -104,6 +104,7 @@ def try_demo(request: Request, db: DB) -> Template | Redirect:
 def simulate_failure(request: Request, slug: FromPath[str], db: DB, workspace: CurrentWorkspace) -> Redirect:
     from backstop import demo
     from backstop.demo.simulate import failed_renewal
+    from jobs.stripe import ask_for_processing
 
     account = demo.account()
     if not app_state(request).settings.demo or account is None:
@@ -113,6 +114,7 @@ def simulate_failure(request: Request, slug: FromPath[str], db: DB, workspace: C
     except ValidationError as exc:
         log.info("simulate: %s", exc.message)
         return Redirect(f"/w/{workspace.slug}/recovery?simulated=none")
+    ask_for_processing()
     log.info("simulated a failed renewal for %s", name)
     return Redirect(f"/w/{workspace.slug}/recovery?simulated=1")
 
