@@ -755,3 +755,24 @@ def split_retry_rules_and_hold_sends(db: Database) -> None:
         ALTER TABLE winbacks ADD COLUMN coupon_id TEXT;
         """
     )
+
+
+@migrations(name="0016_add_dunning_holdout")
+def add_dunning_holdout(db: Database) -> None:
+    """The dunning holdout: a share of new campaigns gets retries but no dunning emails, so the
+    Recovery results can show what the emails are worth.
+
+    - ``recovery_settings.holdout_percent``: the share (1 to 50) held out; NULL while the holdout is
+      off, the default;
+    - ``campaigns.dunning_holdout``: decided once when the campaign opens and never changed.
+      NULL for a campaign opened while the holdout was off (it is in neither arm), 0 for one that
+      gets the emails, 1 for one held out.
+    """
+    db.executescript(
+        """
+        ALTER TABLE recovery_settings ADD COLUMN holdout_percent INTEGER
+            CHECK (holdout_percent IS NULL OR holdout_percent BETWEEN 1 AND 50);
+        ALTER TABLE campaigns ADD COLUMN dunning_holdout INTEGER CHECK (dunning_holdout IN (0, 1));
+        CREATE INDEX campaigns_holdout ON campaigns (workspace_id, dunning_holdout, status);
+        """
+    )

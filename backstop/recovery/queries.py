@@ -239,6 +239,10 @@ def describe_event(row: dict) -> dict:
         else:
             text = f"Dunning email {d.get('step')} of 4{again}: {status_label(d['status']).lower()}."
         message_id = d.get("message_id")
+    elif kind == "held_out":
+        text = "In the dunning holdout: Backstop retries the charge as usual but sends no dunning emails."
+    elif kind == "email_held_out":
+        text = f"Held out: no dunning emails (holdout). Email {d.get('step')} of 4 was not sent."
     elif kind == "email_skipped":
         text = f"Dunning email {d.get('step')} not sent: {d.get('reason', '')}."
     elif kind == "card_updated":

@@ -12,7 +12,7 @@ from backstop.email.branding import get_branding
 from backstop.email.kinds import get_kind
 from backstop.email.render import render_email
 from backstop.lib.forms import FieldErrors
-from backstop.recovery import campaigns, dunning_copy, pause, winback
+from backstop.recovery import campaigns, dunning_copy, holdout, pause, winback
 from backstop.recovery.policy import (
     CEILING_WORDS,
     CLASS_LABELS,
@@ -86,7 +86,13 @@ def _email_context(db, workspace) -> dict:
         "defaults": {step: get_kind(f"dunning_{step}") for step in dunning_copy.STEPS},
         "default_subjects": {step: _default_subject(step, workspace.name) for step in dunning_copy.STEPS},
         "winback": {"winback_days": winback_days, "winback_coupon": winback_coupon or ""},
+        "holdout": _holdout_values(holdout.get_percent(db, workspace.id)),
+        "holdout_range": holdout.PERCENT_RANGE,
     }
+
+
+def _holdout_values(percent: int | None) -> dict:
+    return {"holdout_on": percent is not None, "holdout_percent": percent or holdout.DEFAULT_PERCENT}
 
 
 EMAIL_SETTINGS = SettingsPage("admin/settings_email.html", "email-settings", _email_context)
@@ -145,6 +151,29 @@ def save_winback_settings(
         return EMAIL_SETTINGS.invalid(request, db, session, workspace, exc, winback=form)
     campaigns.save_winback_settings(db, workspace.id, days, coupon)
     return Redirect(f"/w/{workspace.slug}/settings/email?saved=1#winback")
+
+
+@post("/w/{slug:str}/settings/email/holdout", sync_to_thread=True)
+def save_holdout_settings(
+    request: Request,
+    slug: FromPath[str],
+    db: DB,
+    session: CurrentSession,
+    workspace: CurrentWorkspace,
+    data: Form,
+) -> Template | Redirect:
+    require_owner(workspace)
+    try:
+        percent = holdout.parse_form(data)
+    except FieldErrors as exc:
+        values = {
+            "holdout_on": data.get("holdout_on") == "1",
+            "holdout_percent": data.get("holdout_percent", ""),
+        }
+        return EMAIL_SETTINGS.invalid(request, db, session, workspace, exc, holdout=values)
+    with write_transaction(db):
+        holdout.save_percent(db, workspace.id, percent)
+    return Redirect(f"/w/{workspace.slug}/settings/email?saved=1#holdout")
 
 
 @get("/w/{slug:str}/settings/email/preview", sync_to_thread=True)
@@ -246,6 +275,7 @@ handlers = [
     email_settings_page,
     save_email_settings,
     save_winback_settings,
+    save_holdout_settings,
     email_settings_preview,
     pause_page,
     set_pause,
