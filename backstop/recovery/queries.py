@@ -65,8 +65,10 @@ def decline_meaning(code: str | None, decline_class: str | None = None) -> str:
     return CLASS_MEANINGS.get(decline_class or rules.classify(code), "")
 
 
-def step_label(step: dict) -> str:
+def step_label(step: dict, held_out: bool = False) -> str:
     label = STEP_LABELS.get(step["kind"], step["kind"])
+    if step["kind"] == "dunning" and held_out:
+        return f"Skip dunning email {step['seq']} of 4 (held out)"
     if step["kind"] == "dunning":
         return f"{label} {step['seq']} of 4"
     if step["kind"] == "retry" and step.get("trigger") == "admin":
@@ -132,7 +134,8 @@ def decorate(row: dict) -> dict:
     row["stripe_count"] = row["attempts"] - (row.get("our_count") or 0)
     if row.get("next_kind"):
         row["next_label"] = step_label(
-            {"kind": row["next_kind"], "seq": row["next_seq"], "trigger": row["next_trigger"]}
+            {"kind": row["next_kind"], "seq": row["next_seq"], "trigger": row["next_trigger"]},
+            bool(row.get("dunning_holdout")),
         )
     return row
 
@@ -275,7 +278,7 @@ def remaining_steps(db: Database, campaign: Campaign) -> list[dict]:
         [campaign.workspace_id],
     )
     for row in rows:
-        row["label"] = step_label(row)
+        row["label"] = step_label(row, campaign.held_out)
         row["overdue"] = clock.parse(row["due_at"]) < now - OVERDUE_AFTER
         row["overdue_reason"] = _overdue_reason(row, now, bool(paused)) if row["overdue"] else None
     return rows

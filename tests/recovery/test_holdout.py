@@ -128,7 +128,10 @@ def test_the_campaign_page_and_the_api_say_it_is_held_out(web, olivia, db, fake_
     text = text_of(page.text)
     assert "In the dunning holdout: Backstop retries the charge but sends no dunning emails" in text
     assert "Held out: no dunning emails (holdout). Email 1 of 4 was not sent." in text
-    assert "Resend email" not in text and "None" not in text
+    assert "Skip dunning email 2 of 4 (held out)" in text and "Send dunning email" not in text
+    assert "Resend email" not in text and "Resend queues" not in text and "None" not in text
+    listed = web.get("/w/acme/recovery").text
+    assert listed.count(">Holdout</span>") == 1
     other = text_of(web.get(f"/w/acme/recovery/{emailed['id']}").text)
     assert "Sent as planned (this campaign is in the emails arm of the dunning holdout)" in other
     refused = post_form(web, f"/w/acme/recovery/{held['id']}", f"/w/acme/recovery/{held['id']}/resend", {})

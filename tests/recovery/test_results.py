@@ -188,7 +188,7 @@ def test_the_page_draws_the_main_currency_and_tables_every_number(client, olivia
     assert weeks[0] == "30 Nov 2026 $49.00 · 1 of 2 — — $49.00 50.0% · 1 of 2"
     assert weeks[1] == "23 Nov 2026 — $99.00 · 1 of 1 — $99.00 100.0% · 1 of 1"
     june = next(w for w in weeks if w.startswith("8 Jun 2026"))
-    assert june == "8 Jun 2026 — — · 0 of 1 €30.00 · 1 of 1 €30.00 50.0% · 1 of 2"
+    assert june == "8 Jun 2026 — 0 of 1 €30.00 · 1 of 1 €30.00 50.0% · 1 of 2"
     assert sum(1 for w in weeks if w.endswith(" —")) == 49  # weeks that closed nothing have no rate
     svg = html.split('class="results-chart"')[1].split("</svg>")[0]
     assert re.findall(r'<rect class="bar-(\w+)"', svg) == ["hard", "soft"]  # USD only, oldest first
