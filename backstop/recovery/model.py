@@ -97,7 +97,7 @@ class Campaign:
     first_failed_at: str
     opened_at: str
     closed_at: str | None
-    dunning_holdout: bool | None  # None: opened while the dunning holdout was off
+    dunning_holdout: bool | None = None  # None: opened while the dunning holdout was off
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Campaign:
