@@ -195,3 +195,13 @@ def test_the_page_draws_the_main_currency_and_tables_every_number(client, olivia
     assert svg.count('class="rate-point"') == 3
     text = text_of(html)
     assert "the chart shows USD, and the tables list EUR too (€30.00 recovered)" in text
+
+
+def test_a_year_with_nothing_recovered_draws_the_rate_alone(client, olivia, acme, db, frozen):
+    seed(db, acme.id, "lost_one", status="lost")
+    login(client, olivia)
+    html = client.get("/w/acme/recovery/results").text
+    svg = html.split('class="results-chart"')[1].split("</svg>")[0]
+    assert "<rect" not in svg and svg.count('class="rate-point"') == 1
+    assert table_rows(html, "weekly-table")[0] == "30 Nov 2026 0 of 1 — — — 0.0% · 0 of 1"
+    assert "None" not in text_of(html)
