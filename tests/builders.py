@@ -708,6 +708,12 @@ BACKTEST_PATTERNS: dict[str, dict] = {
         "final": True,
     },
 }
+# The draft the backtest tests compare with the default policy, as a policy file holds it: soft
+# declines retried on days 2, 6 and 20, no retry of hard declines, at most 4 attempts.
+BACKTEST_DRAFT = {
+    "max_attempts": 4,
+    "rules": {"soft": {"retries": 3, "gaps_days": [2, 4, 14]}, "hard": {"retries": 0, "gaps_days": []}},
+}
 BACKTEST_OPEN = "g_still_open"  # failed yesterday, not paid yet
 
 

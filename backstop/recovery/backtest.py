@@ -30,6 +30,7 @@ from sqlite_utils import Database
 
 from backstop import clock
 from backstop.db import all_rows
+from backstop.lib.money import money
 from backstop.recovery import policy as rules
 from backstop.recovery.campaigns import get_policy
 from backstop.recovery.policy import RetryPolicy, RetryState
@@ -370,6 +371,68 @@ def compare(snapshot: Snapshot, current: RetryPolicy, draft: RetryPolicy | None 
     if draft is not None:
         reports["draft"] = replay(snapshot, draft)
     return Comparison(snapshot, reports)
+
+
+def _amounts_text(amounts: dict[str, int]) -> str:
+    return " + ".join(money(v, c) for c, v in amounts.items()) if amounts else "none"
+
+
+def _days_text(value: float | None) -> str:
+    if value is None:
+        return "no recovery"
+    return f"{value:g} day{'' if value == 1 else 's'}"
+
+
+def _rate_text(report: PolicyReport) -> str:
+    if report.recovery_rate is None:
+        return "no decided invoice yet"
+    return f"{report.recovery_rate * 100:.1f}% of {report.decided}"
+
+
+SUMMARY_ROWS: tuple[tuple[str, str], ...] = (
+    ("retries_run", "Retries that would run"),
+    ("new_card_retries_run", "Charges of a new card"),
+    ("blocked_by_cap", "Retries stopped by the attempt cap"),
+    ("blocked_by_network_rules", "Invoices whose retries network rules stopped"),
+    ("recovered_by_retry", "Recovered by a retry on the same card"),
+    ("recovered_with_new_card", "Recovered after a new card"),
+    ("lost", "Lost"),
+    ("still_open", "Still open (too early to tell)"),
+    ("recovery_rate", "Recovery rate (of decided invoices)"),
+    ("days_median", "Days to recovery, median"),
+    ("days_p90", "Days to recovery, 90th percentile"),
+)
+
+
+def summary_rows(comparison: Comparison) -> list[dict]:
+    """The comparison as rows a person reads: ``key``, ``label`` and one text per policy, in the
+    order of ``comparison.reports``."""
+    rows = []
+    for key, label in SUMMARY_ROWS:
+        texts = []
+        for report in comparison.reports.values():
+            if key == "retries_run":
+                text = f"{report.retries:,}"
+            elif key == "new_card_retries_run":
+                text = f"{report.card_retries:,}"
+            elif key == "blocked_by_cap":
+                text = f"{report.blocked_by_cap:,}"
+            elif key == "blocked_by_network_rules":
+                text = f"{report.blocked_by_network:,}"
+            elif key == "recovery_rate":
+                text = _rate_text(report)
+            elif key == "days_median":
+                text = _days_text(report.days_median)
+            elif key == "days_p90":
+                text = _days_text(report.days_p90)
+            else:
+                result = {"recovered_by_retry": RETRY, "recovered_with_new_card": NEW_CARD}.get(key, key)
+                result = OPEN if key == "still_open" else result
+                count = report.counts[result]
+                text = f"{count:,} ({_amounts_text(report.amounts[result])})" if count else "0"
+            texts.append(text)
+        rows.append({"key": key, "label": label, "values": texts})
+    return rows
 
 
 # -- reading the evidence -----------------------------------------------------------------------

@@ -34,18 +34,11 @@ from backstop import clock
 from backstop.db import write_transaction
 from backstop.recovery import backtest
 from backstop.recovery.backtest import LOST, NEW_CARD, OPEN, RETRY
-from backstop.recovery.policy import ClassRule, RetryPolicy
-from tests.builders import put_backtest_history
+from backstop.recovery.policy import ClassRule, RetryPolicy, policy_from_document
+from tests.builders import BACKTEST_DRAFT, put_backtest_history
 
 NOW = clock.parse("2026-11-30T12:00:00+00:00")
-DRAFT = RetryPolicy(
-    rules={
-        "soft": ClassRule(3, (2, 4, 14)),
-        "hard": ClassRule(0, ()),
-        "never": ClassRule(0, ()),
-    },
-    max_attempts=4,
-)
+DRAFT = policy_from_document(RetryPolicy(), BACKTEST_DRAFT)
 
 # pattern → (result, days to recovery, retries, new-card retries, blocked by cap, by network, reason)
 DEFAULT_EXPECTED = {
@@ -159,3 +152,47 @@ def test_another_workspaces_invoices_are_never_replayed(db, box, acme, olivia, h
 
     other, _ = create_workspace(db, box, "Other", olivia.admin, "other")
     assert backtest.load_snapshot(db, other.id, 90, NOW).invoices == ()
+
+
+def test_the_draft_file_reads_as_the_rules_the_working_assumes():
+    assert DRAFT.rule("soft") == ClassRule(3, (2, 4, 14))
+    assert DRAFT.rule("hard").retries == 0
+    assert (DRAFT.max_attempts, DRAFT.window_days, DRAFT.retry_on_new_card) == (4, 30, True)
+
+
+def test_let_stripe_retry_makes_no_retries_and_says_so(db, acme, history):
+    stripe_retries = RetryPolicy(let_stripe_retry=True)
+    report = backtest.backtest(db, acme.id, days=90, now=NOW, current=stripe_retries).reports["current"]
+    assert (report.retries, report.card_retries, report.recovered) == (0, 0, 0)
+    assert any("Let Stripe retry" in limit for limit in backtest.LIMITS)
+
+
+@pytest.mark.parametrize(
+    ("document", "field", "words"),
+    [
+        ([], "form", "is a JSON object"),
+        ({"max_attempts": "six"}, "max_attempts", "whole number"),
+        ({"max_attempts": 40}, "max_attempts", "1 to 15"),
+        ({"retry_on_new_card": "yes"}, "retry_on_new_card", "true or false"),
+        ({"colour": "red"}, "colour", "isn't a retry policy field"),
+        ({"rules": {"soft": {"gaps_days": "3,5"}}}, "rules.soft.gaps_days", "list of whole numbers"),
+        ({"rules": {"never": {"retries": 2}}}, "rules.never.retries", "can't be retried"),
+        ({"rules": {"soft": {"gaps_days": [3, 30, 30]}}}, "rules.soft.gaps_days", "after the 30-day window"),
+        ({"rules": {"medium": {}}}, "rules.medium", "isn't a decline class"),
+        ({"rules": {"hard": {"terminal_action": "explode"}}}, "rules.hard.terminal_action", "pick cancel"),
+    ],
+)
+def test_a_bad_policy_file_names_the_field_and_why(document, field, words):
+    from backstop.lib.forms import FieldErrors
+
+    with pytest.raises(FieldErrors) as caught:
+        policy_from_document(RetryPolicy(), document)
+    assert field in caught.value
+    assert words in caught.value[field]
+
+
+def test_a_saved_policy_is_a_valid_policy_file():
+    from backstop.recovery.policy import policy_from_file_text
+
+    saved = RetryPolicy().with_rule("soft", retries=2, gaps_days=(4, 6))
+    assert policy_from_file_text(RetryPolicy(), saved.to_json()) == saved
