@@ -98,13 +98,19 @@ class InvoiceHistory:
     paid_at: datetime | None = None
     final: bool = False  # void, uncollectible, deleted or given up: unpaid for good
 
+    # Derived once: the card (0: the one that failed, n: the n-th new one) of the payment and of
+    # each attempt. Replays ask for these many times per invoice.
+    paid_generation: int | None = field(init=False, repr=False, compare=False, default=None)
+    attempt_cards: tuple[int, ...] = field(init=False, repr=False, compare=False, default=())
+
+    def __post_init__(self) -> None:
+        if self.paid_at is not None:
+            object.__setattr__(self, "paid_generation", self.generation(self.paid_at))
+        object.__setattr__(self, "attempt_cards", tuple(self.generation(a.at) for a in self.attempts))
+
     def generation(self, at: datetime) -> int:
         """How many new default cards the customer had set by ``at`` (0: the card that failed)."""
         return sum(1 for c in self.card_changes if c <= at)
-
-    @property
-    def paid_generation(self) -> int | None:
-        return None if self.paid_at is None else self.generation(self.paid_at)
 
     @property
     def observed(self) -> str:
@@ -146,10 +152,10 @@ def _known_code(inv: InvoiceHistory, at: datetime, gen: int, current: str | None
     """The decline code of a charge at ``at`` on card ``gen``: the latest code the evidence knows
     for that card by then, else ``current``."""
     code = current
-    for attempt in inv.attempts:
+    for attempt, card in zip(inv.attempts, inv.attempt_cards, strict=True):
         if attempt.at > at:
             break
-        if attempt.decline_code and not attempt.succeeded and inv.generation(attempt.at) == gen:
+        if attempt.decline_code and not attempt.succeeded and card == gen:
             code = attempt.decline_code
     return code
 
@@ -164,7 +170,8 @@ def _pays(inv: InvoiceHistory, at: datetime, gen: int) -> bool:
         return False
     # A new card that paid: good from when it was set, unless the evidence saw it declined later.
     return not any(
-        not a.succeeded and at <= a.at < inv.paid_at and inv.generation(a.at) == gen for a in inv.attempts
+        not a.succeeded and at <= a.at < inv.paid_at and card == gen
+        for a, card in zip(inv.attempts, inv.attempt_cards, strict=True)
     )
 
 
@@ -386,14 +393,14 @@ def _days_text(value: float | None) -> str:
 def _rate_text(report: PolicyReport) -> str:
     if report.recovery_rate is None:
         return "no decided invoice yet"
-    return f"{report.recovery_rate * 100:.1f}% of {report.decided}"
+    return f"{report.recovery_rate * 100:.1f}% of {report.decided:,}"
 
 
 SUMMARY_ROWS: tuple[tuple[str, str], ...] = (
     ("retries_run", "Retries that would run"),
     ("new_card_retries_run", "Charges of a new card"),
     ("blocked_by_cap", "Retries stopped by the attempt cap"),
-    ("blocked_by_network_rules", "Invoices whose retries network rules stopped"),
+    ("blocked_by_network_rules", "Invoices stopped by network rules (never-retry declines)"),
     ("recovered_by_retry", "Recovered by a retry on the same card"),
     ("recovered_with_new_card", "Recovered after a new card"),
     ("lost", "Lost"),
@@ -464,13 +471,14 @@ def _campaign_history(db: Database, workspace_id: int, since: datetime) -> tuple
     facts: dict[int, dict] = defaultdict(lambda: {"card_changes": []})
     for row in all_rows(
         db,
-        "SELECT e.campaign_id, e.at, e.kind, e.detail FROM campaign_events e JOIN campaigns c "
+        "SELECT e.campaign_id, e.at, e.kind, json_extract(e.detail, '$.decline_code') AS decline_code "
+        "FROM campaign_events e JOIN campaigns c "
         "ON c.id = e.campaign_id WHERE c.workspace_id = ? AND c.first_failed_at >= ? "
         "AND e.kind IN ('opened', 'card_updated') ORDER BY e.id",
         [workspace_id, since_iso],
     ):
         if row["kind"] == "opened":
-            facts[row["campaign_id"]]["opened"] = json.loads(row["detail"]) if row["detail"] else {}
+            facts[row["campaign_id"]]["opened"] = {"decline_code": row["decline_code"]}
         else:
             facts[row["campaign_id"]]["card_changes"].append(clock.parse(row["at"]))
     return found, attempts, facts

@@ -189,21 +189,24 @@ def renewing_subscriptions_with_cards(db: Database, workspace_id: int | None = N
 # recovery history holds them.
 
 
+# Stripe retries an invoice for up to two months: failures this long before a period still tell
+# whether an invoice failing in the period had first failed before it.
+FAILURE_LOOKBACK = 62 * 86400
+
+
 def payment_failures_since(db: Database, workspace_id: int, since_ts: int) -> dict[str, list[int]]:
-    """The time (Unix seconds) of every failed attempt on each invoice whose failures Stripe
-    reported at or after ``since_ts``, oldest first, by invoice id."""
+    """The time (Unix seconds) of every failed attempt Stripe reported at or after ``since_ts``
+    (and up to ``FAILURE_LOOKBACK`` before it, for the same invoices), oldest first, by invoice id."""
     found: dict[str, list[int]] = {}
     for invoice_id, created in db.execute(
-        "SELECT e.object_id, e.created FROM stripe_events e WHERE e.workspace_id = ? "
-        "AND e.type = 'invoice.payment_failed' AND e.object_id IN (SELECT object_id FROM stripe_events "
-        "WHERE workspace_id = ? AND type = 'invoice.payment_failed' AND created >= ?) "
-        "ORDER BY e.object_id, e.created",
-        [workspace_id, workspace_id, since_ts],
+        "SELECT object_id, created FROM stripe_events WHERE workspace_id = ? "
+        "AND type = 'invoice.payment_failed' AND created >= ? ORDER BY created",
+        [workspace_id, since_ts - FAILURE_LOOKBACK],
     ).fetchall():
         times = found.setdefault(invoice_id, [])
         if created not in times:  # one event seen twice (webhook and polling) is one attempt
             times.append(created)
-    return found
+    return {invoice_id: times for invoice_id, times in found.items() if times[-1] >= since_ts}
 
 
 def invoices_by_id(db: Database, workspace_id: int, invoice_ids: list[str]) -> dict[str, dict]:
