@@ -350,6 +350,7 @@ class Comparison:
         return found
 
     def to_dict(self, workspace_slug: str | None = None) -> dict:
+        happened = self.observed()
         return {
             "workspace": workspace_slug,
             "period": {
@@ -358,7 +359,12 @@ class Comparison:
                 "until": clock.iso(self.snapshot.until),
             },
             "invoices": len(self.snapshot.invoices),
-            "what_happened": self.observed(),
+            "what_happened": {
+                "paid_on_same_card": happened[RETRY],
+                "paid_with_new_card": happened[NEW_CARD],
+                "never_paid": happened[LOST],
+                "still_open": happened[OPEN],
+            },
             "policies": {name: report.to_dict() for name, report in self.reports.items()},
             "rules": {
                 "recovered_by_retry": "Paid by a later retry on the same card, at or after the moment the "

@@ -137,7 +137,12 @@ def test_the_totals_add_up_per_policy(db, acme, history):
 def test_the_json_states_what_a_backtest_cannot_know(db, acme, history):
     data = backtest.backtest(db, acme.id, DRAFT, days=90, now=NOW).to_dict("acme")
     assert data["invoices"] == 500
-    assert data["what_happened"] == {RETRY: 200, NEW_CARD: 100, LOST: 150, OPEN: 50}
+    assert data["what_happened"] == {
+        "paid_on_same_card": 200,
+        "paid_with_new_card": 100,
+        "never_paid": 150,
+        "still_open": 50,
+    }
     assert any("might have failed" in limit for limit in data["limits"])
     assert set(data["policies"]) == {"current", "draft"}
 
