@@ -175,36 +175,41 @@ def _pays(inv: InvoiceHistory, at: datetime, gen: int) -> bool:
     )
 
 
-def _stop_reason(policy: RetryPolicy, state: RetryState) -> str | None:
-    """Why the schedule makes no further retry: "cap", "network", or None (the schedule is done)."""
+def _stop_reason(policy: RetryPolicy, state: RetryState) -> tuple[str | None, datetime | None]:
+    """Why the schedule makes no further retry: ("cap", when the stopped retry was due),
+    ("network", None), or (None, None) when the schedule is simply done."""
     if state.our_attempts >= policy.retries_planned(state.decline_class):
-        return "network" if state.decline_class == rules.NEVER else None
+        return ("network", None) if state.decline_class == rules.NEVER else (None, None)
     due = state.last_attempt_at + timedelta(days=policy.rule(state.decline_class).gap(state.our_attempts))
     if due > state.first_failed_at + timedelta(days=policy.window_days):
-        return None
-    return "cap" if not rules.under_cap(policy, state, due) else None
+        return None, None
+    return ("cap", due) if not rules.under_cap(policy, state, due) else (None, None)
 
 
 def replay_invoice(inv: InvoiceHistory, policy: RetryPolicy, until: datetime) -> Outcome:
-    """One invoice under ``policy``: the first failure happened; every later charge is the policy's."""
+    """One invoice under ``policy``: the first failure happened; every later charge is the policy's,
+    up to ``until`` (a retry due later hasn't happened yet)."""
     t0 = inv.first_failed_at
     code = inv.decline_code
     decline_class = rules.classify(code, inv.advice_code)
     made = [t0]
-    ours = retries = card_retries = blocked_cap = blocked_network = gen = 0
+    ours = retries = card_retries = card_blocked = gen = 0
+    cap_stops: set[datetime] = set()  # each retry the cap stopped, once however often it is asked
+    network_stop = False
     changes = [c for c in inv.card_changes if c > t0]
     window_end = t0 + timedelta(days=policy.window_days)
 
-    def recovered(result: str, at: datetime) -> Outcome:
+    def outcome(result: str, at: datetime | None = None, reason: str | None = None) -> Outcome:
         return Outcome(
             inv.invoice_id,
             result,
             retries,
             card_retries,
-            blocked_cap,
-            blocked_network,
+            len(cap_stops) + card_blocked,
+            int(network_stop),
             at,
-            round((at - t0).total_seconds() / 86400, 2),
+            round((at - t0).total_seconds() / 86400, 2) if at else None,
+            reason,
         )
 
     while True:
@@ -213,6 +218,11 @@ def replay_invoice(inv: InvoiceHistory, policy: RetryPolicy, until: datetime) ->
         future = due is not None and due > until  # not due yet: the evidence stops at ``until``
         if future:
             due = None
+        elif due is None and not policy.let_stripe_retry:
+            why, stopped = _stop_reason(policy, state)
+            if why == "cap" and stopped is not None and stopped <= until:
+                cap_stops.add(stopped)
+            network_stop = network_stop or why == "network"
         change = changes[gen] if gen < len(changes) else None
         if change is not None and (due is None or change <= due):
             gen += 1
@@ -220,33 +230,27 @@ def replay_invoice(inv: InvoiceHistory, policy: RetryPolicy, until: datetime) ->
                 card_retries += 1
                 made.append(change)
                 if _pays(inv, change, gen):
-                    return recovered(NEW_CARD, change)
+                    return outcome(NEW_CARD, change)
                 code = _known_code(inv, change, gen, None)
                 decline_class = rules.classify(code)
             elif policy.retry_on_new_card and not policy.let_stripe_retry and change <= window_end:
-                blocked_cap += 1
+                card_blocked += 1  # the cap left no room for the new card
             continue
         if due is None:
-            if not policy.let_stripe_retry and not future:
-                why = _stop_reason(policy, state)
-                blocked_cap += why == "cap"
-                blocked_network += why == "network"
             break
         ours += 1
         retries += 1
         made.append(due)
         if _pays(inv, due, gen):
-            return recovered(RETRY if gen == 0 else NEW_CARD, due)
+            return outcome(RETRY if gen == 0 else NEW_CARD, due)
         code = _known_code(inv, due, gen, code)
         decline_class = rules.classify(code)
 
     if inv.paid_at is None:
-        result = OPEN if not inv.final and until < window_end else LOST
-        reason = None if result == OPEN else "not_paid"
-    else:
-        result = LOST
-        reason = "new_card_not_charged" if inv.paid_generation else "paid_after_retries"
-    return Outcome(inv.invoice_id, result, retries, card_retries, blocked_cap, blocked_network, reason=reason)
+        if not inv.final and until < window_end:
+            return outcome(OPEN)
+        return outcome(LOST, reason="not_paid")
+    return outcome(LOST, reason="new_card_not_charged" if inv.paid_generation else "paid_after_retries")
 
 
 def _percentile(values: list[float], share: float) -> float | None:

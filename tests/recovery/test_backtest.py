@@ -11,7 +11,8 @@ hard declines, caps at 4 attempts and also retries a new card at once):
   declined, day 20 paid.
 - c: expired card, new card on day 5 paid. Default: the hard retry on day 3 declined, the new card
   charged on day 5. Draft: no hard retry, the new card charged on day 5.
-- d: stolen card, new card on day 10 paid: no retry, the new card charged on day 10 under both.
+- d: stolen card, new card on day 10 paid: network rules stop any retry of the stolen card; the
+  new card is charged on day 10 under both.
 - e: never paid: default retries 3 times (3, 8, 15), draft 3 times (2, 6, 20); lost.
 - f: the same card paid on day 20. Default: its last retry is day 15: lost, "paid after retries".
   Draft: days 2 and 6 declined, day 20 paid.
@@ -45,7 +46,7 @@ DEFAULT_EXPECTED = {
     "a_same_card_day4": (RETRY, 8.0, 2, 0, 0, 0, None),
     "b_backstop_paid_day8": (RETRY, 8.0, 2, 0, 0, 0, None),
     "c_expired_new_card": (NEW_CARD, 5.0, 1, 1, 0, 0, None),
-    "d_stolen_new_card": (NEW_CARD, 10.0, 0, 1, 0, 0, None),
+    "d_stolen_new_card": (NEW_CARD, 10.0, 0, 1, 0, 1, None),
     "e_never_paid": (LOST, None, 3, 0, 0, 0, "not_paid"),
     "f_same_card_day20": (LOST, None, 3, 0, 0, 0, "paid_after_retries"),
     "g_still_open": (OPEN, None, 0, 0, 0, 0, None),
@@ -57,7 +58,7 @@ DRAFT_EXPECTED = {
     "a_same_card_day4": (RETRY, 6.0, 2, 0, 0, 0, None),
     "b_backstop_paid_day8": (RETRY, 20.0, 3, 0, 0, 0, None),
     "c_expired_new_card": (NEW_CARD, 5.0, 0, 1, 0, 0, None),
-    "d_stolen_new_card": (NEW_CARD, 10.0, 0, 1, 0, 0, None),
+    "d_stolen_new_card": (NEW_CARD, 10.0, 0, 1, 0, 1, None),
     "e_never_paid": (LOST, None, 3, 0, 0, 0, "not_paid"),
     "f_same_card_day20": (RETRY, 20.0, 3, 0, 0, 0, None),
     "g_still_open": (OPEN, None, 0, 0, 0, 0, None),
@@ -123,7 +124,7 @@ def test_the_totals_add_up_per_policy(db, acme, history):
     assert current.retries == 50 * (2 + 2 + 1 + 0 + 3 + 3 + 0 + 0 + 3 + 1)
     assert draft.retries == 50 * (2 + 3 + 0 + 0 + 3 + 3 + 0 + 0 + 2 + 2)
     assert (current.blocked_by_cap, draft.blocked_by_cap) == (0, 50)
-    assert (current.blocked_by_network, draft.blocked_by_network) == (100, 100)
+    assert (current.blocked_by_network, draft.blocked_by_network) == (150, 150)
     assert current.recovery_rate == 0.4444  # 200 of 450 decided
     assert draft.recovery_rate == 0.5556
     assert current.amounts[RETRY] == {"usd": 100 * 4900}

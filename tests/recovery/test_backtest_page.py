@@ -74,7 +74,7 @@ def test_a_draft_is_replayed_beside_the_saved_policy_and_nothing_is_saved(client
     assert "Recovered by a retry on the same card 10 ($490.00) 15 ($735.00)" in text
     assert "Recovered after a new card 10 ($490.00) 10 ($490.00)" in text
     assert "Retries stopped by the attempt cap 0 5" in text
-    assert "Invoices stopped by network rules (never-retry declines) 10 10" in text
+    assert "Invoices stopped by network rules (never-retry declines) 15 15" in text
     assert "Days to recovery, median 8 days 10 days" in text
     assert "Recovery rate (of decided invoices) 44.4% of 45 55.6% of 45" in text
     assert "What a backtest can't know" in text and "might have failed or worked" in text
