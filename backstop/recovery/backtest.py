@@ -23,6 +23,7 @@ import json
 import math
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -406,50 +407,38 @@ def _rate_text(report: PolicyReport) -> str:
     return f"{report.recovery_rate * 100:.1f}% of {report.decided:,}"
 
 
-SUMMARY_ROWS: tuple[tuple[str, str], ...] = (
-    ("retries_run", "Retries that would run"),
-    ("new_card_retries_run", "Charges of a new card"),
-    ("blocked_by_cap", "Retries stopped by the attempt cap"),
-    ("blocked_by_network_rules", "Invoices stopped by network rules (never-retry declines)"),
-    ("recovered_by_retry", "Recovered by a retry on the same card"),
-    ("recovered_with_new_card", "Recovered after a new card"),
-    ("lost", "Lost"),
-    ("still_open", "Still open (too early to tell)"),
-    ("recovery_rate", "Recovery rate (of decided invoices)"),
-    ("days_median", "Days to recovery, median"),
-    ("days_p90", "Days to recovery, 90th percentile"),
+def _invoices_text(report: PolicyReport, result: str) -> str:
+    count = report.counts[result]
+    return f"{count:,} ({_amounts_text(report.amounts[result])})" if count else "0"
+
+
+# (key in the JSON, label a person reads, the text of one policy's figure)
+SUMMARY_ROWS: tuple[tuple[str, str, Callable[[PolicyReport], str]], ...] = (
+    ("retries_run", "Retries that would run", lambda r: f"{r.retries:,}"),
+    ("new_card_retries_run", "Charges of a new card", lambda r: f"{r.card_retries:,}"),
+    ("blocked_by_cap", "Retries stopped by the attempt cap", lambda r: f"{r.blocked_by_cap:,}"),
+    (
+        "blocked_by_network_rules",
+        "Invoices stopped by network rules (never-retry declines)",
+        lambda r: f"{r.blocked_by_network:,}",
+    ),
+    ("recovered_by_retry", "Recovered by a retry on the same card", lambda r: _invoices_text(r, RETRY)),
+    ("recovered_with_new_card", "Recovered after a new card", lambda r: _invoices_text(r, NEW_CARD)),
+    ("lost", "Lost", lambda r: _invoices_text(r, LOST)),
+    ("still_open", "Still open (too early to tell)", lambda r: _invoices_text(r, OPEN)),
+    ("recovery_rate", "Recovery rate (of decided invoices)", _rate_text),
+    ("days_median", "Days to recovery, median", lambda r: _days_text(r.days_median)),
+    ("days_p90", "Days to recovery, 90th percentile", lambda r: _days_text(r.days_p90)),
 )
 
 
 def summary_rows(comparison: Comparison) -> list[dict]:
     """The comparison as rows a person reads: ``key``, ``label`` and one text per policy, in the
     order of ``comparison.reports``."""
-    rows = []
-    for key, label in SUMMARY_ROWS:
-        texts = []
-        for report in comparison.reports.values():
-            if key == "retries_run":
-                text = f"{report.retries:,}"
-            elif key == "new_card_retries_run":
-                text = f"{report.card_retries:,}"
-            elif key == "blocked_by_cap":
-                text = f"{report.blocked_by_cap:,}"
-            elif key == "blocked_by_network_rules":
-                text = f"{report.blocked_by_network:,}"
-            elif key == "recovery_rate":
-                text = _rate_text(report)
-            elif key == "days_median":
-                text = _days_text(report.days_median)
-            elif key == "days_p90":
-                text = _days_text(report.days_p90)
-            else:
-                result = {"recovered_by_retry": RETRY, "recovered_with_new_card": NEW_CARD}.get(key, key)
-                result = OPEN if key == "still_open" else result
-                count = report.counts[result]
-                text = f"{count:,} ({_amounts_text(report.amounts[result])})" if count else "0"
-            texts.append(text)
-        rows.append({"key": key, "label": label, "values": texts})
-    return rows
+    return [
+        {"key": key, "label": label, "values": [text(report) for report in comparison.reports.values()]}
+        for key, label, text in SUMMARY_ROWS
+    ]
 
 
 # -- reading the evidence -----------------------------------------------------------------------
