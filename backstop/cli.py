@@ -607,6 +607,76 @@ def webhooks_replay(endpoint_id: str, since, until) -> None:
     )
 
 
+@main.group()
+def recovery() -> None:
+    """Failed-payment recovery."""
+
+
+@recovery.command("backtest")
+@click.option("--workspace", "slug", required=True, help="The workspace's slug.")
+@click.option(
+    "--days", type=click.IntRange(1, 365), default=90, show_default=True, help="How far back to replay."
+)
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A retry policy file (JSON, as saved) to compare with the saved policy.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
+def recovery_backtest(slug: str, days: int, policy_file: Path | None, as_json: bool) -> None:
+    """Replay the last DAYS days of failed invoices against the saved retry policy (and a draft)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from backstop.db import opened
+    from backstop.lib.forms import FieldErrors
+    from backstop.recovery import backtest
+    from backstop.recovery.campaigns import get_policy
+    from backstop.recovery.policy import policy_from_file_text
+
+    settings = prepared(load_settings())
+    with opened(settings.db_path) as db:
+        ws_id = _workspace_id(db, slug)
+        current = get_policy(db, ws_id)
+        draft = None
+        if policy_file is not None:
+            try:
+                text = policy_file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                fail(f"Can't read the policy file {policy_file}: {getattr(exc, 'strerror', None) or exc}.")
+            try:
+                draft = policy_from_file_text(current, text)
+            except FieldErrors as exc:
+                lines = "\n".join(
+                    f"  - {message}" if name == "form" else f"  - {name}: {message}"
+                    for name, message in exc.items()
+                )
+                fail(escape(f"The policy file {policy_file} can't be used:\n{lines}"))
+        comparison = backtest.backtest(db, ws_id, draft, days=days, current=current)
+    if as_json:
+        click.echo(json.dumps(comparison.to_dict(slug), indent=2))
+        return
+    snapshot = comparison.snapshot
+    out.print(
+        f"{len(snapshot.invoices):,} failed invoices in the last {days} days "
+        f"({snapshot.since:%Y-%m-%d} to {snapshot.until:%Y-%m-%d}).",
+        highlight=False,
+    )
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("")
+    for name in comparison.reports:
+        table.add_column(
+            "Saved policy" if name == "current" else f"Draft ({policy_file.name})", justify="right"
+        )
+    for row in backtest.summary_rows(comparison):
+        table.add_row(row["label"], *row["values"])
+    out.print(table)
+    out.print("What a backtest can't know:", highlight=False)
+    for limit in backtest.LIMITS:
+        out.print(f"  - {limit}", highlight=False)
+
+
 if __name__ == "__main__":
     main()
 

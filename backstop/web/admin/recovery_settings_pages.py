@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
@@ -12,7 +14,7 @@ from backstop.email.branding import get_branding
 from backstop.email.kinds import get_kind
 from backstop.email.render import render_email
 from backstop.lib.forms import FieldErrors
-from backstop.recovery import campaigns, dunning_copy, holdout, pause, winback
+from backstop.recovery import backtest, campaigns, dunning_copy, holdout, pause, winback
 from backstop.recovery.policy import (
     CEILING_WORDS,
     CLASS_LABELS,
@@ -72,6 +74,47 @@ def save_retry_policy(
     with write_transaction(db):
         campaigns.save_policy(db, workspace.id, policy)
     return Redirect(f"/w/{workspace.slug}/settings/retry-policy?saved=1")
+
+
+@post("/w/{slug:str}/settings/retry-policy/preview", sync_to_thread=True)
+def preview_retry_policy(
+    request: Request,
+    slug: FromPath[str],
+    db: DB,
+    session: CurrentSession,
+    workspace: CurrentWorkspace,
+    data: Form,
+) -> Template:
+    """The saved policy and the draft in the form, replayed on the last 90 days; saves nothing."""
+    ticks = {name: data.get(name) == "1" for name in ("retry_on_new_card", "let_stripe_retry")}
+    saved = campaigns.get_policy(db, workspace.id)
+    try:
+        draft = parse_retry_policy(saved, data)
+    except FieldErrors as exc:
+        return RETRY_POLICY.invalid(request, db, session, workspace, exc, values={**data, **ticks})
+    comparison = backtest.backtest(db, workspace.id, draft, days=backtest.DEFAULT_DAYS, current=saved)
+    return RETRY_POLICY.show(
+        request,
+        db,
+        session,
+        workspace,
+        values={**data, **ticks},
+        preview=comparison,
+        preview_rows=backtest.summary_rows(comparison),
+        preview_same=draft == saved,
+        limits=backtest.LIMITS,
+    )
+
+
+@get("/w/{slug:str}/settings/retry-policy.json", sync_to_thread=True)
+def download_retry_policy(db: DB, session: CurrentSession, workspace: CurrentWorkspace) -> Response:
+    """The saved policy as a policy file, for ``backstop recovery backtest --policy``."""
+    body = json.dumps(json.loads(campaigns.get_policy(db, workspace.id).to_json()), indent=2) + "\n"
+    return Response(
+        body,
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="retry-policy-{workspace.slug}.json"'},
+    )
 
 
 # -- Email settings -----------------------------------------------------------------------------
@@ -272,6 +315,8 @@ def set_pause(
 handlers = [
     retry_policy_page,
     save_retry_policy,
+    preview_retry_policy,
+    download_retry_policy,
     email_settings_page,
     save_email_settings,
     save_winback_settings,
