@@ -1,0 +1,121 @@
+"""Cancel flows' part of an export: the flows and their published versions, the offer policy,
+every cancel session and the Stripe action that carried its outcome out."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+
+from backstop.lib.exports import ExportTable, select_table
+
+
+def export_tables(db: Database, workspace_id: int) -> list[ExportTable]:
+    return [
+        select_table(
+            db,
+            "cancel_flows",
+            "Your cancel flows with their current drafts.",
+            [
+                ("id", "The flow's id (other files refer to it as flow_id)."),
+                ("name", "The flow's name."),
+                ("template", "The template it started from."),
+                ("draft_json", "The draft as JSON: steps, reasons and offers."),
+                ("draft_updated_at", "When the draft was last saved (UTC)."),
+                ("holdout_percent", "The share of customers who see no offers, for measuring."),
+                ("is_active", "1 for the flow customers see."),
+                ("created_at", "When it was created (UTC)."),
+                ("archived_at", "When it was archived (UTC)."),
+            ],
+            "cancel_flows",
+            "workspace_id = ?",
+            [workspace_id],
+            "id",
+        ),
+        select_table(
+            db,
+            "cancel_flow_versions",
+            "Every published version of each flow, as published.",
+            [
+                ("flow_id", "The flow (cancel_flows.csv id)."),
+                ("version", "The version number."),
+                ("document_json", "The published flow as JSON."),
+                ("traffic_percent", "The share of sessions it gets."),
+                ("published_at", "When it was published (UTC)."),
+            ],
+            "cancel_flow_versions",
+            "workspace_id = ?",
+            [workspace_id],
+            "id",
+        ),
+        select_table(
+            db,
+            "cancel_offer_policies",
+            "Your limits on offers (one row once saved).",
+            [
+                ("cooldown_days", "Days before the same customer can get an offer again."),
+                ("max_percent_off", "The largest discount allowed, in percent."),
+                ("max_free_months", "The most free months allowed."),
+                ("max_value_amount", "The largest offer value allowed, in minor units (cents)."),
+                ("max_value_currency", "That value's currency."),
+                ("updated_at", "When it was saved (UTC)."),
+            ],
+            "cancel_offer_policies",
+            "workspace_id = ?",
+            [workspace_id],
+            "workspace_id",
+        ),
+        select_table(
+            db,
+            "cancel_sessions",
+            "Every time a customer opened the cancel flow, and how it ended.",
+            [
+                ("id", "The session's id."),
+                ("source", "Where it was opened: embed, portal, …."),
+                ("customer_id", "The customer, cus_…."),
+                ("customer_email", "The customer's email."),
+                ("customer_name", "The customer's name."),
+                ("subscription_id", "The subscription, sub_…."),
+                ("flow_id", "The flow shown."),
+                ("version", "The flow's version shown."),
+                ("arm", "flow or holdout."),
+                ("path", "The steps the customer went through, as JSON."),
+                ("reason_code", "The reason they picked."),
+                ("reason_label", "That reason as they read it."),
+                ("free_text", "What they wrote."),
+                ("offers_shown", "The offers shown, as JSON."),
+                ("offer_accepted", "The offer accepted, as JSON."),
+                ("state", "open, pending_action or finished."),
+                (
+                    "outcome",
+                    "saved_discount, saved_pause, saved_downgrade, saved_other, canceled or abandoned.",
+                ),
+                ("currency", "The subscription's currency."),
+                ("mrr_at_stake", "Monthly revenue at stake in minor units (cents)."),
+                ("mrr_saved", "Monthly revenue saved in minor units (cents)."),
+                ("opened_at", "When it opened (UTC)."),
+                ("decided_at", "When the customer decided (UTC)."),
+                ("finished_at", "When it finished (UTC)."),
+            ],
+            "cancel_sessions",
+            "workspace_id = ?",
+            [workspace_id],
+            "id",
+        ),
+        select_table(
+            db,
+            "cancel_actions",
+            "The change made in Stripe for each decided session.",
+            [
+                ("session_id", "The session (cancel_sessions.csv id)."),
+                ("kind", "What was done: cancel, discount, pause, price switch, …."),
+                ("params", "Its parameters as JSON."),
+                ("result", "Stripe's result as JSON."),
+                ("created_at", "When it was decided (UTC)."),
+                ("done_at", "When Stripe confirmed it (UTC)."),
+                ("last_error", "The last error, if an attempt failed."),
+            ],
+            "cancel_actions",
+            "workspace_id = ?",
+            [workspace_id],
+            "id",
+        ),
+    ]
