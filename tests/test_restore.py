@@ -163,7 +163,7 @@ def test_it_refuses_a_damaged_or_wrong_file(tmp_path):
     page = 4096
     data[page * 3 : page * 3 + 200] = b"\xff" * 200  # scribble over a table's page
     damaged.write_bytes(bytes(data))
-    with pytest.raises(BackupError, match="damaged|cannot be read"):
+    with pytest.raises(BackupError, match=r"damaged|cannot be read"):
         restore_database(target, damaged)
 
     with pytest.raises(BackupError, match="There is no file"):
