@@ -225,3 +225,16 @@ def export_zip(db: Database, workspace: Workspace, fmt: str) -> Iterator[bytes]:
         zf.writestr(f"{folder}/README.txt", readme(workspace, fmt, exported_at, counts, all_tables))
         zf.writestr(f"{folder}/manifest.json", _manifest(workspace, fmt, exported_at, counts, all_tables))
     yield pipe.take()
+
+
+def stream_zip(db_path: Path, workspace: Workspace, fmt: str) -> Iterator[bytes]:
+    """``export_zip`` on a connection of its own, opened when the first piece is asked for and
+    closed after the last: a response streams on after the request's own connection is closed."""
+    _check_format(fmt)
+    from backstop.db import connect
+
+    db = connect(db_path)
+    try:
+        yield from export_zip(db, workspace, fmt)
+    finally:
+        db.conn.close()

@@ -31,6 +31,7 @@ from backstop.web.admin import (
     cancel_flow_version_pages,
     cancel_runtime_pages,
     customers,
+    data_pages,
     demo_pages,
     desktop_login,
     email_pages,
@@ -163,6 +164,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             *cancel_flow_pages.handlers,
             *cancel_flow_version_pages.handlers,
             *webhook_pages.handlers,
+            *data_pages.handlers,
             *demo_pages.handlers,
         ],
     )
