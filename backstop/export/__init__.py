@@ -25,6 +25,7 @@ from backstop.embed import export as embed_export
 from backstop.lib.exports import ExportTable
 from backstop.lib.filemodes import private_dir
 from backstop.recovery import export as recovery_export
+from backstop.reporting import export as reporting_export
 from backstop.stripe_sync import export as stripe_export
 from backstop.webhooks_out import export as webhooks_export
 from backstop.workspaces import export as workspaces_export
@@ -40,6 +41,7 @@ DOMAINS = (
     cancel_flows_export,
     webhooks_export,
     embed_export,
+    reporting_export,
 )
 
 

@@ -37,6 +37,7 @@ from backstop.web.admin import (
     email_pages,
     embed_pages,
     embed_settings_pages,
+    notification_pages,
     portal_domain_pages,
     recovery_pages,
     recovery_settings_pages,
@@ -165,6 +166,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
             *cancel_flow_version_pages.handlers,
             *webhook_pages.handlers,
             *data_pages.handlers,
+            *notification_pages.handlers,
             *demo_pages.handlers,
         ],
     )

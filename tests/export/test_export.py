@@ -47,6 +47,8 @@ EXPECTED_FILES = {
     "embed_origins",
     "embed_settings",
     "portal_domain",
+    "notification_settings",
+    "weekly_summaries",
 }
 
 
