@@ -169,3 +169,13 @@ def test_the_preview_uses_the_workspaces_numbers(db, settings, acme):
         preview = weekly.render_preview(db, settings.public_url, acme.id)
     assert "$49.00 from 1 failed payment" in preview.text
     assert summary_emails(db, acme.id) == []
+
+
+def test_an_owner_who_unsubscribed_gets_no_more_summaries(db, settings, acme):
+    from backstop.email import suppression
+
+    turn_on(db, acme.id)
+    suppression.record(db, acme.id, "olivia@acme.test", "unsubscribed_at")
+    run_week(db, settings)
+    [email] = summary_emails(db, acme.id)
+    assert email["status"] == "suppressed"
