@@ -48,6 +48,23 @@ def export_tables(db: Database, workspace_id: int) -> list[ExportTable]:
         ),
         select_table(
             db,
+            "cancel_flow_approvals",
+            "Publish requests that needed an owner's approval, and what was decided.",
+            [
+                ("flow_id", "The flow (cancel_flows.csv id)."),
+                ("document_json", "The flow as submitted, JSON."),
+                ("reasons_json", "Why it needed approval, JSON."),
+                ("status", "pending, approved, rejected or superseded."),
+                ("requested_at", "When it was submitted (UTC)."),
+                ("decided_at", "When an owner decided (UTC)."),
+            ],
+            "cancel_flow_approvals",
+            "workspace_id = ?",
+            [workspace_id],
+            "id",
+        ),
+        select_table(
+            db,
             "cancel_offer_policies",
             "Your limits on offers (one row once saved).",
             [

@@ -13,6 +13,7 @@ import io
 import json
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,18 @@ class Workspace:
     id: int
     slug: str
     name: str
+
+
+@contextmanager
+def _snapshot(db: Database) -> Iterator[None]:
+    """Every table read as of one moment, so a delivery never names an event the export lacks.
+    A savepoint opened outside a transaction starts a read transaction (this one never writes);
+    on a WAL database writers carry on meanwhile."""
+    db.execute("SAVEPOINT export_snapshot")
+    try:
+        yield
+    finally:
+        db.execute("RELEASE export_snapshot")
 
 
 def tables(db: Database, workspace_id: int) -> list[ExportTable]:
@@ -167,12 +180,13 @@ def export_to_dir(db: Database, workspace: Workspace, fmt: str, out: Path) -> li
     counts: dict[str, int] = {}
     all_tables = tables(db, workspace.id)
     written = []
-    for table in all_tables:
-        path = out / f"{table.name}.{fmt}"
-        with path.open("w", encoding="utf-8", newline="") as f:
-            for chunk in _counting(table, fmt, counts):
-                f.write(chunk)
-        written.append(path)
+    with _snapshot(db):
+        for table in all_tables:
+            path = out / f"{table.name}.{fmt}"
+            with path.open("w", encoding="utf-8", newline="") as f:
+                for chunk in _counting(table, fmt, counts):
+                    f.write(chunk)
+            written.append(path)
     for name, text in (
         ("README.txt", readme(workspace, fmt, exported_at, counts, all_tables)),
         ("manifest.json", _manifest(workspace, fmt, exported_at, counts, all_tables)),
@@ -216,7 +230,7 @@ def export_zip(db: Database, workspace: Workspace, fmt: str) -> Iterator[bytes]:
     counts: dict[str, int] = {}
     all_tables = tables(db, workspace.id)
     pipe = _Pipe()
-    with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    with _snapshot(db), zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for table in all_tables:
             with zf.open(f"{folder}/{table.name}.{fmt}", "w") as member:
                 for chunk in _counting(table, fmt, counts):

@@ -37,6 +37,7 @@ EXPECTED_FILES = {
     "send_domain",
     "cancel_flows",
     "cancel_flow_versions",
+    "cancel_flow_approvals",
     "cancel_offer_policies",
     "cancel_sessions",
     "cancel_actions",
@@ -202,3 +203,30 @@ def test_the_zip_streams_a_large_table_in_pieces(db, filled, tmp_path):
     with zipfile.ZipFile(io.BytesIO(b"".join(pieces))) as zf:
         name = next(n for n in zf.namelist() if n.endswith("/campaign_events.jsonl"))
         assert len(zf.read(name).decode().splitlines()) == 3001
+
+
+def test_it_reads_every_table_as_of_one_moment(db, filled, tmp_path, settings):
+    """A webhook event written while the export runs is in neither the events nor the deliveries:
+    the two files always agree."""
+    from backstop.db import connect
+    from backstop.webhooks_out.events import record_event
+
+    other = connect(settings.db_path)
+    pieces = export_zip(db, acme(filled), "csv")
+    first = next(pieces)  # the export has started reading
+    with write_transaction(other):
+        record_event(other, filled.workspace_id, "recovery.recovered", {"campaign": 99})
+    other.conn.close()
+    data = first + b"".join(pieces)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        by_file = {n.split("/")[1]: zf.read(n).decode() for n in zf.namelist()}
+    assert len(list(csv.DictReader(io.StringIO(by_file["webhook_events.csv"])))) == 1
+    assert len(list(csv.DictReader(io.StringIO(by_file["webhook_deliveries.csv"])))) == 1
+    assert (
+        len(
+            db.execute(
+                "SELECT id FROM webhook_events WHERE workspace_id = ?", [filled.workspace_id]
+            ).fetchall()
+        )
+        == 2
+    )

@@ -34,7 +34,7 @@ def test_it_shows_the_page_under_settings(as_olivia):
     assert page.status_code == 200
     text = text_of(page.text)
     assert "Export everything" in text and "Download export (.zip)" in text
-    assert "What the export holds — 32 files, plus README.txt and manifest.json" in text
+    assert "What the export holds — 33 files, plus README.txt and manifest.json" in text
     assert "customers Your Stripe customers, as mirrored from Stripe." in text
     assert 'href="/w/acme/settings/data" aria-current="page"' in page.text
 
