@@ -73,12 +73,25 @@ def tables(db: Database, workspace_id: int) -> list[ExportTable]:
     return [t for domain in DOMAINS for t in domain.export_tables(db, workspace_id)]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value):
+    """A text cell a spreadsheet would run as a formula (a customer's "=HYPERLINK(…)" in a cancel
+    reason) gets a leading apostrophe, so it is shown, not run. Numbers are left alone."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv_chunks(table: ExportTable) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(table.column_names)
     for n, row in enumerate(table.rows(), 1):
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow([_csv_cell(v) for v in row])
         if n % 500 == 0:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -103,7 +116,8 @@ def _file_chunks(table: ExportTable, fmt: str) -> Iterator[str]:
 
 def readme(workspace: Workspace, fmt: str, exported_at: str, counts: dict[str, int], all_tables) -> str:
     kind = (
-        "CSV (comma-separated, UTF-8, a header row, empty cell for no value)"
+        "CSV (comma-separated, UTF-8, a header row, empty cell for no value; a text cell that\n"
+        "starts with = + - or @ gets a leading ' so a spreadsheet shows it instead of running it)"
         if fmt == "csv"
         else "JSON Lines (one JSON object per line, UTF-8, null for no value)"
     )

@@ -230,3 +230,18 @@ def test_it_reads_every_table_as_of_one_moment(db, filled, tmp_path, settings):
         )
         == 2
     )
+
+
+def test_a_customers_text_never_runs_as_a_spreadsheet_formula(db, filled, tmp_path):
+    db.execute(
+        "UPDATE cancel_sessions SET free_text = ?, reason_label = ? WHERE workspace_id = ?",
+        ['=HYPERLINK("http://evil.test","click")', "-too expensive", filled.workspace_id],
+    )
+    export_to_dir(db, acme(filled), "csv", tmp_path / "csv")
+    [session] = read_csv(tmp_path / "csv" / "cancel_sessions.csv")
+    assert session["free_text"] == '\'=HYPERLINK("http://evil.test","click")'
+    assert session["reason_label"] == "'-too expensive"
+    assert session["mrr_saved"] == "4900"
+    export_to_dir(db, acme(filled), "jsonl", tmp_path / "jsonl")
+    exact = json.loads((tmp_path / "jsonl" / "cancel_sessions.jsonl").read_text())
+    assert exact["free_text"] == '=HYPERLINK("http://evil.test","click")'
