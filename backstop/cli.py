@@ -234,7 +234,8 @@ def restore(file: Path, data_dir: Path | None, secret_key_file: Path | None, for
         result = restore_database(settings, file, force=force, secret_key_file=secret_key_file)
     except BackupError as exc:
         fail(str(exc))
-    _say(f"restored {file} into {result.db_path} ({result.workspaces} workspaces).")
+    count = f"{result.workspaces} workspace{'' if result.workspaces == 1 else 's'}"
+    _say(f"restored {file} into {result.db_path} ({count}). Start Backstop on {result.db_path.parent}.")
     if result.warning:
         err.print(f"[bold yellow]Warning:[/] {result.warning}", highlight=False, soft_wrap=True)
 

@@ -193,7 +193,7 @@ def test_the_command_restores_and_says_so(backstop, tmp_path):
         "restore", str(backup_file), "--data-dir", str(tmp_path / "new"), "--secret-key-file", str(key_file)
     )
     assert done.returncode == 0, done.stderr
-    assert "restored" in done.stdout and "1 workspaces" in done.stdout
+    assert "restored" in done.stdout and "(1 workspace)" in done.stdout
     again = backstop("restore", str(backup_file), "--data-dir", str(tmp_path / "new"))
     assert_fails_with(again, "is not empty", "--force")
 
