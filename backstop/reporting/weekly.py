@@ -95,6 +95,11 @@ def _amounts(by_currency: dict[str, int]) -> str | None:
     return " + ".join(parts) or None
 
 
+def _day(moment: datetime) -> str:
+    """'2 November' (strftime's %-d is not on every platform the desktop app runs on)."""
+    return f"{moment.day} {moment:%B}"
+
+
 def _amount_from(amount: str | None, things: str) -> str:
     """'$98.00 from 2 failed payments', or just '2 failed payments' without an amount."""
     return f"{amount} from {things}" if amount else things[0].upper() + things[1:]
@@ -136,7 +141,7 @@ def summarize(db: Database, workspace_id: int, start: datetime, end: datetime) -
             "id": c["id"],
             "who": c.get("customer_name") or c.get("customer_email") or c.get("customer_id") or "A customer",
             "amount": money(c.get("amount_due"), c.get("currency")),
-            "opened": clock.parse(c["opened_at"]).strftime("%-d %B"),
+            "opened": _day(clock.parse(c["opened_at"])),
         }
         for c in recovery_queries.stalled(db, workspace_id, limit=STALLED_SHOWN)
     ]

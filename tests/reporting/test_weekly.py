@@ -100,7 +100,7 @@ def test_it_sends_each_owner_one_summary_of_the_week_that_ended(db, settings, ac
     assert "Lost: $19.00 from 1 campaign that ran out of retries" in email["text"]
     assert "Saved by cancel flows: $39.00 of monthly revenue from 1 save" in email["text"]
     assert "1 campaign has been in flight for 14 days or more." in email["text"]
-    assert "/w/acme/recovery/" in email["text"]
+    assert "- ada@acme.test, $49.00, open since 1 November: http://" in email["text"]
     assert email["status"] == "queued" and email["work_state"] == "pending"
 
 
