@@ -9,6 +9,7 @@ from backstop.email import holds
 from backstop.reporting import weekly
 from backstop.workspaces.workspaces import add_member, create_workspace
 from tests.builders import put_row
+from tests.email.fixtures import SHARED_SENDER, aws_env, ses  # noqa: F401 - fixtures
 
 MONDAY = "2026-11-30 09:00:00+00:00"  # the week of 23 to 29 November has just ended
 LAST_WEEK = "2026-11-25T10:00:00+00:00"
@@ -179,3 +180,20 @@ def test_an_owner_who_unsubscribed_gets_no_more_summaries(db, settings, acme):
     run_week(db, settings)
     [email] = summary_emails(db, acme.id)
     assert email["status"] == "suppressed"
+
+
+def test_it_goes_out_through_the_workspaces_transport(db, settings, acme, ses):
+    from backstop.email import providers, sending
+
+    ses_settings = settings.with_overrides(email_transport="ses", shared_sender=SHARED_SENDER)
+    turn_on(db, acme.id)
+    run_week(db, ses_settings)
+    message_id = db.execute("SELECT id FROM email_messages WHERE kind = 'weekly_summary'").fetchone()[0]
+    with time_machine.travel(MONDAY, tick=False):
+        assert (
+            sending.send_message(db, ses_settings, message_id, providers.mailer_for(ses_settings)) == "sent"
+        )
+    [sent] = ses.sent_messages
+    assert sent.source == SHARED_SENDER
+    assert "Subject: Your week with Backstop: Acme Analytics" in sent.raw_data
+    assert set(sent.destinations) == {"olivia@acme.test"}
