@@ -182,7 +182,7 @@ def test_an_owner_who_unsubscribed_gets_no_more_summaries(db, settings, acme):
     assert email["status"] == "suppressed"
 
 
-def test_it_goes_out_through_the_workspaces_transport(db, settings, acme, ses):
+def test_it_goes_out_through_the_workspaces_transport(db, settings, acme, ses):  # noqa: F811 - the fixture imported above
     from backstop.email import providers, sending
 
     ses_settings = settings.with_overrides(email_transport="ses", shared_sender=SHARED_SENDER)
