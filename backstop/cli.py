@@ -181,6 +181,69 @@ def backup(path: Path) -> None:
         out.print(f"wrote {file}", highlight=False)
 
 
+@main.command("export")
+@click.option("--workspace", "slug", required=True, help="The workspace's slug.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "jsonl"]),
+    default="csv",
+    show_default=True,
+    help="File format.",
+)
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="A new or empty folder."
+)
+def export_command(slug: str, fmt: str, out: Path) -> None:
+    """Write everything a workspace holds into OUT: one file per table, README.txt and manifest.json."""
+    from backstop.db import opened
+    from backstop.export import ExportError, Workspace, export_to_dir
+    from backstop.workspaces.workspaces import get_workspace_by_slug
+
+    settings = prepared(load_settings())
+    with opened(settings.db_path) as db:
+        row = get_workspace_by_slug(db, slug)
+        if row is None:
+            fail(f"No workspace has the slug {slug!r}; 'backstop workspace create' makes one.")
+        try:
+            written = export_to_dir(db, Workspace(row["id"], row["slug"], row["name"]), fmt, out)
+        except ExportError as exc:
+            fail(str(exc))
+    _say(f"wrote {len(written)} files to {out.resolve()}; README.txt describes each one.")
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The data folder to restore into (BACKSTOP_DATA_DIR, default ./data).",
+)
+@click.option(
+    "--secret-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Copy this secret_key file into the data folder too (the key the backed-up secrets need).",
+)
+@click.option("--force", is_flag=True, help="Replace the database of a data folder that already has one.")
+def restore(file: Path, data_dir: Path | None, secret_key_file: Path | None, force: bool) -> None:
+    """Put a 'backstop backup' file (backstop-….db) back as the data folder's database."""
+    from backstop.backup import BackupError, restore_database
+
+    settings = load_settings(data_dir=data_dir) if data_dir else load_settings()
+    try:
+        result = restore_database(settings, file, force=force, secret_key_file=secret_key_file)
+    except BackupError as exc:
+        fail(str(exc))
+    count = f"{result.workspaces} workspace{'' if result.workspaces == 1 else 's'}"
+    _say(f"restored {file} into {result.db_path} ({count}). Start Backstop on {result.db_path.parent}.")
+    if result.warning:
+        err.print(f"[bold yellow]Warning:[/] {result.warning}", highlight=False, soft_wrap=True)
+
+
+def _say(text: str) -> None:
+    out.print(text, highlight=False, soft_wrap=True)
+
+
 def _read_password_stdin() -> str:
     password = sys.stdin.readline().rstrip("\r\n")
     if not password:

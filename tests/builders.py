@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import unescape
 from pathlib import Path
@@ -733,3 +734,109 @@ def put_backtest_history(db, workspace_id: int, now: datetime, count: int = 500)
             put_failed_invoice(db, workspace_id, invoice_id, failed_at=failed_at, **BACKTEST_PATTERNS[name])
         made[invoice_id] = name
     return made
+
+
+# -- a workspace with something in every exported table ------------------------------------------
+
+
+@dataclass
+class Filled:
+    workspace_id: int
+    embed_secret: str
+    webhook_secret: str
+    api_token: str
+    stripe_key: str
+
+
+def fill_workspace(db, box: SecretBox, workspace_id: int, embed_secret: str, *, tag: str = "acme") -> Filled:
+    """Rows in every table an export reads, made through the owning domain where it has a writer,
+    with real secrets encrypted at rest, so an export can be checked for leaks."""
+    from backstop.db import write_transaction
+    from backstop.webhooks_out.endpoints import create_endpoint
+    from backstop.webhooks_out.events import record_event
+    from backstop.workspaces.tokens import create_token
+
+    stripe_key = f"rk_test_{tag}_secret_0123456789"
+    put_customer_with_plan(db, workspace_id, f"cus_{tag}1", f"ada@{tag}.test", name="Ada Lovelace")
+    put(db, workspace_id, stripe_invoice(f"in_{tag}1", f"cus_{tag}1", f"sub_cus_{tag}1"))
+    put_row(
+        db,
+        "stripe_connections",
+        {
+            "workspace_id": workspace_id,
+            "method": "restricted_key",
+            "account_id": f"acct_{tag}",
+            "livemode": 0,
+            "status": "live",
+            "api_key_enc": box.encrypt(stripe_key),
+            "webhook_secret_enc": box.encrypt(f"whsec_{tag}_signing"),
+            "connected_at": "2026-11-01T09:00:00+00:00",
+            "updated_at": "2026-11-01T09:00:00+00:00",
+        },
+    )
+    put_customer_campaign(db, workspace_id, f"cus_{tag}1", f"in_{tag}1", status="recovered")
+    campaign_id = db.execute("SELECT max(id) FROM campaigns").fetchone()[0]
+    put_row(
+        db,
+        "campaign_events",
+        {"campaign_id": campaign_id, "at": "2026-11-01T10:00:00+00:00", "kind": "opened"},
+    )
+    put_row(
+        db,
+        "payment_attempts",
+        {
+            "campaign_id": campaign_id,
+            "attempt_number": 1,
+            "idempotency_key": f"key-{tag}-1",
+            "trigger": "schedule",
+            "attempted_at": "2026-11-04T10:00:00+00:00",
+            "outcome": "succeeded",
+        },
+    )
+    put_row(
+        db,
+        "email_messages",
+        {
+            "workspace_id": workspace_id,
+            "kind": "dunning_1",
+            "category": "transactional",
+            "to_email": f"ada@{tag}.test",
+            "subject": "Your payment didn't go through",
+            "html": "<p>hi</p>",
+            "text": "hi",
+            "unsubscribe_url": "https://example.test/u",
+            "status": "sent",
+            "created_at": "2026-11-01T10:00:00+00:00",
+            "updated_at": "2026-11-01T10:00:00+00:00",
+            "due_at": "2026-11-01T10:00:00+00:00",
+        },
+    )
+    put_row(
+        db,
+        "cancel_sessions",
+        {
+            "workspace_id": workspace_id,
+            "key_hash": f"hash-{tag}",
+            "source": "embed",
+            "customer_id": f"cus_{tag}1",
+            "arm": "flow",
+            "state": "finished",
+            "outcome": "saved_pause",
+            "currency": "usd",
+            "mrr_at_stake": 4900,
+            "mrr_saved": 4900,
+            "opened_at": "2026-11-02T10:00:00+00:00",
+        },
+    )
+    _, token = create_token(db, workspace_id, "Zapier", livemode=False)
+    _, webhook_secret = create_endpoint(
+        db,
+        box,
+        workspace_id,
+        url="http://127.0.0.1:9/hook",
+        events=["recovery.recovered"],
+        allow_private=True,
+    )
+    with write_transaction(db):
+        record_event(db, workspace_id, "recovery.recovered", {"campaign": campaign_id})
+    return Filled(workspace_id, embed_secret, webhook_secret, token, stripe_key)

@@ -237,18 +237,19 @@ def holdout_lift(arms: list[RateRow]) -> float | None:
 
 
 def saved_and_lost(
-    db: Database, workspace_id: int, since: str
+    db: Database, workspace_id: int, since: str, until: str | None = None
 ) -> tuple[dict[str, int], int, dict[str, int], int]:
     """(MRR saved per currency, saves, MRR lost to cancellations per currency, cancellations):
-    sessions whose outcome was applied in Stripe within the window."""
+    sessions whose outcome was applied in Stripe within the window (``until`` excluded)."""
     saved: dict[str, int] = {}
     lost: dict[str, int] = {}
     saves = cancels = 0
     for row in db.execute(
         "SELECT outcome, currency, SUM(mrr_saved), SUM(mrr_at_stake), COUNT(*) FROM cancel_sessions "
         "WHERE workspace_id = ? AND state = 'finished' AND finished_at >= ? "
+        "AND (? IS NULL OR finished_at < ?) "
         "AND (outcome LIKE 'saved_%' OR outcome = 'canceled') GROUP BY outcome, currency",
-        [workspace_id, since],
+        [workspace_id, since, until, until],
     ):
         outcome, currency, kept, at_stake, n = row
         if outcome == "canceled":

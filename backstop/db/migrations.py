@@ -778,6 +778,35 @@ def add_dunning_holdout(db: Database) -> None:
     )
 
 
+@migrations(name="0017_create_weekly_summaries")
+def create_weekly_summaries(db: Database) -> None:
+    """The founder's weekly summary email: whether a workspace wants it (off until an owner turns
+    it on), and one work row per workspace and week, so a restart or a second worker never sends a
+    week twice (``UNIQUE (workspace_id, week)``)."""
+    db.executescript(
+        """
+        CREATE TABLE notification_settings (
+            workspace_id INTEGER PRIMARY KEY REFERENCES workspaces(id) ON DELETE CASCADE,
+            weekly_summary INTEGER NOT NULL DEFAULT 0 CHECK (weekly_summary IN (0, 1)),
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE weekly_summaries (
+            id INTEGER PRIMARY KEY,
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            week TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'scheduled' CHECK (status IN ('scheduled', 'sent', 'skipped')),
+            recipients INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            work_state TEXT NOT NULL DEFAULT 'pending', due_at TEXT NOT NULL, claimed_until TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+            UNIQUE (workspace_id, week)
+        );
+        CREATE INDEX weekly_summaries_work ON weekly_summaries(work_state, due_at);
+        """
+    )
+
+
 @migrations(name="0023_index_stripe_events_by_type")
 def index_stripe_events_by_type(db: Database) -> None:
     """The policy backtest reads one kind of Stripe event over a period (payment failures, default

@@ -325,6 +325,29 @@ def stalled(db: Database, workspace_id: int, days: int = STALLED_DAYS, limit: in
     return [decorate(r) for r in rows]
 
 
+def stalled_count(db: Database, workspace_id: int, days: int = STALLED_DAYS) -> int:
+    """How many campaigns ``stalled`` would list without a limit."""
+    cutoff = clock.iso(clock.now() - timedelta(days=days))
+    return db.execute(
+        "SELECT COUNT(*) FROM campaigns WHERE workspace_id = ? AND status = ? AND opened_at <= ?",
+        [workspace_id, CampaignStatus.IN_FLIGHT.value, cutoff],
+    ).fetchone()[0]
+
+
+def closed_between(db: Database, workspace_id: int, start: str, end: str) -> dict:
+    """Campaigns that closed in [start, end): amounts per currency and counts, recovered and lost
+    (an abandoned campaign, closed because the invoice went away, is neither)."""
+    found: dict = {"recovered": {}, "recovered_count": 0, "lost": {}, "lost_count": 0}
+    for status, currency, amount, n in db.execute(
+        "SELECT status, currency, SUM(amount_due), COUNT(*) FROM campaigns WHERE workspace_id = ? "
+        "AND status IN ('recovered', 'lost') AND closed_at >= ? AND closed_at < ? GROUP BY status, currency",
+        [workspace_id, start, end],
+    ):
+        found[status][currency] = amount
+        found[f"{status}_count"] += n
+    return found
+
+
 def decline_mix(db: Database, workspace_id: int, days: int = 90) -> list[dict]:
     """Campaigns opened in the last ``days`` by the decline code that opened them, commonest first."""
     since = clock.iso(clock.now() - timedelta(days=days))
