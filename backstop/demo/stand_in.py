@@ -80,6 +80,8 @@ class DemoStripe:
             intent_id = f"seti_demo{int(time.time() * 1000)}"
             return {"id": intent_id, "object": "setup_intent", "status": "requires_payment_method",
                     "client_secret": f"{intent_id}_secret_demo", "customer": params.get("customer")}  # fmt: skip
+        if kind == "coupons" and method == "post" and len(parts) == 1:
+            return self._coupon(params)
         obj = self.objects.get(parts[1]) if len(parts) > 1 else None
         if obj is None:
             raise _missing(parts[1] if len(parts) > 1 else kind)
@@ -93,10 +95,65 @@ class DemoStripe:
             return obj
         if kind == "subscriptions" and len(parts) == 2 and method == "delete":
             obj.update(status="canceled", canceled_at=int(_now()), ended_at=int(_now()))
+            _cancellation_details(obj, params)
             return obj
+        if kind == "subscriptions" and len(parts) == 2 and method == "post":
+            return self._update_subscription(obj, params)
         if method == "post" and len(parts) == 2:
             return obj  # card changes and the like: the demo keeps its cards as they are
         raise _missing("/".join(parts))
+
+    def _coupon(self, params: dict[str, str]) -> dict:
+        """A save offer's coupon (the same id again is the same coupon, as Stripe's idempotency
+        would answer)."""
+        coupon_id = params.get("id") or self.new_id("coupon")
+        if coupon_id in self.objects:
+            return self.objects[coupon_id]
+        number = {k: int(params[k]) for k in ("percent_off", "amount_off", "duration_in_months",
+                                               "max_redemptions") if params.get(k)}  # fmt: skip
+        return self.put({"id": coupon_id, "object": "coupon", "created": int(_now()), "valid": True,
+                         "duration": params.get("duration", "once"), "currency": params.get("currency"),
+                         "name": params.get("name"), **number})  # fmt: skip
+
+    def _update_subscription(self, sub: dict, params: dict[str, str]) -> dict:
+        """What a save offer or a cancel at period end changes on a subscription."""
+        if params.get("cancel_at_period_end") == "true":
+            item = sub["items"]["data"][0]
+            sub.update(cancel_at_period_end=True, cancel_at=item["current_period_end"],
+                       canceled_at=int(_now()))  # fmt: skip
+            _cancellation_details(sub, params)
+        if "pause_collection[behavior]" in params:
+            sub["pause_collection"] = {
+                "behavior": params["pause_collection[behavior]"],
+                "resumes_at": int(params.get("pause_collection[resumes_at]") or 0) or None,
+            }
+        coupons = [
+            v for k, v in sorted(params.items()) if k.startswith("discounts[") and k.endswith("[coupon]")
+        ]
+        if coupons:
+            sub["discounts"] = [
+                {"id": self.new_id("di"), "object": "discount", "subscription": sub["id"],
+                 "source": {"type": "coupon", "coupon": self.objects.get(c, {"id": c})}, "start": int(_now())}
+                for c in coupons
+            ]  # fmt: skip
+        if "items[0][price]" in params and params["items[0][price]"] in self.objects:
+            sub["items"]["data"][0]["price"] = self.objects[params["items[0][price]"]]
+        return sub
+
+    def advance(self, moment: float) -> None:
+        """What Stripe's clock does by ``moment``: subscriptions set to cancel at period end end,
+        and pauses whose date came resume."""
+        with self.lock:
+            for sub in self.of_kind("subscription"):
+                if (
+                    sub.get("cancel_at_period_end")
+                    and sub["status"] != "canceled"
+                    and sub["cancel_at"] <= moment
+                ):
+                    sub.update(status="canceled", ended_at=sub["cancel_at"])
+                pause = sub.get("pause_collection")
+                if pause and pause.get("resumes_at") and pause["resumes_at"] <= moment:
+                    sub["pause_collection"] = None
 
     def _list(self, kind: str, params: dict[str, str]) -> dict:
         singular = {"customers": "customer", "subscriptions": "subscription", "invoices": "invoice",
@@ -150,6 +207,14 @@ class DemoStripe:
             invoice["status"] = "void"
             return invoice
         raise _missing(action)
+
+
+def _cancellation_details(sub: dict, params: dict[str, str]) -> None:
+    sub["cancellation_details"] = {
+        "reason": "cancellation_requested",
+        "feedback": params.get("cancellation_details[feedback]"),
+        "comment": params.get("cancellation_details[comment]"),
+    }
 
 
 def _now() -> float:

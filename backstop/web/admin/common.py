@@ -119,6 +119,7 @@ def render(
             )
     ctx.setdefault("banners", [])
     ctx["base_url"] = app_state(request).settings.public_url
+    ctx["demo"] = app_state(request).settings.demo
     return Template(template_name=template, context=ctx, status_code=status_code)
 
 
