@@ -1,5 +1,5 @@
 """The demo's own pages: “Try it with sample data” on the first-run page, and “Simulate a failed
-renewal” inside the demo."""
+renewal”, inside the demo and in Stripe test mode."""
 
 from __future__ import annotations
 
@@ -12,14 +12,15 @@ import threading
 import time
 
 from litestar import Request, post
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from backstop.web.admin.common import render
-from backstop.web.deps import DB, CurrentWorkspace
+from backstop.web.admin.recovery_pages import recovery_list
+from backstop.web.deps import DB, CurrentSession, CurrentWorkspace, Form
 from backstop.web.state import app_state
 from backstop.workspaces import admins
+from backstop.workspaces import workspaces as ws_domain
 from backstop.workspaces.errors import ValidationError
 
 log = logging.getLogger("backstop.demo")
@@ -100,23 +101,46 @@ def try_demo(request: Request, db: DB) -> Template | Redirect:
     return Redirect(url)
 
 
-@post("/w/{slug:str}/demo/simulate-failure", sync_to_thread=True)
-def simulate_failure(request: Request, slug: FromPath[str], db: DB, workspace: CurrentWorkspace) -> Redirect:
+@post("/w/{slug:str}/recovery/simulate-failure", sync_to_thread=True)
+def simulate_failure(
+    request: Request,
+    slug: FromPath[str],
+    db: DB,
+    session: CurrentSession,
+    workspace: CurrentWorkspace,
+    data: Form,
+) -> Redirect | Template:
+    """A renewal fails end to end: in the demo's stand-in, or in the workspace's Stripe test
+    account. Refused in live mode, before any Stripe call."""
     from backstop import demo
-    from backstop.demo.simulate import failed_renewal
-    from jobs.stripe import ask_for_processing
+    from backstop.lib.crypto import SecretBox
+    from backstop.recovery import rehearsal
 
+    settings = app_state(request).settings
+    base = f"/w/{workspace.slug}/recovery"
     account = demo.account()
-    if not app_state(request).settings.demo or account is None:
-        raise NotFoundException()
+    if settings.demo and account is not None:
+        from backstop.demo.simulate import failed_renewal
+        from jobs.stripe import ask_for_processing
+
+        try:
+            name = failed_renewal(db, workspace.id, account)
+        except ValidationError as exc:
+            log.info("simulate: %s", exc.message)
+            return Redirect(f"{base}?simulated=none")
+        ask_for_processing()
+        log.info("simulated a failed renewal for %s", name)
+        return Redirect(f"{base}?simulated=1")
+    ws_domain.require_owner(workspace)
     try:
-        name = failed_renewal(db, workspace.id, account)
+        done = rehearsal.fail_a_renewal(
+            db, SecretBox(settings.secret_key), settings, workspace.id, nonce=str(data.get("nonce") or "")
+        )
     except ValidationError as exc:
-        log.info("simulate: %s", exc.message)
-        return Redirect(f"/w/{workspace.slug}/recovery?simulated=none")
-    ask_for_processing()
-    log.info("simulated a failed renewal for %s", name)
-    return Redirect(f"/w/{workspace.slug}/recovery?simulated=1")
+        code = 403 if isinstance(exc, rehearsal.LiveModeRefused) else 409
+        return recovery_list(request, db, session, workspace, simulate_error=exc.message, status_code=code)
+    log.info("simulated a failed renewal in Stripe test mode: %s", done.subscription_id)
+    return Redirect(f"{base}?simulated=test&customer={done.customer_id}")
 
 
 handlers = [try_demo, simulate_failure]
