@@ -98,7 +98,9 @@ def try_demo(request: Request, db: DB) -> Template | Redirect:
             url = _start_demo(data_dir)
         except ValidationError as exc:
             return render(request, "admin/setup.html", form={}, errors={"form": exc.message}, status_code=503)
-    return Redirect(url)
+    # A page of this site that moves on to the demo's own address: the CSP's form-action covers
+    # redirects, so the form's answer can't redirect the browser to another origin itself.
+    return render(request, "admin/demo_ready.html", url=url)
 
 
 @post("/w/{slug:str}/recovery/simulate-failure", sync_to_thread=True)
