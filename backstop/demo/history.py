@@ -28,19 +28,28 @@ REASON_WEIGHTS = {"too_expensive": 34, "not_using": 27, "missing_features": 13, 
 FEEDBACK = {
     "too_expensive": ("We're a two-person shop and every subscription is under review this quarter.",
                       "Great product, but the Team plan is more than we can justify right now.",
-                      "Budget cuts. Would come back at a lower tier."),
+                      "Budget cuts. Would come back at a lower tier.",
+                      "Our client paused their retainer, so we're trimming tools until it's back.",
+                      "Found a cheaper option that does the 80% we use.",
+                      "Paying in euros made it creep up with the exchange rate."),
     "not_using": ("Our project wrapped up; we'll be back for the next one.",
                   "I only needed it for the launch, honestly.",
-                  "Haven't logged in for weeks, seemed wasteful to keep paying."),
+                  "Haven't logged in for weeks, seemed wasteful to keep paying.",
+                  "Seasonal business: nothing happens until spring.",
+                  "The person who used it most went on parental leave."),
     "missing_features": ("No SSO, and our security review requires it.",
                          "We needed a Slack integration for alerts.",
-                         "Exports to our accounting tool would have kept us."),
+                         "Exports to our accounting tool would have kept us.",
+                         "Multi-currency reports, please."),
     "switching": ("Moving everything into the suite our company already pays for.",
-                  "A competitor offered a bundle with our CRM."),
+                  "A competitor offered a bundle with our CRM.",
+                  "Our new CTO standardised on another tool."),
     "bugs": ("The dashboard timed out on our larger account every morning.",
-             "Sync broke twice last month."),
+             "Sync broke twice last month.",
+             "The mobile view kept logging me out."),
     "other": ("Closing the business, thanks for everything.",
-              "Account was set up by someone who has since left."),
+              "Account was set up by someone who has since left.",
+              "Merging two accounts into one."),
 }  # fmt: skip
 
 
@@ -86,9 +95,10 @@ def cancel_sessions(
     milestones = [
         Milestone(start + timedelta(days=15), "pause_instead"),
         Milestone(start + timedelta(days=165), "saas_standard"),
-        Milestone(start + timedelta(days=225), "ab_test"),
+        Milestone(start + timedelta(days=200), "ab_test"),
     ]
     first_flow_at = milestones[0].at
+    said: dict[str, int] = {}
     visits = sorted(plan.visits, key=lambda v: v.at)
     for visit in visits:
         while milestones and milestones[0].at <= visit.at:
@@ -96,7 +106,7 @@ def cancel_sessions(
         if visit.at < first_flow_at:  # no cancel flow yet: they canceled in Stripe's portal
             plan.direct_cancels.append((visit.at, visit.subscription_id))
             continue
-        walked = _walk(db, settings, workspace_id, visit, rng, gateway_for)
+        walked = _walk(db, settings, workspace_id, visit, rng, gateway_for, said)
         if not walked and visit.leaving:  # closed the page, then canceled another way
             plan.direct_cancels.append((visit.at + timedelta(hours=3), visit.subscription_id))
     for milestone in milestones:
@@ -135,10 +145,10 @@ def _milestone(db: Database, workspace_id: int, admin_id: int, milestone: Milest
             flows.save_draft(db, workspace_id, flow.id, document.parse(doc))
             flows.publish(db, workspace_id, flow.id, admin_id=admin_id)
             ids = [v.id for v in flows.versions(db, workspace_id, flow.id)]
-            flows.set_traffic(db, workspace_id, flow.id, dict.fromkeys(ids, 50), 20)
+            flows.set_traffic(db, workspace_id, flow.id, dict.fromkeys(ids, 50), 25)
 
 
-def _walk(db, settings, workspace_id, visit: Visit, rng: random.Random, gateway_for) -> bool:
+def _walk(db, settings, workspace_id, visit: Visit, rng: random.Random, gateway_for, said: dict) -> bool:
     """Walk the flow as this customer would; False when they closed the page (or couldn't open)."""
     from backstop.cancel_flows import sessions
 
@@ -167,13 +177,13 @@ def _walk(db, settings, workspace_id, visit: Visit, rng: random.Random, gateway_
         elif node.type == "survey":
             codes = [r.code for r in node.reasons]
             code = rng.choices(codes, weights=[REASON_WEIGHTS.get(c, 5) for c in codes])[0]
-            text = rng.choice(FEEDBACK.get(code, FEEDBACK["other"])) if rng.random() < 0.55 else ""
+            text = _feedback(said, code) if rng.random() < 0.55 else ""
             form = {"action": "reason", "step": node.id, "reason": code, "free_text": text}
         elif node.type == "offer":
             takes = rng.random() < (0.18 if visit.leaving else 0.62)
             form = {"action": "accept" if takes else "decline", "step": node.id}
         elif node.type == "confirm":
-            stays = rng.random() < (0.04 if visit.leaving else 0.45)
+            stays = rng.random() < (0.04 if visit.leaving else 0.3)
             form = {"action": "keep" if stays else "cancel", "step": node.id}
         else:
             form = {"action": "next", "step": node.id}
@@ -185,6 +195,13 @@ def _walk(db, settings, workspace_id, visit: Visit, rng: random.Random, gateway_
         if session.state != "open":
             return True
     return True
+
+
+def _feedback(said: dict[str, int], code: str) -> str:
+    """The next thing a customer with this reason wrote (each said once before any repeats)."""
+    texts = FEEDBACK.get(code, FEEDBACK["other"])
+    said[code] = said.get(code, -1) + 1
+    return texts[said[code] % len(texts)]
 
 
 def webhook_endpoint(db: Database, settings: Settings, workspace_id: int, at: datetime) -> None:

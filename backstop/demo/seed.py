@@ -186,7 +186,7 @@ def _stripe_side(db, workspace_id, account, rng, start, now, visits) -> list[dic
                 # there was one, or through a door it doesn't cover.
                 visit_at = churn_at - timedelta(minutes=rng.uniform(1, 120))
                 visits.append(Visit(visit_at, customer_id, sub_id, leaving=True))
-            elif rng.random() < 0.22 and (now - created).days > 12:
+            elif rng.random() < 0.3 and (now - created).days > 12:
                 # Others open the flow unsure, and often stay for an offer.
                 when = created + timedelta(
                     seconds=rng.uniform(86400 * 5, (now - created).total_seconds() - 86400 * 2)

@@ -289,3 +289,57 @@ def test_the_first_run_page_offers_the_demo_and_starts_it_only_for_this_computer
     # The test client isn't on this machine's loopback: it is told how to run the demo instead.
     assert answer.status_code == 403
     assert "On the machine running Backstop, run: backstop demo" in answer.text
+
+
+def test_the_demo_card_page_uses_its_own_labelled_card_form_and_the_card_recovers_the_campaign(web, built):
+    """What the demo card form's script does, step by step: the page loads no Stripe.js, the card
+    is confirmed with the stand-in, and Backstop's own confirm charges the invoice."""
+    from backstop.recovery import links
+
+    settings, _ = built
+    db = connect(settings.db_path)
+    campaign = db.execute(
+        "SELECT id, invoice_id, amount_due FROM campaigns WHERE status = 'in_flight' ORDER BY id LIMIT 1"
+    ).fetchone()
+    token = links.update_card_token(settings.secret_key, 1, campaign["id"])
+    page = web.get(f"/update-card/{token}")
+    assert page.status_code == 200
+    assert '<script src="/static/public/demo_card.js"></script>' in page.text
+    assert "js.stripe.com" not in page.text and "stripe.com" not in page.headers["content-security-policy"]
+    assert "Demo card form." in page.text and "nothing is sent to Stripe or charged" in page.text
+    assert web.get("/static/public/demo_card.js").status_code == 200
+
+    secret = re.search(r'data-secret="([^"]+)"', page.text).group(1)
+    intent_id = secret.split("_secret_")[0]
+    pk = re.search(r'data-pk="([^"]+)"', page.text).group(1)
+    confirm_url = f"/demo-stripe/v1/setup_intents/{intent_id}/confirm"
+    refused = web.post(confirm_url, data={"client_secret": secret, "payment_method": "pm_card_visa"})
+    assert refused.status_code == 401  # Stripe.js's publishable key is required, as with Stripe
+    wrong = web.post(
+        confirm_url,
+        data={"client_secret": intent_id + "_secret_guess", "payment_method": "pm_card_visa"},
+        headers={"Authorization": f"Bearer {pk}"},
+    )
+    assert wrong.status_code == 404
+    confirmed = web.post(
+        confirm_url,
+        data={"client_secret": secret, "payment_method": "pm_card_visa"},
+        headers={"Authorization": f"Bearer {pk}"},
+    )
+    assert confirmed.status_code == 200 and confirmed.json()["status"] == "succeeded"
+
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
+    answer = web.post(
+        f"/update-card/{token}/confirm", json={"setup_intent": intent_id}, headers={"x-csrftoken": csrf}
+    )
+    assert answer.status_code == 200 and answer.json()["state"] == "paid", answer.text
+    assert answer.json()["card"]["card_last4"] == "4242"
+    row = db.execute("SELECT status FROM campaigns WHERE id = ?", [campaign["id"]]).fetchone()
+    assert row["status"] == "recovered"
+    assert demo.account().objects[campaign["invoice_id"]]["status"] == "paid"
+    db.conn.close()
+
+
+def test_the_demo_card_endpoint_is_not_there_outside_the_demo(client):
+    answer = client.post("/demo-stripe/v1/setup_intents/seti_x/confirm", data={"client_secret": "x"})
+    assert answer.status_code == 404

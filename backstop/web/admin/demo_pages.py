@@ -4,6 +4,7 @@ renewal”, inside the demo and in Stripe test mode."""
 from __future__ import annotations
 
 import atexit
+import hmac
 import logging
 import socket
 import subprocess
@@ -12,8 +13,9 @@ import threading
 import time
 
 from litestar import Request, post
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Response, Template
 
 from backstop.web.admin.common import render
 from backstop.web.admin.recovery_pages import recovery_list
@@ -145,4 +147,30 @@ def simulate_failure(
     return Redirect(f"{base}?simulated=test&customer={done.customer_id}")
 
 
-handlers = [try_demo, simulate_failure]
+@post("/demo-stripe/v1/setup_intents/{intent_id:str}/confirm", sync_to_thread=True, status_code=200)
+def demo_confirm_card(request: Request, intent_id: FromPath[str], data: Form) -> Response:
+    """The demo card form's “confirm this SetupIntent with a test card”, answered by the demo's
+    Stripe stand-in the way Stripe answers Stripe.js: authorised by the publishable key and the
+    intent's client secret. Only in ``backstop demo``."""
+    from backstop import demo
+    from backstop.demo.stand_in import DEMO_PUBLISHABLE_KEY
+
+    account = demo.account()
+    if not app_state(request).settings.demo or account is None:
+        raise NotFoundException()
+    supplied = (request.headers.get("authorization") or "")[:200]
+    if not hmac.compare_digest(supplied, f"Bearer {DEMO_PUBLISHABLE_KEY}"):
+        error = {
+            "type": "invalid_request_error",
+            "message": "The demo card form needs the demo's publishable key.",
+        }
+        return Response({"error": error}, status_code=401, media_type="application/json")
+    status, body = account.confirm_setup_intent(
+        intent_id, str(data.get("client_secret") or ""), str(data.get("payment_method") or "")
+    )
+    return Response(
+        body, status_code=status, media_type="application/json", headers={"Cache-Control": "no-store"}
+    )
+
+
+handlers = [try_demo, simulate_failure, demo_confirm_card]
