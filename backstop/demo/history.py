@@ -168,9 +168,9 @@ def _walk(db, settings, workspace_id, visit: Visit, rng: random.Random, gateway_
     key = session.key
     if rng.random() < 0.08:
         return False  # opened and left: closed as abandoned an hour later
+    flow = sessions.flow_of(db, session)  # the session keeps its version to the end
     for _ in range(8):
         at += timedelta(seconds=rng.uniform(8, 50))
-        flow = sessions.flow_of(db, session)
         node = flow.node(session.step)
         if node is None:
             form = {"action": "cancel", "step": ""}
