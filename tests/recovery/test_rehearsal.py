@@ -18,7 +18,13 @@ WHSEC = "whsec_acme_rehearsal_secret_1234"
 
 @pytest.fixture
 def settings(settings, fake_stripe):
-    return aimed_at(settings, fake_stripe)
+    # The platform's keys too, for workspaces connected with Connect.
+    return aimed_at(
+        settings,
+        fake_stripe,
+        stripe_client_id=fake_stripe.client_id,
+        stripe_secret_key=fake_stripe.secret_key,
+    )
 
 
 def deliver_new_events(client, fake, seen: set[str]) -> list[str]:
@@ -97,6 +103,33 @@ def test_in_test_mode_a_real_renewal_fails_and_its_webhook_opens_a_campaign(
     assert again.status_code in (302, 303)
     assert len(fake_stripe.events("customer.created")) == 1
     assert len(fake_stripe.events("customer.subscription.created")) == 1
+
+
+def test_with_connect_in_test_mode_the_renewal_fails_in_the_connected_account(
+    client, db, box, olivia, acme, fake_stripe
+):
+    from backstop.db import write_transaction
+    from backstop.stripe_sync import mirror
+
+    account = fake_stripe.connect_account()
+    connection.save_oauth_connection(db, acme.id, account, False, "read_write", polling=False)
+    price = fake_stripe.create_price(2900, product_name="Pro", account=account)
+    with write_transaction(db):  # what the mirror knows once the price's event has arrived
+        mirror.apply_object(db, acme.id, fake_stripe.get(price["product"], account=account), 1)
+        mirror.apply_object(db, acme.id, price, 1)
+    login(client, olivia)
+    answer = post_form(client, "/w/acme/recovery", "/w/acme/recovery/simulate-failure", {})
+    assert answer.status_code in (302, 303), answer.text
+
+    writes = fake_stripe.requests.filter("POST")
+    assert len(writes) == 3 and {w.account for w in writes} == {account}
+    (started,) = [
+        e["data"]["object"] for e in fake_stripe.events("customer.subscription.created", account=account)
+    ]
+    subscription = fake_stripe.get(started["id"], account=account)
+    assert subscription["status"] == "past_due"
+    assert fake_stripe.get(subscription["latest_invoice"], account=account)["status"] == "open"
+    assert fake_stripe.events("customer.created") == []  # nothing on the platform's own account
 
 
 def test_without_a_recurring_price_it_says_what_to_add(client, db, box, olivia, acme, fake_stripe):
