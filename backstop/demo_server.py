@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from backstop.demo import activate, demo_settings, prepare_dir
+from backstop.demo.receiver import DemoReceiver
 from backstop.demo.stand_in import DemoStripe, DemoTransport
 from backstop.settings import Settings
 
@@ -22,6 +23,7 @@ def start(
     started: ``run`` does that)."""
     from backstop import manifest
     from backstop.checks import run_startup_checks
+    from backstop.connectors import http
     from backstop.connectors.stripe import install_transport
     from backstop.db import connect, migrate
     from backstop.demo import seed
@@ -31,15 +33,16 @@ def start(
 
     prepare_dir(data_dir, real_data_dir)
     settings = run_startup_checks(demo_settings(data_dir, port), check_port=True)
-    account = DemoStripe()
+    account, receiver = DemoStripe(), DemoReceiver()
     activate(account)
     install_transport(DemoTransport(account))  # before anything could build a Stripe client
+    http.install_transport(receiver)  # webhook deliveries are recorded in the process, never sent
     manifest.load()
     migrate(settings.db_path)
     db = connect(settings.db_path)
     db.execute("PRAGMA synchronous=OFF")  # sample data: rebuilt on every start, speed over durability
     try:
-        built = seed.build(db, SecretBox(settings.secret_key), settings, account)
+        built = seed.build(db, SecretBox(settings.secret_key), settings, account, receiver)
         token = issue_login_token(db, get_admin(db, built.admin_id), lifetime=timedelta(minutes=30))
     finally:
         db.conn.close()

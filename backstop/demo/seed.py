@@ -16,6 +16,7 @@ from sqlite_utils import Database
 
 from backstop import clock
 from backstop.db import write_transaction
+from backstop.demo.receiver import DemoReceiver
 from backstop.demo.stand_in import DEMO_KEY, DEMO_PUBLISHABLE_KEY, DemoStripe, typed
 from backstop.lib.crypto import SecretBox
 from backstop.settings import Settings
@@ -79,8 +80,17 @@ def _weighted(rng: random.Random, pairs) -> str:
     return rng.choices([p for p, _ in pairs], weights=[w for _, w in pairs])[0]
 
 
-def build(db: Database, box: SecretBox, settings: Settings, account: DemoStripe, seed: int = 7) -> Demo:
-    """Create Demo Co, its admin, its Stripe connection and twelve months of history."""
+def build(
+    db: Database,
+    box: SecretBox,
+    settings: Settings,
+    account: DemoStripe,
+    receiver: DemoReceiver,
+    seed: int = 7,
+) -> Demo:
+    """Create Demo Co, its admin, its Stripe connection and twelve months of history. The caller
+    has installed ``account`` and ``receiver`` as the Stripe and outbound HTTP transports."""
+    from backstop.demo import history
     from backstop.workspaces.admins import create_admin
     from backstop.workspaces.workspaces import create_workspace
 
@@ -90,19 +100,14 @@ def build(db: Database, box: SecretBox, settings: Settings, account: DemoStripe,
     with clock_at(start - timedelta(days=1)):
         admin = create_admin(db, ADMIN_EMAIL, "demo-" + settings.secret_key[:24])
         workspace, _ = create_workspace(db, box, WORKSPACE_NAME, admin, WORKSPACE_SLUG)
+    history.webhook_endpoint(db, settings, workspace.id, start - timedelta(hours=20))
     _connect(db, box, workspace.id)
-    failures = _stripe_side(db, workspace.id, account, rng, start, now)
+    plan = history.Plan()
+    failures = _stripe_side(db, workspace.id, account, rng, start, now, plan.visits)
     _replay_recovery(db, settings, workspace.id, account, failures, rng, now)
-    _cancel_flow(db, workspace.id, admin.id, start)
+    history.cancel_sessions(db, settings, workspace.id, admin.id, account, plan, rng, start, now)
+    history.deliver_webhooks(db, settings, receiver, start, now)
     return Demo(workspace.id, admin.id, account)
-
-
-def _cancel_flow(db: Database, workspace_id: int, admin_id: int, start: datetime) -> None:
-    """A published cancel flow from the standard template, so Cancel flows has one to open."""
-    from backstop.cancel_flows import templates
-
-    with clock_at(start + timedelta(days=30)):
-        templates.use_template(db, workspace_id, "SaaS Standard", admin_id=admin_id)
 
 
 def _connect(db: Database, box: SecretBox, workspace_id: int) -> None:
@@ -116,9 +121,11 @@ def _connect(db: Database, box: SecretBox, workspace_id: int) -> None:
         connection.record_event_seen(db, workspace_id)
 
 
-def _stripe_side(db, workspace_id, account, rng, start, now) -> list[dict]:
+def _stripe_side(db, workspace_id, account, rng, start, now, visits) -> list[dict]:
     """Products, prices, customers, cards, subscriptions and their invoices: in the stand-in and
-    in the mirror. Returns the failed renewals to replay, oldest first."""
+    in the mirror. Returns the failed renewals to replay, oldest first; ``visits`` gets the
+    customers who will reach the cancel flow."""
+    from backstop.demo.history import Visit
     from backstop.stripe_sync import mirror
 
     prices = []
@@ -175,11 +182,16 @@ def _stripe_side(db, workspace_id, account, rng, start, now) -> list[dict]:
                        "current_period_start": int(periods[-1].timestamp()),
                        "current_period_end": int((periods[-1] + month).timestamp())}]}}  # fmt: skip
             if churn_at:
-                sub.update(
-                    status="canceled",
-                    canceled_at=int(churn_at.timestamp()),
-                    ended_at=int(churn_at.timestamp()),
+                # Most who leave go through the cancel flow (replayed later); the rest left before
+                # there was one, or through a door it doesn't cover.
+                visit_at = churn_at - timedelta(minutes=rng.uniform(1, 120))
+                visits.append(Visit(visit_at, customer_id, sub_id, leaving=True))
+            elif rng.random() < 0.3 and (now - created).days > 12:
+                # Others open the flow unsure, and often stay for an offer.
+                when = created + timedelta(
+                    seconds=rng.uniform(86400 * 5, (now - created).total_seconds() - 86400 * 2)
                 )
+                visits.append(Visit(when, customer_id, sub_id, leaving=False))
             invoice = None
             for index, p_start in enumerate(periods):
                 renewal = index > 0
@@ -194,7 +206,10 @@ def _stripe_side(db, workspace_id, account, rng, start, now) -> list[dict]:
                 sub["latest_invoice"] = invoice["id"]
             account.put(sub)
         # An account that has been failing lately, so the newest campaigns are still in flight.
-        recent = [s for s in account.of_kind("subscription") if s["status"] == "active"]
+        leaving = {v.subscription_id for v in visits if v.leaving}
+        recent = [
+            s for s in account.of_kind("subscription") if s["status"] == "active" and s["id"] not in leaving
+        ]
         for sub in rng.sample(recent, 10):
             n = int(sub["id"][-4:])
             price = sub["items"]["data"][0]["price"]

@@ -9,9 +9,11 @@ demo's own key; any other key gets Stripe's 401.
 
 from __future__ import annotations
 
+import hmac
 import json
+import secrets
 import threading
-import time
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -34,6 +36,16 @@ DECLINE_MESSAGES = {
 }
 
 
+# Stripe's test cards that the demo card form takes (by the test PaymentMethod it sends).
+TEST_CARDS = {
+    "pm_card_visa": {"brand": "visa", "last4": "4242", "setup_declines": False, "declines_with": ""},
+    "pm_card_mastercard": {"brand": "mastercard", "last4": "4444", "setup_declines": False, "declines_with": ""},
+    "pm_card_chargeCustomerFail_insufficient_funds": {
+        "brand": "visa", "last4": "9995", "setup_declines": False, "declines_with": "insufficient_funds"},
+    "pm_card_chargeDeclined": {"brand": "visa", "last4": "0002", "setup_declines": True, "declines_with": ""},
+}  # fmt: skip
+
+
 class DemoStripe:
     """The demo account's objects by id, and what each failing invoice does on its next retries."""
 
@@ -44,6 +56,9 @@ class DemoStripe:
         self.scripts: dict[str, dict] = {}
         self.calls = 0
         self._counter = 0
+        # payment method id -> the decline code its charges get ("" when they pay): cards typed
+        # into the demo card form.
+        self.entered_cards: dict[str, str] = {}
 
     def new_id(self, prefix: str) -> str:
         with self.lock:
@@ -77,13 +92,19 @@ class DemoStripe:
         if len(parts) == 1 and method == "get":
             return self._list(kind, params)
         if kind == "setup_intents" and method == "post" and len(parts) == 1:
-            intent_id = f"seti_demo{int(time.time() * 1000)}"
-            return {"id": intent_id, "object": "setup_intent", "status": "requires_payment_method",
-                    "client_secret": f"{intent_id}_secret_demo", "customer": params.get("customer")}  # fmt: skip
+            intent_id = self.new_id("seti")
+            return self.put({"id": intent_id, "object": "setup_intent", "status": "requires_payment_method",
+                             "client_secret": f"{intent_id}_secret_{secrets.token_hex(8)}",
+                             "customer": params.get("customer"), "payment_method": None,
+                             "usage": params.get("usage", "off_session"), "created": int(_now())})  # fmt: skip
+        if kind == "coupons" and method == "post" and len(parts) == 1:
+            return self._coupon(params)
         obj = self.objects.get(parts[1]) if len(parts) > 1 else None
         if obj is None:
             raise _missing(parts[1] if len(parts) > 1 else kind)
         if len(parts) == 2 and method == "get":
+            if kind == "setup_intents" and "payment_method" in params.values() and obj["payment_method"]:
+                return {**obj, "payment_method": self.objects[obj["payment_method"]]}  # expand[]
             return obj
         if kind == "invoices" and len(parts) == 3 and method == "post":
             return self._invoice_action(obj, parts[2])
@@ -93,10 +114,109 @@ class DemoStripe:
             return obj
         if kind == "subscriptions" and len(parts) == 2 and method == "delete":
             obj.update(status="canceled", canceled_at=int(_now()), ended_at=int(_now()))
+            _cancellation_details(obj, params)
+            return obj
+        if kind == "subscriptions" and len(parts) == 2 and method == "post":
+            return self._update_subscription(obj, params)
+        if kind == "customers" and len(parts) == 2 and method == "post":
+            if "invoice_settings[default_payment_method]" in params:
+                obj["invoice_settings"]["default_payment_method"] = params[
+                    "invoice_settings[default_payment_method]"
+                ]
             return obj
         if method == "post" and len(parts) == 2:
-            return obj  # card changes and the like: the demo keeps its cards as they are
+            return obj
         raise _missing("/".join(parts))
+
+    def _coupon(self, params: dict[str, str]) -> dict:
+        """A save offer's coupon (the same id again is the same coupon, as Stripe's idempotency
+        would answer)."""
+        coupon_id = params.get("id") or self.new_id("coupon")
+        if coupon_id in self.objects:
+            return self.objects[coupon_id]
+        number = {k: int(params[k]) for k in ("percent_off", "amount_off", "duration_in_months",
+                                               "max_redemptions") if params.get(k)}  # fmt: skip
+        return self.put({"id": coupon_id, "object": "coupon", "created": int(_now()), "valid": True,
+                         "duration": params.get("duration", "once"), "currency": params.get("currency"),
+                         "name": params.get("name"), **number})  # fmt: skip
+
+    def _update_subscription(self, sub: dict, params: dict[str, str]) -> dict:
+        """What a save offer or a cancel at period end changes on a subscription."""
+        if params.get("cancel_at_period_end") == "true":
+            item = sub["items"]["data"][0]
+            sub.update(cancel_at_period_end=True, cancel_at=item["current_period_end"],
+                       canceled_at=int(_now()))  # fmt: skip
+            _cancellation_details(sub, params)
+        if "pause_collection[behavior]" in params:
+            sub["pause_collection"] = {
+                "behavior": params["pause_collection[behavior]"],
+                "resumes_at": int(params.get("pause_collection[resumes_at]") or 0) or None,
+            }
+        coupons = [
+            v for k, v in sorted(params.items()) if k.startswith("discounts[") and k.endswith("[coupon]")
+        ]
+        if coupons:
+            sub["discounts"] = [
+                {"id": self.new_id("di"), "object": "discount", "subscription": sub["id"],
+                 "source": {"type": "coupon", "coupon": self.objects.get(c, {"id": c})}, "start": int(_now())}
+                for c in coupons
+            ]  # fmt: skip
+        if params.get("default_payment_method"):
+            sub["default_payment_method"] = params["default_payment_method"]
+        if "items[0][price]" in params and params["items[0][price]"] in self.objects:
+            sub["items"]["data"][0]["price"] = self.objects[params["items[0][price]"]]
+        return sub
+
+    def _default_card(self, invoice: dict) -> str | None:
+        sub = self.objects.get(
+            (invoice.get("parent") or {}).get("subscription_details", {}).get("subscription", "")
+        )
+        customer = self.objects.get(invoice["customer"]) or {}
+        return (sub or {}).get("default_payment_method") or (customer.get("invoice_settings") or {}).get(
+            "default_payment_method"
+        )
+
+    def confirm_setup_intent(self, intent_id: str, client_secret: str, test_card: str) -> tuple[int, dict]:
+        """What Stripe answers Stripe.js's confirm with a test card: the demo card form's call."""
+        with self.lock:
+            intent = self.objects.get(intent_id)
+            if (
+                not intent
+                or intent.get("object") != "setup_intent"
+                or not hmac.compare_digest(intent["client_secret"], client_secret or "")
+            ):
+                return 404, {"error": {"type": "invalid_request_error", "code": "resource_missing",
+                                       "message": "No such setupintent: the card form is out of date; reload the page."}}  # fmt: skip
+            if intent["status"] == "succeeded":
+                return 200, intent
+            card = TEST_CARDS.get(test_card)
+            if card is None or card["setup_declines"]:
+                error = {"type": "card_error", "code": "card_declined", "decline_code": "generic_decline",
+                         "message": "Your card was declined."}  # fmt: skip
+                intent["last_setup_error"] = error
+                return 402, {"error": error}
+            pm = self.put({"id": self.new_id("pm"), "object": "payment_method", "type": "card",
+                           "customer": intent["customer"], "created": int(_now()),
+                           "card": {"brand": card["brand"], "last4": card["last4"], "exp_month": 12,
+                                    "exp_year": datetime.fromtimestamp(_now(), UTC).year + 3}})  # fmt: skip
+            self.entered_cards[pm["id"]] = card["declines_with"]
+            intent.update(status="succeeded", payment_method=pm["id"], last_setup_error=None)
+            return 200, intent
+
+    def advance(self, moment: float) -> None:
+        """What Stripe's clock does by ``moment``: subscriptions set to cancel at period end end,
+        and pauses whose date came resume."""
+        with self.lock:
+            for sub in self.of_kind("subscription"):
+                if (
+                    sub.get("cancel_at_period_end")
+                    and sub["status"] != "canceled"
+                    and sub["cancel_at"] <= moment
+                ):
+                    sub.update(status="canceled", ended_at=sub["cancel_at"])
+                pause = sub.get("pause_collection")
+                if pause and pause.get("resumes_at") and pause["resumes_at"] <= moment:
+                    sub["pause_collection"] = None
 
     def _list(self, kind: str, params: dict[str, str]) -> dict:
         singular = {"customers": "customer", "subscriptions": "subscription", "invoices": "invoice",
@@ -130,6 +250,9 @@ class DemoStripe:
             invoice["attempt_count"] += 1
             invoice["attempted"] = True
             pays_on = script.get("pays_on_attempt")
+            entered = self.entered_cards.get(self._default_card(invoice) or "")
+            if entered is not None:  # a card the customer typed into the demo card form decides
+                script, pays_on = {"decline_code": entered}, (None if entered else 0)
             if pays_on is None or invoice["attempt_count"] < pays_on:
                 code = script.get("decline_code", "generic_decline")
                 raise _Error(402, {"type": "card_error", "code": "card_declined", "decline_code": code,
@@ -150,6 +273,14 @@ class DemoStripe:
             invoice["status"] = "void"
             return invoice
         raise _missing(action)
+
+
+def _cancellation_details(sub: dict, params: dict[str, str]) -> None:
+    sub["cancellation_details"] = {
+        "reason": "cancellation_requested",
+        "feedback": params.get("cancellation_details[feedback]"),
+        "comment": params.get("cancellation_details[comment]"),
+    }
 
 
 def _now() -> float:

@@ -39,10 +39,12 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # mail providers, with no page before them), the hosted customer pages (cancel flow, portal,
 # payment wall, update card: they run in third-party iframes where cookies are blocked, so each
 # form carries a token tied to its own session or link) and static files and embed.js (no state
-# to change; a cookie set there would reach the hosted pages): each has its own proof and no
-# cookie session.
+# to change; a cookie set there would reach the hosted pages), and the demo card form's calls to
+# the demo's Stripe stand-in (a publishable key and the SetupIntent's client secret, as with
+# Stripe's API; answered only in ``backstop demo``): each has its own proof and no cookie session.
 EXCLUDE = re.compile(
-    r"^/(api/|stripe/webhooks|hooks/|healthz|u/|cancel/|portal/|wall/|update-card/|card/|static/|embed\.js)"
+    r"^/(api/|stripe/webhooks|hooks/|healthz|u/|cancel/|portal/|wall/|update-card/|card/|static/|embed\.js"
+    r"|demo-stripe/)"
 )
 _ANON = re.compile(r"[A-Za-z0-9_-]{32,64}")
 

@@ -59,7 +59,7 @@ def detail_section(path: str) -> str | None:
 
 
 @pytest.fixture(scope="module")
-def demo_url(tmp_path_factory) -> Iterator[str]:
+def demo_run(tmp_path_factory) -> Iterator[tuple[str, Path]]:
     data_dir = tmp_path_factory.mktemp("walk") / "demo-data"
     process = subprocess.Popen(
         [sys.executable, "-c", "from backstop.cli import main; main()", "demo", "--port", str(free_port()),
@@ -74,10 +74,15 @@ def demo_url(tmp_path_factory) -> Iterator[str]:
                 url = line.removeprefix("Open: ").strip()
                 break
         assert url, "backstop demo printed no Open: line"
-        yield url
+        yield url, data_dir
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def demo_url(demo_run) -> str:
+    return demo_run[0]
 
 
 @pytest.fixture
@@ -153,3 +158,43 @@ def test_a_new_user_walks_the_demo_at_1280_and_390(demo_url, browser):
     assert errors == [], f"the pages logged errors: {errors}"
     assert bad == [], f"requests failed: {bad}"
     assert layout == {}, layout
+
+
+@pytest.mark.browser
+def test_the_demo_card_form_pays_a_failed_renewal_without_leaving_the_machine(demo_run, browser):
+    from playwright.sync_api import expect
+
+    from backstop.db import connect
+    from backstop.recovery import links
+
+    url, data_dir = demo_run
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
+    db = connect(data_dir / "backstop.db")
+    campaign = db.execute(
+        "SELECT id, workspace_id FROM campaigns WHERE status = 'in_flight' ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    token = links.update_card_token((data_dir / "secret_key").read_text().strip(), campaign[1], campaign[0])
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors: list[str] = []
+    elsewhere: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("request", lambda r: elsewhere.append(r.url) if not r.url.startswith(origin) else None)
+
+    page.goto(f"{origin}/update-card/{token}")
+    expect(page.locator("#uc-demo-note")).to_contain_text("Demo card form.")
+    pay = page.locator("#uc-submit")
+    expect(pay).to_be_enabled()
+    page.get_by_label("Demo card number").fill("4000 0000 0000 9995")
+    pay.click()
+    expect(page.locator("#uc-message")).to_contain_text("Please try a different card")
+    page.get_by_role("button", name="Try a different card").click()
+    page.get_by_label("Demo card number").fill("4242 4242 4242 4242")
+    page.locator("#uc-submit").click()
+    expect(page.get_by_role("heading", name="Payment received")).to_be_visible()
+    row = db.execute("SELECT status FROM campaigns WHERE id = ?", [campaign[0]]).fetchone()
+    db.conn.close()
+    assert row[0] == "recovered"
+    assert errors == [] and elsewhere == []

@@ -224,3 +224,28 @@ def test_over_https_it_sends_the_name_as_sni_and_checks_the_certificate_against_
         assert seen["host"] == [f"hooks.acme.test:{port}"]
     finally:
         server.shutdown()
+
+
+def test_an_installed_transport_answers_instead_of_the_network():
+    """What ``backstop demo`` relies on: no name is resolved and no socket opened while a
+    transport is installed, and the URL's own rules still apply."""
+    sent: list[tuple[str, bytes]] = []
+
+    class Recorder:
+        def send(self, target, body, headers, timeout):
+            sent.append((target.url, body))
+            return http.Answer(status=202, excerpt=b"kept")
+
+    def no_lookup(host, port):
+        raise AssertionError(f"{host} was looked up")
+
+    http.install_transport(Recorder())
+    try:
+        answer = http.post("https://hooks.demo.invalid/backstop", BODY, {}, resolver=no_lookup)
+        with pytest.raises(http.Refused, match="https://"):
+            http.post("ftp://hooks.demo.invalid/x", BODY, {})
+    finally:
+        http.install_transport(None)
+    assert answer.status == 202 and sent == [("https://hooks.demo.invalid/backstop", BODY)]
+    with pytest.raises(http.Refused, match="loopback"):  # the guard is back once it is removed
+        http.post("https://127.0.0.1/hook", BODY, {})

@@ -4,6 +4,7 @@ renewal that can be simulated end to end."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from litestar.testing import TestClient
 
 from backstop import demo, demo_server
+from backstop.connectors import http
 from backstop.connectors.stripe import StripeAuthFailed, install_transport
 from backstop.db import connect
 from backstop.settings import ConfigError, Settings
@@ -23,6 +25,7 @@ def built(tmp_path: Path) -> Iterator[tuple[Settings, str]]:
         yield demo_server.start(tmp_path / "demo-data", free_port())
     finally:
         install_transport(None)  # the rest of the suite talks to the fake Stripe server
+        http.install_transport(None)  # and sends webhooks over the network
         demo._account = None
 
 
@@ -67,8 +70,113 @@ def test_a_year_of_demo_co_with_every_campaign_state(built):
         "handed_back",
     } <= kinds
     assert rows(db, "SELECT COUNT(*) FROM email_messages")[0][0] > 100
-    assert rows(db, "SELECT name FROM cancel_flows") == [("SaaS Standard",)]  # published, so the page has one
+    assert rows(db, "SELECT name, is_active FROM cancel_flows ORDER BY id") == [
+        ("Pause Instead", 0),
+        ("SaaS Standard", 1),
+    ]
     db.conn.close()
+
+
+def number_after(page: str, label: str) -> int:
+    """The number in the table cell right after a row's label."""
+    match = re.search(re.escape(label) + r'</th><td class="num">(\d+)</td>', page)
+    assert match, label
+    return int(match.group(1))
+
+
+def test_the_cancel_flows_show_a_year_of_real_sessions(web, built):
+    settings, _ = built
+    db = connect(settings.db_path)
+    outcomes = dict(rows(db, "SELECT outcome, COUNT(*) FROM cancel_sessions GROUP BY outcome"))
+    assert {"saved_discount", "saved_pause", "saved_other", "canceled", "abandoned"} <= set(outcomes)
+    arms = {arm for (arm,) in rows(db, "SELECT DISTINCT arm FROM cancel_sessions")}
+    assert {"v1", "v2", "holdout"} <= arms
+    assert rows(db, "SELECT COUNT(DISTINCT flow_id) FROM cancel_sessions")[0][0] == 2
+    # Every decision was carried out in the stand-in by the flow's own Stripe actions.
+    actions = dict(
+        rows(db, "SELECT kind, COUNT(*) FROM cancel_actions WHERE work_state = 'done' GROUP BY kind")
+    )
+    assert set(actions) == {"discount", "pause", "cancel"}
+    assert rows(db, "SELECT COUNT(*) FROM cancel_actions WHERE work_state != 'done'")[0][0] == 0
+    account = demo.account()
+    saved = db.execute(
+        "SELECT subscription_id FROM cancel_sessions WHERE outcome = 'saved_discount' LIMIT 1"
+    ).fetchone()[0]
+    assert account.objects[saved]["discounts"][0]["source"]["coupon"]["id"].startswith("backstop_save_")
+
+    page = web.get("/w/demo-co/cancel-flows/analytics?days=all").text
+    assert number_after(page, "Opened the cancel flow") == sum(outcomes.values()) > 40
+    assert number_after(page, "Accepted an offer") == outcomes["saved_discount"] + outcomes["saved_pause"]
+    assert number_after(page, "Canceled") == outcomes["canceled"]
+    assert "Holdout lift:" in page
+    feedback = rows(db, "SELECT free_text FROM cancel_sessions WHERE free_text IS NOT NULL")
+    assert len(feedback) > 10 and any(text[:40] in page for (text,) in feedback)
+    assert "No cancel sessions in this period" not in web.get("/w/demo-co/cancel-flows/analytics").text
+    db.conn.close()
+
+
+def test_the_webhook_endpoint_shows_delivered_retried_and_failed_deliveries_none_sent(web, built):
+    settings, _ = built
+    receiver = http._installed_transport
+    db = connect(settings.db_path)
+    statuses = dict(rows(db, "SELECT status, COUNT(*) FROM webhook_deliveries GROUP BY status"))
+    assert statuses["delivered"] > 100 and statuses["failed"] >= 1
+    retried = rows(db, "SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'delivered' AND attempts > 1")
+    assert retried[0][0] >= 1
+    assert rows(db, "SELECT enabled FROM webhook_endpoints") == [(1,)]  # the outage stayed under 5 days
+    attempts = rows(db, "SELECT COUNT(*) FROM webhook_attempts")[0][0]
+    assert len(receiver.received) == attempts  # every attempt went to the receiver in the process
+    assert {r.url for r in receiver.received} == {"https://hooks.demo.invalid/backstop"}
+
+    listing = web.get("/w/demo-co/settings/webhooks").text
+    assert "hooks.demo.invalid/backstop" in listing and "nothing is sent over the network" in listing
+    public_id = re.search(r"/settings/webhooks/(we_[0-9a-f]+)", listing).group(1)
+    detail = web.get(f"/w/demo-co/settings/webhooks/{public_id}").text
+    assert "nothing is sent over the network" in detail
+    assert "recovery.opened" in detail and "cancel." in detail
+    db.conn.close()
+
+
+def test_the_demo_opens_no_connection_and_resolves_no_name(tmp_path, monkeypatch):
+    """The whole year, then a live simulated failure and its webhook delivery: no socket connects
+    and no host name is looked up."""
+    import socket
+
+    from backstop.demo.simulate import failed_renewal
+    from backstop.lib import workrows
+    from backstop.lib.crypto import SecretBox
+    from backstop.stripe_sync import connection, events
+    from backstop.webhooks_out import delivery
+
+    attempts: list[object] = []
+
+    def refuse_connect(self, address):
+        attempts.append(address)
+        raise OSError("the demo must not connect anywhere")
+
+    def refuse_lookup(*args, **kwargs):
+        attempts.append(args[0])
+        raise OSError("the demo must not resolve names")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse_connect)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse_lookup)
+    try:
+        settings, _ = demo_server.start(tmp_path / "demo-data", free_port())
+        db = connect(settings.db_path)
+        failed_renewal(db, 1, demo.account())
+        gateway = connection.gateway(db, SecretBox(settings.secret_key), settings, 1, max_attempts=1)
+        for row_id in workrows.due_ids(db, events.TABLE):
+            assert events.process_event(db, row_id, lambda _ws: gateway.get, settings) == "processed"
+        due = workrows.due_ids(db, delivery.TABLE)
+        assert due  # the new campaign's recovery.opened, at least
+        for delivery_id in due:
+            assert delivery.deliver(db, settings, delivery_id) == "delivered"
+        db.conn.close()
+    finally:
+        install_transport(None)
+        http.install_transport(None)
+        demo._account = None
+    assert attempts == []
 
 
 def test_every_page_shows_the_demo_banner_and_real_numbers(web):
@@ -94,7 +202,9 @@ def test_a_simulated_failed_renewal_opens_a_campaign_end_to_end(web, built):
     before = rows(db, "SELECT COUNT(*) FROM campaigns WHERE status = 'in_flight'")[0][0]
     page = web.get("/w/demo-co/recovery")
     answer = web.post(
-        "/w/demo-co/demo/simulate-failure", data={"_csrf_token": csrf_from(page.text)}, follow_redirects=False
+        "/w/demo-co/recovery/simulate-failure",
+        data={"_csrf_token": csrf_from(page.text)},
+        follow_redirects=False,
     )
     assert (
         answer.status_code in (302, 303) and answer.headers["location"] == "/w/demo-co/recovery?simulated=1"
@@ -163,8 +273,13 @@ def test_the_simulate_button_is_not_there_outside_the_demo(client, olivia, acme)
 
     login(client, olivia)
     assert "Simulate a failed renewal" not in client.get("/w/acme/overview").text
-    answer = post_form(client, "/w/acme/overview", "/w/acme/demo/simulate-failure", {})
-    assert answer.status_code == 404
+    assert (
+        "Simulate a failed renewal" not in client.get("/w/acme/recovery").text
+    )  # not connected in test mode
+    answer = post_form(client, "/w/acme/overview", "/w/acme/recovery/simulate-failure", {})
+    assert (
+        answer.status_code == 409
+    )  # outside the demo it needs Stripe test mode (tests/recovery/test_rehearsal.py)
 
 
 def test_the_first_run_page_offers_the_demo_and_starts_it_only_for_this_computer(client):
@@ -174,3 +289,57 @@ def test_the_first_run_page_offers_the_demo_and_starts_it_only_for_this_computer
     # The test client isn't on this machine's loopback: it is told how to run the demo instead.
     assert answer.status_code == 403
     assert "On the machine running Backstop, run: backstop demo" in answer.text
+
+
+def test_the_demo_card_page_uses_its_own_labelled_card_form_and_the_card_recovers_the_campaign(web, built):
+    """What the demo card form's script does, step by step: the page loads no Stripe.js, the card
+    is confirmed with the stand-in, and Backstop's own confirm charges the invoice."""
+    from backstop.recovery import links
+
+    settings, _ = built
+    db = connect(settings.db_path)
+    campaign = db.execute(
+        "SELECT id, invoice_id, amount_due FROM campaigns WHERE status = 'in_flight' ORDER BY id LIMIT 1"
+    ).fetchone()
+    token = links.update_card_token(settings.secret_key, 1, campaign["id"])
+    page = web.get(f"/update-card/{token}")
+    assert page.status_code == 200
+    assert '<script src="/static/public/demo_card.js"></script>' in page.text
+    assert "js.stripe.com" not in page.text and "stripe.com" not in page.headers["content-security-policy"]
+    assert "Demo card form." in page.text and "nothing is sent to Stripe or charged" in page.text
+    assert web.get("/static/public/demo_card.js").status_code == 200
+
+    secret = re.search(r'data-secret="([^"]+)"', page.text).group(1)
+    intent_id = secret.split("_secret_")[0]
+    pk = re.search(r'data-pk="([^"]+)"', page.text).group(1)
+    confirm_url = f"/demo-stripe/v1/setup_intents/{intent_id}/confirm"
+    refused = web.post(confirm_url, data={"client_secret": secret, "payment_method": "pm_card_visa"})
+    assert refused.status_code == 401  # Stripe.js's publishable key is required, as with Stripe
+    wrong = web.post(
+        confirm_url,
+        data={"client_secret": intent_id + "_secret_guess", "payment_method": "pm_card_visa"},
+        headers={"Authorization": f"Bearer {pk}"},
+    )
+    assert wrong.status_code == 404
+    confirmed = web.post(
+        confirm_url,
+        data={"client_secret": secret, "payment_method": "pm_card_visa"},
+        headers={"Authorization": f"Bearer {pk}"},
+    )
+    assert confirmed.status_code == 200 and confirmed.json()["status"] == "succeeded"
+
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
+    answer = web.post(
+        f"/update-card/{token}/confirm", json={"setup_intent": intent_id}, headers={"x-csrftoken": csrf}
+    )
+    assert answer.status_code == 200 and answer.json()["state"] == "paid", answer.text
+    assert answer.json()["card"]["card_last4"] == "4242"
+    row = db.execute("SELECT status FROM campaigns WHERE id = ?", [campaign["id"]]).fetchone()
+    assert row["status"] == "recovered"
+    assert demo.account().objects[campaign["invoice_id"]]["status"] == "paid"
+    db.conn.close()
+
+
+def test_the_demo_card_endpoint_is_not_there_outside_the_demo(client):
+    answer = client.post("/demo-stripe/v1/setup_intents/seti_x/confirm", data={"client_secret": "x"})
+    assert answer.status_code == 404

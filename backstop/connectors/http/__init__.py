@@ -20,6 +20,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -60,6 +61,23 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
     elapsed_ms: int = 0
     address: str = ""
+
+
+class Transport(Protocol):
+    """Something other than the network that answers ``post`` (the demo's recording receiver)."""
+
+    def send(self, target: Target, body: bytes, headers: dict[str, str], timeout: float) -> Answer: ...
+
+
+_installed_transport: Transport | None = None
+
+
+def install_transport(transport: Transport | None) -> None:
+    """Answer every ``post`` with ``transport`` instead of the network (None restores it). With a
+    transport installed no host is resolved and no connection is opened: ``backstop demo``
+    installs its recording receiver here, so its webhook deliveries can't leave the process."""
+    global _installed_transport
+    _installed_transport = transport
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -152,6 +170,11 @@ def check_url(url: str, *, allow_private: bool = False, resolver: Resolver | Non
         raise Refused("The URL is longer than 2,000 characters.")
     host = parts.hostname.lower()
     port = port or (443 if parts.scheme == "https" else 80)
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    if _installed_transport is not None:  # nothing is resolved or connected to: no address to vet
+        return Target(raw, parts.scheme, host, port, path, ())
     addresses = (resolver or system_resolver)(host, port)
     if not addresses:
         raise Refused(f"The host {host} could not be resolved; check the address.")
@@ -160,9 +183,6 @@ def check_url(url: str, *, allow_private: bool = False, resolver: Resolver | Non
         if why:
             shown = host if host == address else f"{host} ({address})"
             raise Refused(f"{shown} {why}; webhooks can only be sent to the public internet.")
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
     return Target(raw, parts.scheme, host, port, path, tuple(addresses))
 
 
@@ -199,6 +219,8 @@ def post(
     Raises ``Refused`` before any connection when the address is not allowed, ``SendFailed`` when
     no HTTP answer came back in ``timeout`` seconds."""
     target = check_url(url, allow_private=allow_private, resolver=resolver)
+    if _installed_transport is not None:
+        return _installed_transport.send(target, body, headers, timeout)
     address = target.addresses[0]
     started = time.monotonic()
     deadline = started + timeout

@@ -103,7 +103,7 @@ def render(
                     "and no email leaves. To start for real, stop it (Ctrl-C) and run backstop serve, "
                     "then connect your Stripe account.",
                     "action": "Simulate a failed renewal",
-                    "post": f"/w/{workspace.slug}/demo/simulate-failure",
+                    "post": f"/w/{workspace.slug}/recovery/simulate-failure",
                 },
             )
         elif app_state(request).settings.email_transport == "outbox":
@@ -119,6 +119,7 @@ def render(
             )
     ctx.setdefault("banners", [])
     ctx["base_url"] = app_state(request).settings.public_url
+    ctx["demo"] = app_state(request).settings.demo
     return Template(template_name=template, context=ctx, status_code=status_code)
 
 

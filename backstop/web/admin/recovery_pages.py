@@ -37,6 +37,22 @@ def campaigns_page(
     status: FromQuery[str | None] = None,
     before: FromQuery[int | None] = None,
 ) -> Template:
+    return recovery_list(request, db, session, workspace, status, before)
+
+
+def recovery_list(
+    request: Request,
+    db: DB,
+    session: CurrentSession,
+    workspace: CurrentWorkspace,
+    status: str | None = None,
+    before: int | None = None,
+    *,
+    simulate_error: str | None = None,
+    status_code: int = 200,
+) -> Template:
+    from backstop.recovery.rehearsal import new_nonce
+
     status = status if status in campaigns.STATUSES else None
     rows = queries.list_campaigns(db, workspace.id, status=status, before_id=before, limit=PAGE_SIZE + 1)
     return render(
@@ -45,8 +61,11 @@ def campaigns_page(
         db=db,
         session=session,
         workspace=workspace,
+        status_code=status_code,
         nav="recovery",
         recovery_tab="campaigns",
+        simulate_error=simulate_error,
+        rehearsal_nonce=new_nonce(),
         rows=rows[:PAGE_SIZE],
         older=rows[PAGE_SIZE - 1]["id"] if len(rows) > PAGE_SIZE else None,
         paged=before is not None,

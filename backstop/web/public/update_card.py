@@ -35,10 +35,20 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+# In ``backstop demo`` the card is typed into a demo card form served by Backstop itself: it
+# confirms the card with the demo's Stripe stand-in (see ``backstop.web.admin.demo_pages``), so the
+# page loads nothing from Stripe and the demo stays off the network.
+DEMO_CARD_JS = "/static/public/demo_card.js"
+
+
+def stripe_js_url(settings) -> str:
+    return DEMO_CARD_JS if settings.demo else settings.stripe_js_url
+
+
 def page_headers(settings, db=None, workspace_id: int | None = None) -> dict[str, str]:
     """Scripts from this site and Stripe.js's origin; frames from Stripe only (its card fields and
     the bank's check); network calls to this site and Stripe's API. Framed only by the
-    workspace's allowed origins (Settings → Embed), else by nobody."""
+    workspace's allowed origins (Settings → Embed), else by nobody. In the demo: this site only."""
     js = _origin(settings.stripe_js_url)
     api = _origin(settings.stripe_api_base or "https://api.stripe.com")
     frames = " ".join(dict.fromkeys([js, "https://js.stripe.com", "https://hooks.stripe.com"]))
@@ -47,6 +57,11 @@ def page_headers(settings, db=None, workspace_id: int | None = None) -> dict[str
         "img-src 'self' data: https://*.stripe.com; style-src 'self' 'unsafe-inline'; "
         "form-action 'self'; base-uri 'none'"
     )
+    if settings.demo:
+        csp = (
+            "default-src 'none'; script-src 'self'; connect-src 'self'; img-src 'self' data:; "
+            "style-src 'self' 'unsafe-inline'; form-action 'self'; base-uri 'none'"
+        )
     if db is None:
         framing_headers = {"Content-Security-Policy": f"{csp}; {framing.DENY}", "X-Frame-Options": "DENY"}
     else:
@@ -96,7 +111,8 @@ def update_card_page(request: Request, token: FromPath[str], db: DB) -> Template
         "campaign": view.campaign,
         "branding": branding,
         "token": token,
-        "stripe_js_url": settings.stripe_js_url,
+        "stripe_js_url": stripe_js_url(settings),
+        "demo_card": settings.demo,
         "form_token": form_token(settings.secret_key, token),
         "parent_origin": framing.parent_origin(db, view.workspace_id, request.query_params.get("origin")),
     }
@@ -176,7 +192,8 @@ def card_page(request: Request, token: FromPath[str], db: DB) -> Template:
             "campaign": None,
             "branding": get_branding(db, view.workspace_id) if view.workspace_id else None,
             "token": token,
-            "stripe_js_url": settings.stripe_js_url,
+            "stripe_js_url": stripe_js_url(settings),
+            "demo_card": settings.demo,
             "base": "/card",
             "form_token": form_token(settings.secret_key, token),
             "parent_origin": framing.parent_origin(db, view.workspace_id, request.query_params.get("origin")),
