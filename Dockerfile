@@ -10,6 +10,7 @@
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3=3.11.2-1+b1 python3-venv=3.11.2-1+b1 \
+        binutils=2.40-2 \
     && rm -rf /var/lib/apt/lists/*
 RUN python3 -m venv /opt/backstop
 WORKDIR /src
@@ -21,7 +22,8 @@ ARG PIP_OPTIONS=""
 COPY packaging/slim_venv.py /tmp/slim_venv.py
 # Faker (25 MB) arrives with Litestar's test-data helpers; Backstop never generates OpenAPI
 # examples, so it stays out of the image, with pip itself. slim_venv.py drops the AWS models
-# of services Backstop never calls and keeps bytecode only for what a server start imports.
+# of services Backstop never calls, strips the extensions' symbols (binutils stays in this
+# stage) and keeps bytecode only for what a server start imports.
 RUN /opt/backstop/bin/pip install --no-cache-dir $PIP_OPTIONS . \
     && /opt/backstop/bin/pip uninstall --yes faker setuptools pip \
     && /opt/backstop/bin/python /tmp/slim_venv.py /opt/backstop

@@ -13,6 +13,10 @@
    keeps about 10 MB of bytecode instead of 43 MB. With --stdlib (in the final stage, right
    after Debian's python3 is installed) the same is done for the standard library, whose
    package compiles all of it: about 4 MB of its 12.6 MB of bytecode is kept.
+3. The compiled extensions in the wheels (cryptography's Rust core, PyYAML, multidict, ...)
+   carry their symbol tables; ``strip --strip-unneeded`` (binutils, in the build stage only)
+   removes them, about 7 MB. Python never reads them; a native crash's backtrace shows addresses
+   instead of function names in those modules.
 """
 
 from __future__ import annotations
@@ -60,6 +64,16 @@ def trim_botocore(packages: Path) -> int:
     return removed
 
 
+def strip_extensions(packages: Path) -> int:
+    strip = shutil.which("strip")
+    if strip is None:
+        raise SystemExit("strip (binutils) is needed to build the image")
+    before = sum(f.stat().st_size for f in packages.rglob("*.so"))
+    libraries = [str(f) for f in packages.rglob("*.so") if f.is_file() and not f.is_symlink()]
+    subprocess.run([strip, "--strip-unneeded", *libraries], check=True)
+    return before - sum(f.stat().st_size for f in packages.rglob("*.so"))
+
+
 def drop_bytecode(venv: Path) -> None:
     for cache in list(venv.rglob("__pycache__")):
         shutil.rmtree(cache)
@@ -85,10 +99,14 @@ def main() -> int:
         return 0
     packages = site_packages(venv)
     removed = trim_botocore(packages)
+    stripped = strip_extensions(packages)
     drop_bytecode(venv)
     warm_up(venv)
     kept = sum(1 for _ in venv.rglob("*.pyc"))
-    print(f"slim_venv: dropped {removed} botocore service models, kept {kept} compiled modules")
+    print(
+        f"slim_venv: dropped {removed} botocore service models, stripped {stripped / 1e6:.1f} MB "
+        f"of symbols, kept {kept} compiled modules"
+    )
     return 0
 
 
