@@ -193,7 +193,6 @@ def open_folder(path: Path) -> None:
 # and Ubuntu packages that provide it (packaging/linux/debian-depends says the same).
 GTK_TYPELIBS = (("Gtk", "3.0"), ("Gdk", "3.0"), ("WebKit2", "4.1"), ("Soup", "3.0"))
 DEBIAN_PACKAGES = "gir1.2-webkit2-4.1 gir1.2-gtk-3.0 libwebkit2gtk-4.1-0"
-GUIS = ("gtk", "qt")
 
 
 def _missing_gtk_part() -> str | None:
@@ -250,8 +249,8 @@ def choose_gui(requested: str | None = None, platform: str | None = None) -> str
 
 def _prepare_gtk_environment() -> None:
     # WebKitGTK hands frames between its processes as DMA-BUFs, which needs a GPU render node;
-    # without one (virtual machines, Xvfb, remote X) the window stays blank. Use its shared-memory
-    # path there, as WebKitGTK's own documentation suggests.
+    # without one (virtual machines, Xvfb, remote X) the window stays blank. WebKitGTK's own
+    # switch makes it use shared memory instead.
     if "WEBKIT_DISABLE_DMABUF_RENDERER" not in os.environ and not any(Path("/dev/dri").glob("renderD*")):
         log.info("no GPU render node: the web view draws through shared memory")
         os.environ["WEBKIT_DISABLE_DMABUF_RENDERER"] = "1"
@@ -332,13 +331,12 @@ def run_window(options: WindowOptions) -> None:
 
     # GTK loads window icons through gdk-pixbuf, which reads SVG only with librsvg's loader.
     icon = static_dir() / "favicon.svg"
-    if gui == "gtk" and not _pixbuf_reads_svg():
-        icon = Path()
+    use_icon = icon.is_file() and (gui != "gtk" or _pixbuf_reads_svg())
     webview.start(
         watch,
         gui=gui,
         menu=[Menu("Backstop", items)],
-        icon=str(icon) if icon.is_file() else None,
+        icon=str(icon) if use_icon else None,
         private_mode=options.storage_path is None,
         storage_path=str(options.storage_path) if options.storage_path else None,
     )
