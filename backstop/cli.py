@@ -100,18 +100,25 @@ def demo(port: int, data_dir: Path) -> None:
     "--url", help="Open the admin of a Backstop running elsewhere instead, e.g. https://backstop.example.com."
 )
 @click.option("--admin", "admin_email", help="Sign in as this admin (default: the first one created).")
+@click.option(
+    "--gui",
+    type=click.Choice(["gtk", "qt"]),
+    help="Linux only: the web view to use (default: the system's WebKitGTK, else Qt if installed).",
+)
 @click.option("--probe", type=click.Path(dir_okay=False, path_type=Path), hidden=True)
-def desktop(data_dir: Path | None, url: str | None, admin_email: str | None, probe: Path | None) -> None:
+def desktop(
+    data_dir: Path | None, url: str | None, admin_email: str | None, gui: str | None, probe: Path | None
+) -> None:
     """Open the admin in a window of its own, with Backstop running on this computer."""
     from backstop.desktop import DesktopError, desktop_data_dir, run_local, run_remote
 
     folder = desktop_data_dir(data_dir)
     try:
         if url:
-            run_remote(url, data_dir=folder, probe=probe)
+            run_remote(url, data_dir=folder, probe=probe, gui=gui)
             return
         settings = load_settings().with_overrides(data_dir=folder)
-        if not run_local(settings, admin_email=admin_email, probe=probe):
+        if not run_local(settings, admin_email=admin_email, probe=probe, gui=gui):
             sys.exit(1)
     except DesktopError as exc:
         fail(str(exc))

@@ -5,7 +5,10 @@ loopback port, and the window opens already signed in through a one-time login t
 ``--url`` the window shows a Backstop running elsewhere and nothing runs here. Closing the window
 (or SIGTERM/SIGINT) stops the server and its jobs before the process exits.
 
-pywebview and Qt are imported only here, inside functions, so ``backstop serve`` never loads them.
+The window is the system's own web view wherever there is one: WebKitGTK on Linux (through
+PyGObject), WKWebView on macOS, WebView2 on Windows. Qt's web engine is the fallback on Linux
+when WebKitGTK is missing and the ``desktop-qt`` extra is installed. pywebview, GTK and Qt are
+imported only here, inside functions, so ``backstop serve`` never loads them.
 """
 
 from __future__ import annotations
@@ -186,6 +189,73 @@ def open_folder(path: Path) -> None:
         log.warning("cannot open %s with %s: %s", path, opener, exc)
 
 
+# What the GTK window needs from the system, by GObject introspection namespace, and the Debian
+# and Ubuntu packages that provide it (packaging/linux/debian-depends says the same).
+GTK_TYPELIBS = (("Gtk", "3.0"), ("Gdk", "3.0"), ("WebKit2", "4.1"), ("Soup", "3.0"))
+DEBIAN_PACKAGES = "gir1.2-webkit2-4.1 gir1.2-gtk-3.0 libwebkit2gtk-4.1-0"
+
+
+def _missing_gtk_part() -> str | None:
+    """None when the GTK window can open; otherwise what is missing, in a few words."""
+    try:
+        import gi
+    except ImportError:
+        return "PyGObject (the Python module gi)"
+    for namespace, version in GTK_TYPELIBS:
+        try:
+            gi.require_version(namespace, version)
+        except ValueError:
+            return f"the {namespace} {version} introspection data"
+    return None
+
+
+def _qt_installed() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in ("PySide6", "qtpy"))
+
+
+def choose_gui(requested: str | None = None, platform: str | None = None) -> str | None:
+    """The pywebview backend for this computer: "gtk" or "qt" on Linux, None (the system web
+    view pywebview picks: Cocoa on macOS, WebView2 on Windows) elsewhere. A missing piece is a
+    DesktopError that says which system packages or extra to install."""
+    platform = platform or sys.platform
+    if platform == "darwin" or platform.startswith("win"):
+        return None
+    if requested == "qt":
+        if not _qt_installed():
+            raise DesktopError(
+                "The Qt window needs PySide6; install it with pip install 'backstop[desktop-qt]', "
+                "or leave out --gui qt to use the system's WebKitGTK."
+            )
+        return "qt"
+    missing = _missing_gtk_part()
+    if missing is None:
+        return "gtk"
+    if requested is None and _qt_installed():
+        log.warning("WebKitGTK is not usable (%s is missing): using Qt's web engine instead", missing)
+        return "qt"
+    if missing.startswith("PyGObject"):
+        how = (
+            "install the desktop extra, pip install 'backstop[desktop]' (on Debian or Ubuntu it "
+            "builds against libgirepository1.0-dev and libcairo2-dev), or use the packaged app"
+        )
+    else:
+        how = f"on Debian or Ubuntu: sudo apt install {DEBIAN_PACKAGES}; on Fedora: sudo dnf install webkit2gtk4.1"
+    raise DesktopError(
+        f"The desktop window uses the system's WebKitGTK web view, and {missing} is not installed; {how}."
+    )
+
+
+def _prepare_gtk_environment() -> None:
+    # WebKitGTK hands frames between its processes as DMA-BUFs, which needs a GPU render node;
+    # without one (virtual machines, Xvfb, remote X) the window stays blank. WebKitGTK's own
+    # switch makes it use shared memory instead.
+    if "WEBKIT_DISABLE_DMABUF_RENDERER" not in os.environ and not any(Path("/dev/dri").glob("renderD*")):
+        log.info("no GPU render node: the web view draws through shared memory")
+        os.environ["WEBKIT_DISABLE_DMABUF_RENDERER"] = "1"
+
+
 def _prepare_qt_environment() -> None:
     # Chromium refuses to start as root with its sandbox on; a desktop app run as root is rare
     # but should still open (containers, kiosks), so say so and go on.
@@ -202,20 +272,26 @@ class WindowOptions:
     probe: Path | None = None
     # Runs in its own thread once the window exists; returns False to close the window.
     watch: Callable[[], bool] | None = None
+    gui: str | None = None  # from choose_gui(): "gtk", "qt", or None for the platform's web view
 
 
 def run_window(options: WindowOptions) -> None:
     """Open the window and return when it has been closed."""
-    _prepare_qt_environment()
+    gui = options.gui
+    if gui == "qt":
+        _prepare_qt_environment()
+    elif gui == "gtk":
+        _prepare_gtk_environment()
     try:
         import webview
         from webview.menu import Menu, MenuAction, MenuSeparator
     except ImportError as exc:
         raise DesktopError(
-            f"The desktop window needs pywebview with Qt ({exc}); install it with "
-            "pip install 'backstop[desktop]'."
+            f"The desktop window needs pywebview ({exc}); install it with pip install 'backstop[desktop]'."
         )
     from backstop.paths import static_dir
+
+    log.info("opening the window with the %s web view", gui or "system")
 
     window = webview.create_window(
         APP_NAME,
@@ -230,7 +306,7 @@ def run_window(options: WindowOptions) -> None:
     def reload() -> None:
         window.run_js("location.reload()")
 
-    items: list[Any] = [MenuAction("Reload (F5)", reload)]
+    items: list[Any] = [MenuAction("Reload", reload)]
     if options.data_dir is not None:
         data_dir = options.data_dir
         items.append(MenuAction("Open data folder", lambda: open_folder(data_dir.resolve())))
@@ -253,15 +329,26 @@ def run_window(options: WindowOptions) -> None:
         if options.watch is not None and not options.watch():
             window.destroy()
 
+    # GTK loads window icons through gdk-pixbuf, which reads SVG only with librsvg's loader.
     icon = static_dir() / "favicon.svg"
+    use_icon = icon.is_file() and (gui != "gtk" or _pixbuf_reads_svg())
     webview.start(
         watch,
-        gui="qt",
+        gui=gui,
         menu=[Menu("Backstop", items)],
-        icon=str(icon) if icon.exists() else None,
+        icon=str(icon) if use_icon else None,
         private_mode=options.storage_path is None,
         storage_path=str(options.storage_path) if options.storage_path else None,
     )
+
+
+def _pixbuf_reads_svg() -> bool:
+    import gi
+
+    gi.require_version("GdkPixbuf", "2.0")
+    from gi.repository import GdkPixbuf
+
+    return any("svg" in fmt.get_name() for fmt in GdkPixbuf.Pixbuf.get_formats())
 
 
 def _write_probe(path: Path, described: Any) -> None:
@@ -271,13 +358,16 @@ def _write_probe(path: Path, described: Any) -> None:
         fh.write(json.dumps({"at": time.time(), **page}) + "\n")
 
 
-def run_local(settings: Settings, *, admin_email: str | None = None, probe: Path | None = None) -> bool:
+def run_local(
+    settings: Settings, *, admin_email: str | None = None, probe: Path | None = None, gui: str | None = None
+) -> bool:
     """Serve ``settings.data_dir`` on loopback and show it in a window; True if it stopped cleanly."""
     from backstop.checks import check_data_dir
     from backstop.db import migrate
     from backstop.server import configure_logging
 
     configure_logging(settings.log_level)
+    gui = choose_gui(gui)  # before anything starts: a missing web view is a message, not a hang
     try:
         check_data_dir(settings.data_dir)
         migrate(settings.db_path)
@@ -294,6 +384,7 @@ def run_local(settings: Settings, *, admin_email: str | None = None, probe: Path
                 data_dir=settings.data_dir,
                 probe=probe,
                 watch=server.wait_started,
+                gui=gui,
             )
         )
     finally:
@@ -306,10 +397,11 @@ def run_local(settings: Settings, *, admin_email: str | None = None, probe: Path
     return stopped
 
 
-def run_remote(url: str, *, data_dir: Path, probe: Path | None = None) -> None:
+def run_remote(url: str, *, data_dir: Path, probe: Path | None = None, gui: str | None = None) -> None:
     """Show another Backstop's admin. Its sign-in is kept in the data folder between launches."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     target = remote_admin_url(url)
+    gui = choose_gui(gui)
     storage = data_dir / "window-profile"
     try:
         storage.mkdir(parents=True, exist_ok=True)
@@ -317,4 +409,4 @@ def run_remote(url: str, *, data_dir: Path, probe: Path | None = None) -> None:
         raise DesktopError(
             f"Cannot create {storage} ({exc.strerror}); pass --data-dir with a writable folder."
         )
-    run_window(WindowOptions(url=target, storage_path=storage, probe=probe))
+    run_window(WindowOptions(url=target, storage_path=storage, probe=probe, gui=gui))

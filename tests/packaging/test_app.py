@@ -45,6 +45,26 @@ def test_the_bundle_carries_the_templates_and_static_files_and_no_test_tools(app
         assert not (internal / test_tool).exists(), f"{test_tool} was bundled"
 
 
+def test_the_bundle_takes_the_web_view_from_the_system_and_stays_under_150_mb(app):
+    internal = app.parent / "_internal"
+    names = {path.name for path in internal.rglob("*")}
+    # WebKitGTK, GTK, GLib and their typelibs come from the system (packaging/linux/debian-depends).
+    for system_part in ("libwebkit2gtk-4.1.so.0", "libgtk-3.so.0", "libglib-2.0.so.0", "Gtk-3.0.typelib"):
+        assert system_part not in names, f"{system_part} was bundled"
+    assert not any(name.startswith(("libQt6", "PySide6")) for name in names), "Qt was bundled"
+    assert (internal / "gi").is_dir() and (internal / "webview").is_dir()
+    # botocore keeps only the API models of the services Backstop calls.
+    assert sorted(p.name for p in (internal / "botocore" / "data").iterdir() if p.is_dir()) == [
+        "ses",
+        "sesv2",
+        "sso",
+        "sso-oidc",
+        "sts",
+    ]
+    size = sum(f.stat().st_size for f in app.parent.rglob("*") if f.is_file() and not f.is_symlink())
+    assert size < 150_000_000, f"the bundle is {size / 1e6:.0f} MB"
+
+
 def test_the_app_serves_headless_and_stops_on_sigterm(app, tmp_path):
     port = free_port()
     data = tmp_path / "data"
@@ -128,4 +148,5 @@ def test_the_app_opens_the_desktop_window_signed_in(app, tmp_path, xvfb_display)
             code = process.wait(timeout=30)
     page = json.loads(probe.read_text().splitlines()[-1])
     assert page["heading"] == "Overview"
+    assert "with the gtk web view" in log.read_text()
     assert code == 0, log.read_text()[-3000:]

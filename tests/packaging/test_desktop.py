@@ -1,4 +1,5 @@
-"""`backstop desktop` for real: Qt's web view on a virtual X screen, the server in-process.
+"""`backstop desktop` for real: the system's WebKitGTK (and Qt's web engine, the fallback) on a
+virtual X screen, the server in-process.
 
 The window reports each page it finished loading to a --probe file (the DOM read through the web
 view). It is closed the way a window manager closes it: a WM_DELETE_WINDOW message.
@@ -158,6 +159,7 @@ def test_it_opens_the_overview_signed_in_and_stops_everything_when_closed(deskto
     page = desktop.wait_for_page("/w/acme/overview")
     assert page["heading"] == "Overview"
     assert page["title"].startswith("Overview — Acme Analytics")
+    assert "with the gtk web view" in desktop.output()
     # The sign-in link went straight to the Overview: no login form in between.
     assert [urlsplit(p["href"]).path for p in desktop.pages()] == ["/w/acme/overview"]
     port = urlsplit(page["href"]).port
@@ -209,3 +211,23 @@ def test_with_url_it_shows_a_remote_instance_and_runs_no_server(desktops, tmp_pa
     assert not (local / "backstop.db").exists()
     assert (local / "window-profile").is_dir()
     assert "Uvicorn running" not in desktop.output()
+
+
+def test_the_qt_fallback_opens_the_overview_signed_in_too(desktops, tmp_path):
+    data = tmp_path / "data"
+    backstop(
+        "admin",
+        "create",
+        "--email",
+        "olivia@acme.test",
+        "--password-stdin",
+        data_dir=data,
+        stdin=OLIVIA_PASSWORD,
+    )
+    backstop("workspace", "create", "--name", "Acme Analytics", "--slug", "acme", data_dir=data)
+    desktop = desktops("--gui", "qt", "--data-dir", str(data))
+    page = desktop.wait_for_page("/w/acme/overview", timeout=60)
+    assert page["heading"] == "Overview"
+    assert "with the qt web view" in desktop.output()
+    desktop.close_window()
+    assert desktop.wait_exit() == 0, desktop.output()

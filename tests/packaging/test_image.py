@@ -111,6 +111,23 @@ def test_the_image_is_configured_for_a_safe_unattended_run(image):
     assert inspected["Healthcheck"]["Test"] == ["CMD", "python3", "/opt/backstop/healthcheck.py"]
 
 
+def test_the_image_stays_under_200_mb_and_carries_no_build_or_desktop_tools(image):
+    size = int(podman("image", "inspect", "--format", "{{.Size}}", image).stdout.strip())
+    assert size < 200_000_000, f"the image is {size / 1e6:.0f} MB"
+    listing = podman(
+        "run",
+        "--rm",
+        *RUN_FLAGS,
+        "--entrypoint",
+        "python3",
+        image,
+        "-c",
+        "import importlib.util as u; print([m for m in ('pip', 'setuptools', 'faker', 'webview', "
+        "'gi', 'PySide6', 'pytest') if u.find_spec(m)])",
+    ).stdout
+    assert listing.strip() == "[]"
+
+
 def test_the_container_serves_keeps_its_data_across_a_restart_and_stops_gracefully(container):
     name, port = container
     _wait(name, port)
@@ -119,6 +136,16 @@ def test_the_container_serves_keeps_its_data_across_a_restart_and_stops_graceful
     assert health.json() == {"status": "ok"}
     # The image leaves Faker out; the OpenAPI document must not need it.
     assert httpx.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=10).status_code == 200
+    # Only SES's (and the credential services') API models are left of botocore's: sending works.
+    ses = podman(
+        "exec",
+        name,
+        "python3",
+        "-c",
+        "import boto3; c = boto3.client('sesv2', region_name='eu-west-1'); "
+        "print(c.meta.service_model.operation_model('SendEmail').name)",
+    ).stdout
+    assert ses.strip() == "SendEmail"
     # The image's own HEALTHCHECK command, run the way the engine runs it.
     assert podman("healthcheck", "run", name, check=False).returncode == 0
 
