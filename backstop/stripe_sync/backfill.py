@@ -52,8 +52,7 @@ RECENT_PAID_DAYS = 90
 PAGE = 100
 # No Stripe object is older than Stripe (public since 2011): the lowest bound of any list.
 STRIPE_EPOCH = 1_293_840_000
-# The search for a list's oldest object stops within 1/16 of the list's span, or after this many
-# one-object pages.
+# The search for a list's oldest object (for its estimate) stops after this many one-object pages.
 FLOOR_PROBES = 14
 # A range is split only into pieces expected to hold at least this many pages each.
 SPLIT_PAGES = 3
@@ -461,24 +460,22 @@ class _Run:
     def _fill(self, pool: ThreadPoolExecutor, in_flight: dict[Future, tuple[str, object]]) -> None:
         busy = set(in_flight.values())
         unfinished = self._unfinished()
-        for r in unfinished:  # a list's oldest bound first: splitting waits for it
-            if len(in_flight) >= self.lanes:
-                return
-            if r.fetched and r.stage not in self.floors and ("floor", r.stage) not in busy:
-                base = min((x.created_gte for x in self.ranges.values() if x.stage == r.stage), default=None)
-                job = (self._find_floor, _BY_KEY[r.stage], r.newest or 0, r.cursor_created or 0, base)
-                in_flight[pool.submit(*job)] = ("floor", r.stage)
-                busy.add(("floor", r.stage))
         for r in unfinished:
             if len(in_flight) >= self.lanes:
                 return
             if ("page", r.id) not in busy:
-                in_flight[
-                    pool.submit(self._fetch, _BY_KEY[r.stage], r.created_gte, r.created_lt, r.cursor)
-                ] = (
-                    "page",
-                    r.id,
-                )
+                job = (self._fetch, _BY_KEY[r.stage], r.created_gte, r.created_lt, r.cursor)
+                in_flight[pool.submit(*job)] = ("page", r.id)
+        # With a thread to spare: find each unfinished list's oldest bound, for its estimate.
+        for r in unfinished:
+            if len(in_flight) >= self.lanes:
+                return
+            if r.fetched and r.stage not in self.floors and ("floor", r.stage) not in busy:
+                bounds = [x.created_gte for x in self.ranges.values() if x.stage == r.stage]
+                base = None if None in bounds else min(bounds)  # the list's own lower bound, if any
+                job = (self._find_floor, _BY_KEY[r.stage], r.newest or 0, r.cursor_created or 0, base)
+                in_flight[pool.submit(*job)] = ("floor", r.stage)
+                busy.add(("floor", r.stage))
 
     # -- in the threads --
 
@@ -494,9 +491,9 @@ class _Run:
     def _find_floor(self, stage: Stage, newest: int, top: int, base: int | None) -> int:
         """A time no object of the list was created before, from one-object pages asking
         "anything older than T?". ``top`` is the ``created`` of the cursor's object, ``newest`` the
-        list's first: their gap is what a page covers. Step back from ``top`` by that gap, then 16
+        list's first: their gap is what a page covers. Step back from ``top`` by that gap, then 8
         times further each time, until nothing is older; then halve the last step until the gap
-        is under a sixteenth of the span known to hold objects. Usually 5 to 10 requests. ``base``:
+        is under a quarter of the span known to hold objects. Usually 4 to 8 requests. ``base``:
         the list's own lower bound (recently paid invoices), if it has one."""
         params = {k: v for k, v in stage.params.items() if k != "expand"}
         start = STRIPE_EPOCH if base is None else base
@@ -517,8 +514,8 @@ class _Run:
             if edge <= start or not older_than(edge):
                 low = edge
                 break
-            high, reach = edge, reach * 16
-        while probes < FLOOR_PROBES and high - low > max(1, (top - high) // 16):
+            high, reach = edge, reach * 8
+        while probes < FLOOR_PROBES and high - low > max(1, (top - high) // 4):
             middle = (low + high) // 2
             if older_than(middle):
                 high = middle
@@ -537,21 +534,30 @@ class _Run:
 
     def _split(self, r: Range) -> list[Range]:
         """Cut what ``r`` has left below its cursor into pieces for idle threads: ``r`` keeps the
-        newest, each new range an older slice; the oldest keeps ``r``'s lower bound. Only into
-        pieces of a few pages each (by the objects per second ``r`` has seen): a range's last
-        page is usually short, so tiny ranges would cost requests."""
+        newest, each new range an older slice; the oldest keeps ``r``'s lower bound. Pieces are
+        sized by the objects per second of creation time ``r`` has seen, a few pages each (a
+        range's last page is usually short, so tiny ranges would cost requests): evenly down to
+        the list's oldest bound when it is known, else slices of that size stepping back from the
+        cursor, the oldest open-ended (it is cut again when it has pages of its own)."""
         spare = self.lanes - len(self._unfinished())
-        floor = self.floors.get(r.stage)
-        if spare <= 0 or floor is None or r.cursor_created is None or r.newest is None:
+        if spare <= 0 or r.cursor_created is None or r.newest is None:
             return []
-        bottom = floor if r.created_gte is None else max(floor, r.created_gte)
         top = r.cursor_created  # r's cursor object: it must stay inside r's range
         density = r.fetched / (r.newest - top + 1)
-        worth = int(density * (top - bottom) / (SPLIT_PAGES * PAGE))
-        pieces = min(spare + 1, top - bottom, worth)
-        if pieces < 2:
-            return []
-        bounds = [bottom + (top - bottom) * i // pieces for i in range(pieces)]
+        floor = self.floors.get(r.stage)
+        if r.created_gte is not None or floor is not None:
+            bottom = floor if r.created_gte is None else max(floor or r.created_gte, r.created_gte)
+            worth = int(density * (top - bottom) / (SPLIT_PAGES * PAGE))
+            pieces = min(spare + 1, top - bottom, worth)
+            if pieces < 2:
+                return []
+            bounds = [bottom + (top - bottom) * i // pieces for i in range(pieces)]
+        else:
+            step = max(1, int(SPLIT_PAGES * PAGE / density))
+            pieces = min(spare + 1, (top - STRIPE_EPOCH) // step)
+            if pieces < 2:
+                return []
+            bounds = [top - step * (pieces - i) for i in range(pieces)]
         children = []
         for i in range(1, pieces):
             gte = r.created_gte if i == 1 else bounds[i - 1]

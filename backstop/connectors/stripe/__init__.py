@@ -117,7 +117,7 @@ class StripeInvalidRequest(StripeFailure):
 
 # How far past a second the pacer looks: a request that reaches Stripe a few milliseconds later
 # than the one sent a second after it must not make ``rate + 1`` in one second at Stripe's end.
-PACING_GUARD = 0.03
+PACING_GUARD = 0.05
 
 
 class RequestPacer:
