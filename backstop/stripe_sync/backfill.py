@@ -552,6 +552,8 @@ class _Run:
             if pieces < 2:
                 return []
             bounds = [bottom + (top - bottom) * i // pieces for i in range(pieces)]
+        elif r.newest - top + 1 < MIN_SPAN_FOR_ESTIMATE:
+            return []  # objects this close together in time say little of the rest: wait for the floor
         else:
             step = max(1, int(SPLIT_PAGES * PAGE / density))
             pieces = min(spare + 1, (top - STRIPE_EPOCH) // step)
