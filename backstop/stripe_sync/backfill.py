@@ -460,13 +460,8 @@ class _Run:
     def _fill(self, pool: ThreadPoolExecutor, in_flight: dict[Future, tuple[str, object]]) -> None:
         busy = set(in_flight.values())
         unfinished = self._unfinished()
-        for r in unfinished:
-            if len(in_flight) >= self.lanes:
-                return
-            if ("page", r.id) not in busy:
-                job = (self._fetch, _BY_KEY[r.stage], r.created_gte, r.created_lt, r.cursor)
-                in_flight[pool.submit(*job)] = ("page", r.id)
-        # With a thread to spare: find each unfinished list's oldest bound, for its estimate.
+        # First, for a list with more than a page: its oldest bound, so it can be cut evenly and
+        # its size estimated.
         for r in unfinished:
             if len(in_flight) >= self.lanes:
                 return
@@ -476,6 +471,12 @@ class _Run:
                 job = (self._find_floor, _BY_KEY[r.stage], r.newest or 0, r.cursor_created or 0, base)
                 in_flight[pool.submit(*job)] = ("floor", r.stage)
                 busy.add(("floor", r.stage))
+        for r in unfinished:
+            if len(in_flight) >= self.lanes:
+                return
+            if ("page", r.id) not in busy:
+                job = (self._fetch, _BY_KEY[r.stage], r.created_gte, r.created_lt, r.cursor)
+                in_flight[pool.submit(*job)] = ("page", r.id)
 
     # -- in the threads --
 
@@ -537,8 +538,8 @@ class _Run:
         newest, each new range an older slice; the oldest keeps ``r``'s lower bound. Pieces are
         sized by the objects per second of creation time ``r`` has seen, a few pages each (a
         range's last page is usually short, so tiny ranges would cost requests): evenly down to
-        the list's oldest bound when it is known, else slices of that size stepping back from the
-        cursor, the oldest open-ended (it is cut again when it has pages of its own)."""
+        the list's oldest bound when it is known, else one slice of that size below the cursor,
+        the rest open-ended (it is cut again when it has pages of its own)."""
         spare = self.lanes - len(self._unfinished())
         if spare <= 0 or r.cursor_created is None or r.newest is None:
             return []
@@ -555,11 +556,12 @@ class _Run:
         elif r.newest - top + 1 < MIN_SPAN_FOR_ESTIMATE:
             return []  # objects this close together in time say little of the rest: wait for the floor
         else:
+            # Until the floor is known, one slice of a few pages' worth at a time: further cuts
+            # could land on years without a single object.
             step = max(1, int(SPLIT_PAGES * PAGE / density))
-            pieces = min(spare + 1, (top - STRIPE_EPOCH) // step)
-            if pieces < 2:
+            if top - step <= STRIPE_EPOCH:
                 return []
-            bounds = [top - step * (pieces - i) for i in range(pieces)]
+            pieces, bounds = 2, [STRIPE_EPOCH, top - step]
         children = []
         for i in range(1, pieces):
             gte = r.created_gte if i == 1 else bounds[i - 1]

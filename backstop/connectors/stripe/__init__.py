@@ -147,7 +147,7 @@ class RequestPacer:
         while True:
             with self._lock:
                 now = self.clock()
-                while self._sent and now - self._sent[0] >= self.window:
+                while self._sent and now - self._sent[0] >= self.window - 1e-9:  # (float rounding)
                     self._sent.popleft()
                 if len(self._sent) < self.limit:
                     self._sent.append(now)
