@@ -98,7 +98,7 @@ def stages() -> list[Stage]:
 def lanes_for(rate: float) -> int:
     """Pages fetched at once: enough to keep ``rate`` requests a second going when Stripe takes a
     few hundred milliseconds to answer, and not so many that a low limit leaves threads waiting."""
-    return max(4, min(16, math.ceil(rate / 4)))
+    return max(4, min(16, math.ceil(rate / 2)))
 
 
 def _first_gte(key: str) -> int | None:
@@ -461,11 +461,13 @@ class _Run:
         busy = set(in_flight.values())
         unfinished = self._unfinished()
         # First, for a list with more than a page: its oldest bound, so it can be cut evenly and
-        # its size estimated.
+        # its size estimated. Not for a list whose first page was created within a minute: its
+        # creation times say too little to cut it or estimate it by.
         for r in unfinished:
             if len(in_flight) >= self.lanes:
                 return
-            if r.fetched and r.stage not in self.floors and ("floor", r.stage) not in busy:
+            dense = r.newest is not None and r.newest - (r.cursor_created or 0) + 1 < MIN_SPAN_FOR_ESTIMATE
+            if r.fetched and not dense and r.stage not in self.floors and ("floor", r.stage) not in busy:
                 bounds = [x.created_gte for x in self.ranges.values() if x.stage == r.stage]
                 base = None if None in bounds else min(bounds)  # the list's own lower bound, if any
                 job = (self._find_floor, _BY_KEY[r.stage], r.newest or 0, r.cursor_created or 0, base)
@@ -546,8 +548,8 @@ class _Run:
         top = r.cursor_created  # r's cursor object: it must stay inside r's range
         density = r.fetched / (r.newest - top + 1)
         floor = self.floors.get(r.stage)
-        if r.created_gte is not None or floor is not None:
-            bottom = floor if r.created_gte is None else max(floor or r.created_gte, r.created_gte)
+        if floor is not None:
+            bottom = floor if r.created_gte is None else max(floor, r.created_gte)
             worth = int(density * (top - bottom) / (SPLIT_PAGES * PAGE))
             pieces = min(spare + 1, top - bottom, worth)
             if pieces < 2:
@@ -559,9 +561,10 @@ class _Run:
             # Until the floor is known, one slice of a few pages' worth at a time: further cuts
             # could land on years without a single object.
             step = max(1, int(SPLIT_PAGES * PAGE / density))
-            if top - step <= STRIPE_EPOCH:
+            lowest = STRIPE_EPOCH if r.created_gte is None else r.created_gte
+            if top - step <= lowest:
                 return []
-            pieces, bounds = 2, [STRIPE_EPOCH, top - step]
+            pieces, bounds = 2, [lowest, top - step]
         children = []
         for i in range(1, pieces):
             gte = r.created_gte if i == 1 else bounds[i - 1]

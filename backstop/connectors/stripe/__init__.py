@@ -136,6 +136,9 @@ class RequestPacer:
         self.rate = rate
         self.limit = max(1, int(rate))
         self.window = window
+        # Calls at least half their even spacing apart: a burst of ``rate`` calls at once would
+        # bunch their arrivals at Stripe and leave the rest of the second idle.
+        self.spacing = window / self.limit / 2
         self.clock = clock
         self.sleep = sleep
         self._sent: deque[float] = deque()
@@ -149,10 +152,14 @@ class RequestPacer:
                 now = self.clock()
                 while self._sent and now - self._sent[0] >= self.window - 1e-9:  # (float rounding)
                     self._sent.popleft()
-                if len(self._sent) < self.limit:
+                gap = now - self._sent[-1] if self._sent else self.spacing
+                if len(self._sent) < self.limit and gap >= self.spacing - 1e-9:
                     self._sent.append(now)
                     return waited
-                pause = self.window - (now - self._sent[0])
+                if len(self._sent) < self.limit:
+                    pause = self.spacing - gap
+                else:
+                    pause = max(self.window - (now - self._sent[0]), self.spacing - gap)
             self.sleep(pause)
             waited += pause
 
