@@ -522,34 +522,60 @@ def stripe_connect(
 
 
 def _sync(settings, ws_id: int, backfill_id: int) -> None:
+    import time
+
     from rich.progress import BarColumn, Progress, TextColumn
 
+    from backstop import clock
     from backstop.db import opened
     from backstop.lib.crypto import SecretBox
     from backstop.stripe_sync import backfill, connection
 
     box = SecretBox(settings.secret_key)
+    told: str | None = None
     with (
         opened(settings.db_path) as db,
         Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description:<24}"),
             BarColumn(),
-            TextColumn("{task.fields[synced]} objects"),
+            TextColumn("{task.fields[shown]}"),
             console=err,
         ) as bar,
     ):
-        task = bar.add_task("Syncing from Stripe", total=100, synced=0)
+        start = backfill.progress(db, ws_id)
+        rows = {
+            t.key: bar.add_task(t.label, total=t.estimated or None, completed=t.synced, shown=t.shown)
+            for t in start.types
+        }
 
         def on_page(p) -> None:
-            bar.update(
-                task, completed=p.percent, synced=p.synced, description=f"Syncing {p.stage_label.lower()}"
-            )
+            for t in p.types:
+                total = t.synced if t.done else max(t.estimated or 0, t.synced) or None
+                bar.update(rows[t.key], total=total, completed=t.synced, shown=t.shown)
 
-        outcome = backfill.run(db, backfill_id, lambda w: connection.gateway(db, box, settings, w), on_page)
-        final = backfill.progress(db, ws_id)
-        bar.update(task, completed=final.percent if final else 0)
-    if outcome is None:
-        fail("Another process is running this sync right now; watch its progress in the admin.", code=1)
+        while True:
+            outcome = backfill.run(
+                db, backfill_id, lambda w: connection.gateway(db, box, settings, w), on_page
+            )
+            final = backfill.progress(db, ws_id)
+            on_page(final)
+            if outcome is not None or final.finished_at:
+                break
+            # Someone else holds it: say who, follow their progress, take over if they stop.
+            holder = final.holder
+            if holder is not None and holder.name != told:
+                told = holder.name
+                since = clock.parse(holder.since).strftime("%Y-%m-%d %H:%M:%S UTC")
+                bar.console.print(
+                    f"Another process is syncing this workspace: {holder.name}, since {since}. "
+                    "Waiting for it to finish (Ctrl-C stops waiting; that sync carries on).",
+                    highlight=False,
+                )
+            if holder is None:
+                backfill_id = backfill.resume_or_start(db, ws_id)
+            time.sleep(1)
+        if final.finished_at and outcome is None:
+            outcome = "done"
     if outcome != "done":
         fail(
             f"The sync stopped: {final.last_error if final else outcome}. It resumes where it stopped when run again.",

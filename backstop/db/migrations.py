@@ -807,6 +807,68 @@ def create_weekly_summaries(db: Database) -> None:
     )
 
 
+@migrations(name="0018_create_backfill_ranges")
+def create_backfill_ranges(db: Database) -> None:
+    """A backfill reads its lists side by side, big lists split into ``created`` ranges:
+
+    - ``stripe_backfill_ranges``: one row per list or slice of a list, with its ``created`` bounds,
+      the cursor of the last page applied (and that object's ``created``), how many objects it
+      returned and the ``created`` of its first; a page and its range's cursor commit together;
+    - ``stripe_backfills.plan``: what was learnt about each list (the oldest ``created`` bound);
+    - ``stripe_backfills.holder``/``holder_since``: the process running it (``pid@host``), so a
+      second sync can say who holds it, and a dead holder on this host can be taken over.
+
+    A backfill left unfinished under the old one-list-at-a-time layout resumes where it was: its
+    current list continues from its cursor, the lists after it start fresh.
+    """
+    import time
+
+    db.executescript(
+        """
+        CREATE TABLE stripe_backfill_ranges (
+            id INTEGER PRIMARY KEY,
+            backfill_id INTEGER NOT NULL REFERENCES stripe_backfills(id) ON DELETE CASCADE,
+            stage TEXT NOT NULL,
+            created_gte INTEGER,
+            created_lt INTEGER,
+            cursor TEXT,
+            cursor_created INTEGER,
+            newest INTEGER,
+            fetched INTEGER NOT NULL DEFAULT 0,
+            done INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX stripe_backfill_ranges_backfill ON stripe_backfill_ranges(backfill_id, done);
+        ALTER TABLE stripe_backfills ADD COLUMN plan TEXT NOT NULL DEFAULT '{}';
+        ALTER TABLE stripe_backfills ADD COLUMN holder TEXT;
+        ALTER TABLE stripe_backfills ADD COLUMN holder_since TEXT;
+        """
+    )
+    order = [
+        "products",
+        "prices",
+        "customers",
+        "subscriptions",
+        "invoices_open",
+        "invoices_uncollectible",
+        "invoices_paid",
+    ]
+    recent_paid = int(time.time()) - 90 * 86400  # the paid invoices a backfill reads: the last 90 days
+    rows = db.execute("SELECT id, stage, cursor FROM stripe_backfills WHERE finished_at IS NULL").fetchall()
+    for row_id, stage, cursor in rows:
+        if stage not in order:
+            continue
+        for key in order[order.index(stage) :]:
+            db.execute(
+                "INSERT INTO stripe_backfill_ranges (backfill_id, stage, created_gte, cursor) VALUES (?, ?, ?, ?)",
+                [
+                    row_id,
+                    key,
+                    recent_paid if key == "invoices_paid" else None,
+                    cursor if key == stage else None,
+                ],
+            )
+
+
 @migrations(name="0023_index_stripe_events_by_type")
 def index_stripe_events_by_type(db: Database) -> None:
     """The policy backtest reads one kind of Stripe event over a period (payment failures, default

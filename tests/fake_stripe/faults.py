@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,6 +122,7 @@ class LoggedRequest:
     fault: str | None = None
     replayed: bool = False
     headers: dict[str, str] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)  # when it arrived (time.monotonic)
 
 
 class RequestLog:
@@ -167,6 +169,17 @@ class RequestLog:
                 continue
             out.append(item)
         return out
+
+    def busiest_second(self, api_key: str | None = None) -> int:
+        """The most requests that arrived within any one second (with ``api_key``: its only),
+        as Stripe's rate limiter counts them."""
+        times = sorted(r.at for r in self if api_key is None or r.api_key == api_key)
+        most, start = 0, 0
+        for end, at in enumerate(times):
+            while at - times[start] >= 1.0:
+                start += 1
+            most = max(most, end - start + 1)
+        return most
 
     def clear(self) -> None:
         with self._lock:

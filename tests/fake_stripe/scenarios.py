@@ -213,15 +213,24 @@ class Helpers:
             )
 
     def seed_customers(
-        self, count: int, *, price: str | None = None, account: str | None = None, livemode: bool = False
+        self,
+        count: int,
+        *,
+        price: str | None = None,
+        account: str | None = None,
+        livemode: bool = False,
+        spread_days: float = 0,
     ) -> list[str]:
-        """Many customers quickly (for backfill tests); with `price`, each gets a card and a subscription."""
+        """Many customers quickly (for backfill tests); with `price`, each gets a card and a subscription.
+        With `spread_days`, they were created evenly over that many days up to now (oldest first)."""
         ids = []
         with self.state.lock:
             store = self.store(account, livemode)
+            now = store.now()
             for n in range(count):
+                created = now - int(spread_days * 86400 * (count - 1 - n) / count) if spread_days else None
                 cus = customers.create_customer(
-                    store, {"email": f"customer{n}@example.com", "name": f"Customer {n}"}
+                    store, {"email": f"customer{n}@example.com", "name": f"Customer {n}"}, created=created
                 )
                 if price:
                     payment_methods.make_card(store, customer=cus["id"], default=True)

@@ -284,3 +284,23 @@ def test_events_list_with_cursors_types_and_created(fake_stripe: FakeStripe, str
     assert latest.data.object.id == api_made.id and latest.request.id.startswith("req_")
     fake_stripe.clock.advance(days=31)
     assert stripe_client.v1.events.list().data == []  # Stripe keeps events listable for 30 days
+
+
+def test_seeded_customers_can_span_days_and_lists_filter_by_created(fake_stripe: FakeStripe, stripe_client):
+    fake_stripe.seed_customers(30, spread_days=30)
+    everyone = stripe_client.v1.customers.list(params={"limit": 100}).data
+    created = [c.created for c in everyone]
+    assert created == sorted(created, reverse=True)  # newest first
+    assert 28 * 86400 <= created[0] - created[-1] <= 30 * 86400
+    middle = created[15]
+    older = stripe_client.v1.customers.list(params={"limit": 100, "created": {"lt": middle}}).data
+    assert older and all(c.created < middle for c in older)
+
+
+def test_the_request_log_counts_the_busiest_second(fake_stripe: FakeStripe, stripe_client):
+    for _ in range(5):
+        stripe_client.v1.customers.list(params={"limit": 1})
+    assert fake_stripe.requests.busiest_second() == 5
+    assert fake_stripe.requests.busiest_second(api_key="sk_test_other") == 0
+    log = fake_stripe.requests
+    assert all(a.at <= b.at for a, b in zip(log, list(log)[1:], strict=False))

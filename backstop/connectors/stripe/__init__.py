@@ -1,8 +1,9 @@
 """Talking to Stripe: the only package that imports the ``stripe`` SDK.
 
 Everything leaves here as plain dicts and our own exceptions, so domains never see SDK types.
-Calls are paced by a token bucket (Stripe's test mode allows about 25 requests a second per
-account, shared with the founder's own app) and retried on 429 and 5xx with backoff.
+Calls are paced to at most the configured number in any second (Stripe's test mode allows about
+25 requests a second per account, shared with the founder's own app) and retried on 429 and 5xx
+with backoff.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import random
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,50 +115,65 @@ class StripeInvalidRequest(StripeFailure):
     pass
 
 
-class TokenBucket:
-    """Paces calls to ``rate`` a second with bursts of up to ``rate``; blocks until allowed."""
+# How far past a second the pacer looks: a request that reaches Stripe a few milliseconds later
+# than the one sent a second after it must not make ``rate + 1`` in one second at Stripe's end.
+PACING_GUARD = 0.05
+
+
+class RequestPacer:
+    """At most ``rate`` calls in any window of a second (plus ``PACING_GUARD``), however many
+    threads call: it remembers when the last ``rate`` calls went out and blocks until the oldest
+    of them is a window old. A token bucket would let twice ``rate`` through in the first second."""
 
     def __init__(
         self,
         rate: float,
         *,
+        window: float = 1.0 + PACING_GUARD,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.rate = rate
-        self.capacity = max(1.0, rate)
-        self.tokens = self.capacity
+        self.limit = max(1, int(rate))
+        self.window = window
+        # Calls at least half their even spacing apart: a burst of ``rate`` calls at once would
+        # bunch their arrivals at Stripe and leave the rest of the second idle.
+        self.spacing = window / self.limit / 2
         self.clock = clock
         self.sleep = sleep
-        self.updated = clock()
+        self._sent: deque[float] = deque()
         self._lock = threading.Lock()
 
     def acquire(self) -> float:
-        """Take one token; return how long we waited."""
+        """Take a slot; return how long we waited."""
         waited = 0.0
         while True:
             with self._lock:
                 now = self.clock()
-                self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-                self.updated = now
-                if self.tokens >= 1:
-                    self.tokens -= 1
+                while self._sent and now - self._sent[0] >= self.window - 1e-9:  # (float rounding)
+                    self._sent.popleft()
+                gap = now - self._sent[-1] if self._sent else self.spacing
+                if len(self._sent) < self.limit and gap >= self.spacing - 1e-9:
+                    self._sent.append(now)
                     return waited
-                pause = (1 - self.tokens) / self.rate
+                if len(self._sent) < self.limit:
+                    pause = self.spacing - gap
+                else:
+                    pause = max(self.window - (now - self._sent[0]), self.spacing - gap)
             self.sleep(pause)
             waited += pause
 
 
-_buckets: dict[str, TokenBucket] = {}
+_buckets: dict[str, RequestPacer] = {}
 _buckets_lock = threading.Lock()
 
 
-def bucket_for(key: str, rate: float) -> TokenBucket:
-    """One bucket per Stripe account, shared by every task talking to it."""
+def bucket_for(key: str, rate: float) -> RequestPacer:
+    """One pacer per Stripe account, shared by every task (and thread) of this process talking to it."""
     with _buckets_lock:
         bucket = _buckets.get(key)
         if bucket is None or bucket.rate != rate:
-            bucket = _buckets[key] = TokenBucket(rate)
+            bucket = _buckets[key] = RequestPacer(rate)
         return bucket
 
 
@@ -217,6 +234,7 @@ class StripeGateway:
         )
         self._bucket = bucket_for(config.bucket_key or config.account or config.api_key[-12:], config.rate)
         self.calls = 0
+        self._count_lock = threading.Lock()
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -239,7 +257,8 @@ class StripeGateway:
         while True:
             attempt += 1
             self._bucket.acquire()
-            self.calls += 1
+            with self._count_lock:
+                self.calls += 1
             try:
                 result = self._client.raw_request(method, path, base=base, **options, **(params or {}))
                 # raw_request hands back the HTTP response, not an object: read its JSON body.

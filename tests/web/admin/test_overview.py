@@ -119,9 +119,7 @@ def test_it_shows_the_first_sync_progressing_on_the_overview(as_olivia, db, acme
         "UPDATE stripe_backfills SET stage = 'customers', counts = '{\"products\": 3, \"customers\": 200}'"
     )
     text = as_olivia.get("/w/acme/overview").text
-    assert (
-        "Copying your Stripe account" in text and "Customers (step 3 of 7)" in text and "203 objects" in text
-    )
+    assert "Copying your Stripe account" in text and "203 objects so far" in text
     db.execute("UPDATE stripe_backfills SET finished_at = '2026-11-25T00:00:00+00:00'")
     assert "Copying your Stripe account" not in as_olivia.get("/w/acme/overview").text
 
