@@ -6,7 +6,11 @@ posts signed Stripe events of 2 to 5 KB to `POST /stripe/webhooks/{slug}` from s
 processes over keep-alive connections. Bodies are built and signed before the clock starts; the
 load processes only send bytes and read answers. Every 200 means the event row was committed
 (the endpoint answers after the commit), and the script checks afterwards that each event is in
-`stripe_events` exactly once. Target: at least 1,000 events/s with p99 under 50 ms.
+`stripe_events` exactly once, how many were still unprocessed at the last 200 and how long
+processing took to catch up. In the same run, before Backstop, the same events go to
+`bench/ingest_ceiling.py` (a bare Litestar app that only verifies and inserts, on uvicorn with
+httptools and uvloop): Backstop should reach at least 80 % of its rate. Exits non-zero when an
+event is refused, lost or stored twice, never on timing.
 
     .venv/bin/python bench/stripe_ingest.py [--events 10000] [--processes 2] [--connections 4]
         [--no-ceiling] [--profile FILE]
