@@ -23,7 +23,8 @@ from litestar import Litestar, Request, Response, get, post
 
 
 def make_app(db_path: str, secret: str) -> Litestar:
-    db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    # Each insert in its own BEGIN IMMEDIATE transaction, committed by `with db`.
+    db = sqlite3.connect(db_path, isolation_level="IMMEDIATE", check_same_thread=False)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute(
@@ -50,12 +51,12 @@ def make_app(db_path: str, secret: str) -> Litestar:
             event = json.loads(body)
         except ValueError:
             return Response({"error": "not JSON"}, status_code=400)
-        db.execute("BEGIN IMMEDIATE")
-        cur = db.execute(
-            "INSERT OR IGNORE INTO events (event_id, type, created, payload, received_at) VALUES (?, ?, ?, ?, ?)",
-            [event["id"], event["type"], event["created"], body.decode(), time.time()],
-        )
-        db.execute("COMMIT")
+        with db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO events (event_id, type, created, payload, received_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [event["id"], event["type"], event["created"], body.decode(), time.time()],
+            )
         return Response({"received": True, "duplicate": cur.rowcount == 0})
 
     @get("/healthz")

@@ -188,8 +188,12 @@ def _warm(_: int) -> None:
     time.sleep(0.2)
 
 
-def start_server(data_dir: Path, port: int, secret_key: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BACKSTOP_")}
+def start_server(
+    data_dir: Path, port: int, secret_key: str, keep_env: tuple[str, ...] = ()
+) -> subprocess.Popen:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("BACKSTOP_") or k.startswith(keep_env or "\0")
+    }
     env.update(
         BACKSTOP_DATA_DIR=str(data_dir),
         BACKSTOP_PORT=str(port),
