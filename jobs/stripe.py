@@ -95,7 +95,7 @@ def process_due_events() -> None:
             while ids:
                 # Each event keeps its own savepoint inside the chunk's transaction: a handler
                 # that fails rolls back only its event, which is retried on its own schedule.
-                with write_transaction(db):
+                with events.write_turn, write_transaction(db):
                     started = time.perf_counter()
                     while ids and time.perf_counter() - started < CHUNK_SECONDS:
                         processed += (

@@ -117,7 +117,7 @@ class Inbox:
     ) -> tuple[int, bool] | None:
         """Commit the event (once per id); return (row id, whether it was new), or None when the
         workspace was disconnected since its secrets were cached (nothing is written)."""
-        with self._lock:
+        with self._lock, events.write_turn:
             db = self._conn()
             with write_transaction(db):
                 result = self._insert(db, workspace_id, event, raw, platform, {})
@@ -164,7 +164,7 @@ class Inbox:
     def _commit(self, batch: list[_Item]) -> None:
         results: list[tuple[_Item, object, bool]] = []  # (item, result or exception, failed)
         try:
-            with self._lock:
+            with self._lock, events.write_turn:
                 db = self._conn()
                 connected: dict[tuple[int, bool], bool] = {}
                 with write_transaction(db):
