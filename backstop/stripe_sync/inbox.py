@@ -16,6 +16,7 @@ time), and a burst of deliveries costs one commit per batch instead of one per e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -112,22 +113,12 @@ class Inbox:
             self._accounts[(account, livemode)] = (now + CACHE_SECONDS, workspace_id)
         return workspace_id
 
-    def store(
-        self, workspace_id: int, event: dict, raw: bytes, *, platform: bool = False
-    ) -> tuple[int, bool] | None:
-        """Commit the event (once per id); return (row id, whether it was new), or None when the
-        workspace was disconnected since its secrets were cached (nothing is written)."""
-        with self._lock, events.write_turn:
-            db = self._conn()
-            with write_transaction(db):
-                result = self._insert(db, workspace_id, event, raw, platform, {})
-        return result
-
     async def store_async(
         self, workspace_id: int, event: dict, raw: bytes, *, platform: bool = False
     ) -> tuple[int, bool] | None:
-        """``store``, committed together with the deliveries that arrive meanwhile; returns once
-        this event's transaction has committed."""
+        """Commit the event (once per id), together with the deliveries that arrive meanwhile;
+        return (row id, whether it was new) once that transaction has committed, or None when the
+        workspace was disconnected since its secrets were cached (nothing is written)."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._start_writer()
@@ -157,7 +148,10 @@ class Inbox:
                     stop = True
                     break
                 batch.append(item)
-            self._commit(batch)
+            try:
+                self._commit(batch)
+            except Exception:  # never let the writer die: every later delivery would wait forever
+                log.exception("the webhook writer failed on a batch of %d", len(batch))
             if stop:
                 return
 
@@ -192,7 +186,9 @@ class Inbox:
                 log.warning("could not ask for the new events to be processed", exc_info=True)
         for item, outcome, failed in results:
             future, loop = item[4], item[5]
-            loop.call_soon_threadsafe(_settle, future, outcome, failed)
+            # RuntimeError: that request's event loop has closed, so nobody is waiting.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, future, outcome, failed)
 
     def _insert(
         self,
