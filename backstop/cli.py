@@ -181,6 +181,69 @@ def backup(path: Path) -> None:
         out.print(f"wrote {file}", highlight=False)
 
 
+@main.command("export")
+@click.option("--workspace", "slug", required=True, help="The workspace's slug.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "jsonl"]),
+    default="csv",
+    show_default=True,
+    help="File format.",
+)
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="A new or empty folder."
+)
+def export_command(slug: str, fmt: str, out: Path) -> None:
+    """Write everything a workspace holds into OUT: one file per table, README.txt and manifest.json."""
+    from backstop.db import opened
+    from backstop.export import ExportError, Workspace, export_to_dir
+    from backstop.workspaces.workspaces import get_workspace_by_slug
+
+    settings = prepared(load_settings())
+    with opened(settings.db_path) as db:
+        row = get_workspace_by_slug(db, slug)
+        if row is None:
+            fail(f"No workspace has the slug {slug!r}; 'backstop workspace create' makes one.")
+        try:
+            written = export_to_dir(db, Workspace(row["id"], row["slug"], row["name"]), fmt, out)
+        except ExportError as exc:
+            fail(str(exc))
+    _say(f"wrote {len(written)} files to {out.resolve()}; README.txt describes each one.")
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The data folder to restore into (BACKSTOP_DATA_DIR, default ./data).",
+)
+@click.option(
+    "--secret-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Copy this secret_key file into the data folder too (the key the backed-up secrets need).",
+)
+@click.option("--force", is_flag=True, help="Replace the database of a data folder that already has one.")
+def restore(file: Path, data_dir: Path | None, secret_key_file: Path | None, force: bool) -> None:
+    """Put a 'backstop backup' file (backstop-….db) back as the data folder's database."""
+    from backstop.backup import BackupError, restore_database
+
+    settings = load_settings(data_dir=data_dir) if data_dir else load_settings()
+    try:
+        result = restore_database(settings, file, force=force, secret_key_file=secret_key_file)
+    except BackupError as exc:
+        fail(str(exc))
+    count = f"{result.workspaces} workspace{'' if result.workspaces == 1 else 's'}"
+    _say(f"restored {file} into {result.db_path} ({count}). Start Backstop on {result.db_path.parent}.")
+    if result.warning:
+        err.print(f"[bold yellow]Warning:[/] {result.warning}", highlight=False, soft_wrap=True)
+
+
+def _say(text: str) -> None:
+    out.print(text, highlight=False, soft_wrap=True)
+
+
 def _read_password_stdin() -> str:
     password = sys.stdin.readline().rstrip("\r\n")
     if not password:
@@ -605,6 +668,76 @@ def webhooks_replay(endpoint_id: str, since, until) -> None:
         "seconds; follow them in the endpoint's delivery log.",
         highlight=False,
     )
+
+
+@main.group()
+def recovery() -> None:
+    """Failed-payment recovery."""
+
+
+@recovery.command("backtest")
+@click.option("--workspace", "slug", required=True, help="The workspace's slug.")
+@click.option(
+    "--days", type=click.IntRange(1, 365), default=90, show_default=True, help="How far back to replay."
+)
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A retry policy file (JSON, as saved) to compare with the saved policy.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
+def recovery_backtest(slug: str, days: int, policy_file: Path | None, as_json: bool) -> None:
+    """Replay the last DAYS days of failed invoices against the saved retry policy (and a draft)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from backstop.db import opened
+    from backstop.lib.forms import FieldErrors
+    from backstop.recovery import backtest
+    from backstop.recovery.campaigns import get_policy
+    from backstop.recovery.policy import policy_from_file_text
+
+    settings = prepared(load_settings())
+    with opened(settings.db_path) as db:
+        ws_id = _workspace_id(db, slug)
+        current = get_policy(db, ws_id)
+        draft = None
+        if policy_file is not None:
+            try:
+                text = policy_file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                fail(f"Can't read the policy file {policy_file}: {getattr(exc, 'strerror', None) or exc}.")
+            try:
+                draft = policy_from_file_text(current, text)
+            except FieldErrors as exc:
+                lines = "\n".join(
+                    f"  - {message}" if name == "form" else f"  - {name}: {message}"
+                    for name, message in exc.items()
+                )
+                fail(escape(f"The policy file {policy_file} can't be used:\n{lines}"))
+        comparison = backtest.backtest(db, ws_id, draft, days=days, current=current)
+    if as_json:
+        click.echo(json.dumps(comparison.to_dict(slug), indent=2))
+        return
+    snapshot = comparison.snapshot
+    out.print(
+        f"{len(snapshot.invoices):,} failed invoices in the last {days} days "
+        f"({snapshot.since:%Y-%m-%d} to {snapshot.until:%Y-%m-%d}).",
+        highlight=False,
+    )
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("")
+    for name in comparison.reports:
+        table.add_column(
+            "Saved policy" if name == "current" else f"Draft ({policy_file.name})", justify="right"
+        )
+    for row in backtest.summary_rows(comparison):
+        table.add_row(row["label"], *row["values"])
+    out.print(table)
+    out.print("What a backtest can't know:", highlight=False)
+    for limit in backtest.LIMITS:
+        out.print(f"  - {limit}", highlight=False)
 
 
 if __name__ == "__main__":

@@ -66,6 +66,11 @@ CAPABILITIES: tuple[Capability, ...] = (
         work_tables=(("webhook_deliveries", "jobs.webhooks:deliver"),),
     ),
     Capability("embed", tasks=("jobs.embed",)),
+    Capability(
+        "reporting",
+        tasks=("jobs.reporting",),
+        work_tables=(("weekly_summaries", "jobs.reporting:send_weekly_summary"),),
+    ),
     Capability("sweeper", tasks=("jobs.sweeper",)),
 )
 

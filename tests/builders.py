@@ -15,13 +15,15 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from html import unescape
 from pathlib import Path
 
 from backstop import clock
 from backstop.db import connect, opened
 from backstop.lib.crypto import SecretBox
-from backstop.recovery import links, steps
+from backstop.recovery import links, policy, steps
 from backstop.settings import Settings, ensure_secret_key
 from backstop.stripe_sync import connection, events
 from backstop.stripe_sync.mirror import apply_object
@@ -539,3 +541,302 @@ def confirm_in_browser(fake_stripe, client_secret: str, card: str = "pm_card_vis
     return browser.v1.setup_intents.confirm(
         seti_id, params={"client_secret": client_secret, "payment_method": card}
     )
+
+
+# -- failed-invoice histories for the policy backtest ----------------------------------------------
+
+DAY = 86400
+
+
+def _stripe_event_row(
+    workspace_id: int, event_id: str, type_: str, obj: dict, created: int, previous=None
+) -> tuple:
+    event = {
+        "id": event_id,
+        "object": "event",
+        "type": type_,
+        "created": created,
+        "livemode": False,
+        "data": {"object": obj, **({"previous_attributes": previous} if previous else {})},
+    }
+    iso = clock.iso()
+    payload = json.dumps(event, separators=(",", ":"))
+    return (workspace_id, event_id, type_, obj["id"], created, 0, payload, "webhook", iso, "done", iso)
+
+
+def put_failed_invoice(
+    db,
+    workspace_id: int,
+    invoice_id: str,
+    *,
+    failed_at: int,
+    decline_code: str | None = "insufficient_funds",
+    campaign: str | None = "in_flight",
+    stripe_failures: tuple[float, ...] = (),
+    backstop_attempts: tuple[tuple[float, str, str | None], ...] = (),
+    card_changes: tuple[float, ...] = (),
+    paid_day: float | None = None,
+    final: bool = False,
+    amount: int = 4900,
+    currency: str = "usd",
+) -> None:
+    """One failed subscription invoice as the mirror and Backstop's history keep it.
+
+    ``failed_at`` is the first failure (Unix seconds); the other times are days after it:
+    Stripe's own failed attempts, Backstop's attempts ``(day, "declined"|"succeeded", code)``,
+    the customer's new default cards, and when the invoice was paid. ``campaign`` is the campaign's
+    status, or None for an invoice Backstop never ran a campaign for (only Stripe's events)."""
+    at = lambda day: failed_at + round(day * DAY)  # noqa: E731
+    customer = f"cus_{invoice_id}"
+    status = "paid" if paid_day is not None else ("void" if final and campaign is None else "open")
+    invoice = stripe_invoice(invoice_id, customer, f"sub_{invoice_id}", status, amount, currency, failed_at)
+    invoice["attempt_count"] = 1 + len(stripe_failures) + len(backstop_attempts)
+    invoice["status_transitions"] = {**(invoice.get("status_transitions") or {}), "paid_at": None}
+    if paid_day is not None:
+        invoice["status_transitions"]["paid_at"] = at(paid_day)
+    apply_object(db, workspace_id, invoice, VERSION)
+    events = [
+        _stripe_event_row(workspace_id, f"evt_{invoice_id}_f{n}", "invoice.payment_failed", invoice, at(day))
+        for n, day in enumerate(
+            (0, *stripe_failures, *(d for d, o, _ in backstop_attempts if o == "declined"))
+        )
+    ]
+    for n, day in enumerate(card_changes):
+        obj = {
+            "id": customer,
+            "object": "customer",
+            "invoice_settings": {"default_payment_method": f"pm_{n + 1}"},
+        }
+        previous = {"invoice_settings": {"default_payment_method": f"pm_{n}"}}
+        events.append(
+            _stripe_event_row(
+                workspace_id, f"evt_{invoice_id}_c{n}", "customer.updated", obj, at(day), previous
+            )
+        )
+    db.conn.executemany(
+        "INSERT INTO stripe_events (workspace_id, event_id, type, object_id, created, livemode, payload, "
+        "source, received_at, work_state, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        events,
+    )
+    if campaign is None:
+        return
+    iso = lambda day: clock.iso(datetime.fromtimestamp(at(day), UTC))  # noqa: E731
+    closed = {"recovered": paid_day, "lost": 30.0}.get(campaign)
+    cur = db.execute(
+        "INSERT INTO campaigns (workspace_id, invoice_id, customer_id, subscription_id, amount_due, currency, "
+        "decline_code, decline_class, stripe_attempts, status, first_failed_at, opened_at, closed_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
+        [
+            workspace_id,
+            invoice_id,
+            customer,
+            f"sub_{invoice_id}",
+            amount,
+            currency,
+            decline_code,
+            policy.classify(decline_code),
+            campaign,
+            iso(0),
+            iso(0),
+            iso(closed) if closed is not None else None,
+        ],
+    )
+    campaign_id = cur.lastrowid
+    db.execute(
+        "INSERT INTO campaign_events (campaign_id, at, kind, detail) VALUES (?, ?, 'opened', ?)",
+        [campaign_id, iso(0), json.dumps({"decline_code": decline_code})],
+    )
+    for n, (day, outcome, code) in enumerate(backstop_attempts, start=1):
+        db.execute(
+            "INSERT INTO payment_attempts (campaign_id, attempt_number, idempotency_key, trigger, attempted_at, "
+            "outcome, decline_code) VALUES (?, ?, ?, 'schedule', ?, ?, ?)",
+            [campaign_id, n, f"backstop-{campaign_id}-attempt-{n}", iso(day), outcome, code],
+        )
+
+
+# Ten kinds of failed invoice, each with its hand-computed outcome under the default policy and
+# under BACKTEST_DRAFT (see tests/recovery/test_backtest.py for the working).
+BACKTEST_PATTERNS: dict[str, dict] = {
+    # Stripe only: a Smart Retry failed on day 1, the same card paid on day 4.
+    "a_same_card_day4": {"campaign": None, "decline_code": None, "stripe_failures": (1,), "paid_day": 4},
+    # Backstop's retry failed on day 3, its retry on day 8 paid.
+    "b_backstop_paid_day8": {
+        "campaign": "recovered",
+        "backstop_attempts": ((3, "declined", "insufficient_funds"), (8, "succeeded", None)),
+        "paid_day": 8,
+    },
+    # Expired card: the customer set a new card on day 5, which paid.
+    "c_expired_new_card": {
+        "campaign": "recovered",
+        "decline_code": "expired_card",
+        "backstop_attempts": ((3, "declined", "expired_card"),),
+        "card_changes": (5,),
+        "paid_day": 5,
+    },
+    # Stolen card: a new card on day 10 paid.
+    "d_stolen_new_card": {
+        "campaign": "recovered",
+        "decline_code": "stolen_card",
+        "card_changes": (10,),
+        "paid_day": 10,
+    },
+    # Never paid.
+    "e_never_paid": {
+        "campaign": "lost",
+        "backstop_attempts": ((3, "declined", None), (8, "declined", None), (15, "declined", None)),
+        "final": True,
+    },
+    # The same card paid on day 20 (the customer paid the invoice page).
+    "f_same_card_day20": {
+        "campaign": "recovered",
+        "decline_code": "do_not_honor",
+        "backstop_attempts": ((3, "declined", "do_not_honor"), (8, "declined", None), (15, "declined", None)),
+        "paid_day": 20,
+    },
+    # Lost card, yet the same card paid on day 4: the networks forbid the retry.
+    "h_lost_card_paid_day4": {"campaign": "recovered", "decline_code": "lost_card", "paid_day": 4},
+    # A new card on day 1 that was declined too; never paid.
+    "i_new_card_declined": {
+        "campaign": "lost",
+        "card_changes": (1,),
+        "backstop_attempts": ((1, "declined", None), (3, "declined", None)),
+        "final": True,
+    },
+    # The retry on day 3 came back lost_card; never paid.
+    "j_turns_lost_card": {
+        "campaign": "lost",
+        "backstop_attempts": ((3, "declined", "lost_card"),),
+        "final": True,
+    },
+}
+# The draft the backtest tests compare with the default policy, as a policy file holds it: soft
+# declines retried on days 2, 6 and 20, no retry of hard declines, at most 4 attempts.
+BACKTEST_DRAFT = {
+    "max_attempts": 4,
+    "rules": {"soft": {"retries": 3, "gaps_days": [2, 4, 14]}, "hard": {"retries": 0, "gaps_days": []}},
+}
+BACKTEST_OPEN = "g_still_open"  # failed yesterday, not paid yet
+
+
+def put_backtest_history(db, workspace_id: int, now: datetime, count: int = 500) -> dict[str, str]:
+    """``count`` failed invoices cycling through the ten patterns (the last of each ten still
+    open), first failures spread over the last 80 days; returns each invoice id's pattern."""
+    names = [*BACKTEST_PATTERNS, BACKTEST_OPEN]
+    made = {}
+    end = int(now.timestamp())
+    for n in range(count):
+        name = names[n % len(names)]
+        invoice_id = f"in_bt{n:05d}"
+        if name == BACKTEST_OPEN:
+            put_failed_invoice(db, workspace_id, invoice_id, failed_at=end - DAY)
+        else:
+            failed_at = end - (50 + n * 30 // max(count, 1)) * DAY - (n % 7) * 3600
+            put_failed_invoice(db, workspace_id, invoice_id, failed_at=failed_at, **BACKTEST_PATTERNS[name])
+        made[invoice_id] = name
+    return made
+
+
+# -- a workspace with something in every exported table ------------------------------------------
+
+
+@dataclass
+class Filled:
+    workspace_id: int
+    embed_secret: str
+    webhook_secret: str
+    api_token: str
+    stripe_key: str
+
+
+def fill_workspace(db, box: SecretBox, workspace_id: int, embed_secret: str, *, tag: str = "acme") -> Filled:
+    """Rows in every table an export reads, made through the owning domain where it has a writer,
+    with real secrets encrypted at rest, so an export can be checked for leaks."""
+    from backstop.db import write_transaction
+    from backstop.webhooks_out.endpoints import create_endpoint
+    from backstop.webhooks_out.events import record_event
+    from backstop.workspaces.tokens import create_token
+
+    stripe_key = f"rk_test_{tag}_secret_0123456789"
+    put_customer_with_plan(db, workspace_id, f"cus_{tag}1", f"ada@{tag}.test", name="Ada Lovelace")
+    put(db, workspace_id, stripe_invoice(f"in_{tag}1", f"cus_{tag}1", f"sub_cus_{tag}1"))
+    put_row(
+        db,
+        "stripe_connections",
+        {
+            "workspace_id": workspace_id,
+            "method": "restricted_key",
+            "account_id": f"acct_{tag}",
+            "livemode": 0,
+            "status": "live",
+            "api_key_enc": box.encrypt(stripe_key),
+            "webhook_secret_enc": box.encrypt(f"whsec_{tag}_signing"),
+            "connected_at": "2026-11-01T09:00:00+00:00",
+            "updated_at": "2026-11-01T09:00:00+00:00",
+        },
+    )
+    put_customer_campaign(db, workspace_id, f"cus_{tag}1", f"in_{tag}1", status="recovered")
+    campaign_id = db.execute("SELECT max(id) FROM campaigns").fetchone()[0]
+    put_row(
+        db,
+        "campaign_events",
+        {"campaign_id": campaign_id, "at": "2026-11-01T10:00:00+00:00", "kind": "opened"},
+    )
+    put_row(
+        db,
+        "payment_attempts",
+        {
+            "campaign_id": campaign_id,
+            "attempt_number": 1,
+            "idempotency_key": f"key-{tag}-1",
+            "trigger": "schedule",
+            "attempted_at": "2026-11-04T10:00:00+00:00",
+            "outcome": "succeeded",
+        },
+    )
+    put_row(
+        db,
+        "email_messages",
+        {
+            "workspace_id": workspace_id,
+            "kind": "dunning_1",
+            "category": "transactional",
+            "to_email": f"ada@{tag}.test",
+            "subject": "Your payment didn't go through",
+            "html": "<p>hi</p>",
+            "text": "hi",
+            "unsubscribe_url": "https://example.test/u",
+            "status": "sent",
+            "created_at": "2026-11-01T10:00:00+00:00",
+            "updated_at": "2026-11-01T10:00:00+00:00",
+            "due_at": "2026-11-01T10:00:00+00:00",
+        },
+    )
+    put_row(
+        db,
+        "cancel_sessions",
+        {
+            "workspace_id": workspace_id,
+            "key_hash": f"hash-{tag}",
+            "source": "embed",
+            "customer_id": f"cus_{tag}1",
+            "arm": "flow",
+            "state": "finished",
+            "outcome": "saved_pause",
+            "currency": "usd",
+            "mrr_at_stake": 4900,
+            "mrr_saved": 4900,
+            "opened_at": "2026-11-02T10:00:00+00:00",
+        },
+    )
+    _, token = create_token(db, workspace_id, "Zapier", livemode=False)
+    _, webhook_secret = create_endpoint(
+        db,
+        box,
+        workspace_id,
+        url="http://127.0.0.1:9/hook",
+        events=["recovery.recovered"],
+        allow_private=True,
+    )
+    with write_transaction(db):
+        record_event(db, workspace_id, "recovery.recovered", {"campaign": campaign_id})
+    return Filled(workspace_id, embed_secret, webhook_secret, token, stripe_key)

@@ -5,15 +5,14 @@ Save rate = sessions that ended saved ÷ sessions that ended saved or canceled. 
 sessions (opened, not finished within an hour) are counted in the funnel but not in the rate:
 those customers neither stayed by choice nor left. "Never mind" counts as a save.
 
-Significance is a two-proportion z-test at a fixed horizon: decide how many sessions per arm
-you need before looking (``sessions_needed``), and read the p-value once both arms have them.
-Stopping at the first p < 0.05 while watching daily inflates false positives several-fold.
+Significance is the two-proportion z-test at a fixed horizon in ``backstop.lib.stats`` (shared
+with the dunning holdout of recovery): decide how many sessions per arm you need before looking,
+and read the p-value once both arms have them.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -21,10 +20,11 @@ from sqlite_utils import Database
 
 from backstop import clock
 from backstop.db import all_rows
+from backstop.lib import stats
+from backstop.lib.stats import Comparison, two_proportion  # noqa: F401 - the test's numbers, re-exported
+from backstop.lib.stats import trials_needed as sessions_needed  # noqa: F401
 
 SAVED_SQL = "outcome LIKE 'saved_%'"
-Z_ALPHA = 1.96  # two-sided alpha = 0.05
-Z_POWER = 0.84  # power 0.8
 
 
 def _since(days: int | None) -> str:
@@ -125,6 +125,15 @@ class RateRow:
     def save_rate(self) -> float | None:
         return self.saves / self.sessions if self.sessions else None
 
+    # As a ``backstop.lib.stats.Arm``: the sessions that ended, and the saves among them.
+    @property
+    def trials(self) -> int:
+        return self.sessions
+
+    @property
+    def successes(self) -> int:
+        return self.saves
+
 
 def _mrr(rows: list[dict]) -> dict[str, int]:
     out: dict[str, int] = {}
@@ -209,48 +218,9 @@ def by_offer(
     return sorted(kinds.values(), key=lambda x: -x.shown if x.shown else 0)
 
 
-@dataclass(frozen=True)
-class Comparison:
-    a: RateRow
-    b: RateRow
-    z: float | None
-    p_value: float | None
-    needed_per_arm: int | None  # sessions each arm needs to detect the observed difference
-    more_needed: dict[str, int]  # sessions still needed per arm (0 when it has enough)
-
-    @property
-    def significant(self) -> bool:
-        return self.p_value is not None and self.p_value < 0.05 and not any(self.more_needed.values())
-
-
-def two_proportion(n1: int, s1: int, n2: int, s2: int) -> tuple[float | None, float | None]:
-    """(z, two-sided p-value) of the pooled two-proportion z-test; (None, None) without data."""
-    if not n1 or not n2:
-        return None, None
-    pooled = (s1 + s2) / (n1 + n2)
-    spread = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    if spread == 0:
-        return 0.0, 1.0
-    z = (s1 / n1 - s2 / n2) / spread
-    return z, math.erfc(abs(z) / math.sqrt(2))
-
-
-def sessions_needed(p1: float, p2: float) -> int | None:
-    """Per arm, to detect p1 vs p2 at alpha = 0.05 (two-sided) with power 0.8; None when equal."""
-    d = abs(p1 - p2)
-    if d == 0:
-        return None
-    return math.ceil((Z_ALPHA + Z_POWER) ** 2 * (p1 * (1 - p1) + p2 * (1 - p2)) / d**2)
-
-
 def compare(a: RateRow, b: RateRow) -> Comparison:
-    z, p = two_proportion(a.sessions, a.saves, b.sessions, b.saves)
-    needed = sessions_needed(a.save_rate, b.save_rate) if a.sessions and b.sessions else None
-    more = {
-        a.key: max(0, needed - a.sessions) if needed else 0,
-        b.key: max(0, needed - b.sessions) if needed else 0,
-    }
-    return Comparison(a, b, z, p, needed, more)
+    """Whether two arms' save rates differ yet (``backstop.lib.stats.compare``)."""
+    return stats.compare(a, b)
 
 
 def holdout_lift(arms: list[RateRow]) -> float | None:
@@ -267,18 +237,19 @@ def holdout_lift(arms: list[RateRow]) -> float | None:
 
 
 def saved_and_lost(
-    db: Database, workspace_id: int, since: str
+    db: Database, workspace_id: int, since: str, until: str | None = None
 ) -> tuple[dict[str, int], int, dict[str, int], int]:
     """(MRR saved per currency, saves, MRR lost to cancellations per currency, cancellations):
-    sessions whose outcome was applied in Stripe within the window."""
+    sessions whose outcome was applied in Stripe within the window (``until`` excluded)."""
     saved: dict[str, int] = {}
     lost: dict[str, int] = {}
     saves = cancels = 0
     for row in db.execute(
         "SELECT outcome, currency, SUM(mrr_saved), SUM(mrr_at_stake), COUNT(*) FROM cancel_sessions "
         "WHERE workspace_id = ? AND state = 'finished' AND finished_at >= ? "
+        "AND (? IS NULL OR finished_at < ?) "
         "AND (outcome LIKE 'saved_%' OR outcome = 'canceled') GROUP BY outcome, currency",
-        [workspace_id, since],
+        [workspace_id, since, until, until],
     ):
         outcome, currency, kept, at_stake, n = row
         if outcome == "canceled":

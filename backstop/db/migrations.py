@@ -755,3 +755,62 @@ def split_retry_rules_and_hold_sends(db: Database) -> None:
         ALTER TABLE winbacks ADD COLUMN coupon_id TEXT;
         """
     )
+
+
+@migrations(name="0016_add_dunning_holdout")
+def add_dunning_holdout(db: Database) -> None:
+    """The dunning holdout: a share of new campaigns gets retries but no dunning emails, so the
+    Recovery results can show what the emails are worth.
+
+    - ``recovery_settings.holdout_percent``: the share (1 to 50) held out; NULL while the holdout is
+      off, the default;
+    - ``campaigns.dunning_holdout``: decided once when the campaign opens and never changed.
+      NULL for a campaign opened while the holdout was off (it is in neither arm), 0 for one that
+      gets the emails, 1 for one held out.
+    """
+    db.executescript(
+        """
+        ALTER TABLE recovery_settings ADD COLUMN holdout_percent INTEGER
+            CHECK (holdout_percent IS NULL OR holdout_percent BETWEEN 1 AND 50);
+        ALTER TABLE campaigns ADD COLUMN dunning_holdout INTEGER CHECK (dunning_holdout IN (0, 1));
+        CREATE INDEX campaigns_holdout ON campaigns (workspace_id, dunning_holdout, status);
+        """
+    )
+
+
+@migrations(name="0017_create_weekly_summaries")
+def create_weekly_summaries(db: Database) -> None:
+    """The founder's weekly summary email: whether a workspace wants it (off until an owner turns
+    it on), and one work row per workspace and week, so a restart or a second worker never sends a
+    week twice (``UNIQUE (workspace_id, week)``)."""
+    db.executescript(
+        """
+        CREATE TABLE notification_settings (
+            workspace_id INTEGER PRIMARY KEY REFERENCES workspaces(id) ON DELETE CASCADE,
+            weekly_summary INTEGER NOT NULL DEFAULT 0 CHECK (weekly_summary IN (0, 1)),
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE weekly_summaries (
+            id INTEGER PRIMARY KEY,
+            workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+            week TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'scheduled' CHECK (status IN ('scheduled', 'sent', 'skipped')),
+            recipients INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            work_state TEXT NOT NULL DEFAULT 'pending', due_at TEXT NOT NULL, claimed_until TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+            UNIQUE (workspace_id, week)
+        );
+        CREATE INDEX weekly_summaries_work ON weekly_summaries(work_state, due_at);
+        """
+    )
+
+
+@migrations(name="0023_index_stripe_events_by_type")
+def index_stripe_events_by_type(db: Database) -> None:
+    """The policy backtest reads one kind of Stripe event over a period (payment failures, default
+    card changes); without this index it would read every event of the period."""
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS stripe_events_ws_type_created ON stripe_events(workspace_id, type, created)"
+    )

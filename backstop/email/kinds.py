@@ -138,6 +138,37 @@ KINDS: dict[str, Kind] = {
             "settings_url": "https://backstop.example.com/w/acme/settings/webhooks",
         },
     ),
+    "weekly_summary": Kind(
+        key="weekly_summary",
+        label="Weekly summary",
+        category=MARKETING,
+        template="weekly_summary",
+        subject="Your week with Backstop: {{ workspace_name }}, {{ week_label }}",
+        description="Monday's summary for the workspace's owners: recovered, lost, saved, stalled campaigns.",
+        sample={
+            "week_label": "23–29 November 2026",
+            "workspace_name": "Acme Analytics",
+            "recovered_line": "$490.00 from 10 failed payments",
+            "lost_line": "$98.00 from 2 campaigns that ran out of retries",
+            "saved_line": "$147.00 of monthly revenue from 3 saves",
+            "stalled_line": "1 campaign has been in flight for 14 days or more.",
+            "stalled": [
+                {
+                    "who": "Ada Lovelace",
+                    "amount": "$49.00",
+                    "opened": "9 November",
+                    "url": "https://backstop.example.com/w/acme/recovery/42",
+                }
+            ],
+            "stalled_more": 0,
+            "quiet": False,
+            "overview_url": "https://backstop.example.com/w/acme/overview",
+            "recovery_url": "https://backstop.example.com/w/acme/recovery",
+            "cancel_url": "https://backstop.example.com/w/acme/cancel-flows/analytics",
+            "settings_url": "https://backstop.example.com/w/acme/settings/notifications",
+        },
+        to_customer=False,
+    ),
     "diagnostic": Kind(
         key="diagnostic",
         label="Send diagnostic",
@@ -159,4 +190,4 @@ def get_kind(key: str) -> Kind:
 
 
 def previewable() -> list[Kind]:
-    return [k for k in KINDS.values() if k.key not in ("diagnostic", "webhook_disabled")]
+    return [k for k in KINDS.values() if k.key not in ("diagnostic", "webhook_disabled", "weekly_summary")]

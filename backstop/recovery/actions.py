@@ -49,6 +49,11 @@ def resend_email(db: Database, settings: Settings, workspace_id: int, campaign_i
 
     with write_transaction(db):
         campaign = _in_flight(db, workspace_id, campaign_id)
+        if campaign.held_out:
+            raise ValidationError(
+                "This campaign is in the dunning holdout: it gets retries but no dunning emails, "
+                "so its result stays a fair comparison."
+            )
         seq = queries.latest_dunning_seq(db, campaign)
         if seq is None:
             raise ValidationError("No dunning email has gone out yet, so there is nothing to resend.")

@@ -12,6 +12,7 @@ from sqlite_utils import Database
 from backstop import clock
 from backstop.db import all_rows, one
 from backstop.lib.forms import FieldErrors
+from backstop.recovery import holdout
 from backstop.recovery import policy as rules
 from backstop.recovery.model import STATUSES, Campaign, CampaignStatus, check_transition  # noqa: F401 - STATUSES re-exported
 from backstop.recovery.policy import RetryPolicy, RetryState
@@ -198,10 +199,11 @@ def open_campaign(db: Database, workspace_id: int, failed: FailedInvoice) -> tup
     policy = get_policy(db, workspace_id)
     now = clock.now()
     decline_class = rules.classify(failed.decline_code, failed.advice_code)
+    held_out = holdout.assignment(db, workspace_id, failed.invoice_id)
     cur = db.execute(
         "INSERT INTO campaigns (workspace_id, invoice_id, customer_id, subscription_id, customer_email, "
         "customer_name, amount_due, currency, decline_code, advice_code, decline_class, stripe_attempts, "
-        "first_failed_at, opened_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "first_failed_at, opened_at, dunning_holdout) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             workspace_id,
             failed.invoice_id,
@@ -217,6 +219,7 @@ def open_campaign(db: Database, workspace_id: int, failed: FailedInvoice) -> tup
             failed.attempt_count,
             clock.iso(now),
             clock.iso(now),
+            held_out,
         ],
     )
     row = one(db, "SELECT * FROM campaigns WHERE id = ?", [cur.lastrowid])
@@ -230,6 +233,8 @@ def open_campaign(db: Database, workspace_id: int, failed: FailedInvoice) -> tup
         decline_code=failed.decline_code,
         decline_class=decline_class,
     )
+    if held_out:
+        note(db, campaign.id, "held_out")
     if not policy.let_stripe_retry:
         schedule_step(db, campaign, "takeover", 1, now)
     for step, due in enumerate(rules.dunning_times(policy, now), start=1):

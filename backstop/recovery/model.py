@@ -97,14 +97,22 @@ class Campaign:
     first_failed_at: str
     opened_at: str
     closed_at: str | None
+    dunning_holdout: bool | None = None  # None: opened while the dunning holdout was off
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Campaign:
         values = {f.name: row[f.name] for f in fields(cls)}
         values["status"] = CampaignStatus(values["status"])
         values["took_over"] = bool(values["took_over"])
+        if values["dunning_holdout"] is not None:
+            values["dunning_holdout"] = bool(values["dunning_holdout"])
         return cls(**values)
 
     @property
     def is_open(self) -> bool:
         return self.status.is_open
+
+    @property
+    def held_out(self) -> bool:
+        """In the dunning holdout: retried, but sent no dunning emails."""
+        return bool(self.dunning_holdout)

@@ -461,3 +461,120 @@ def policy_table(policy: RetryPolicy) -> list[dict]:
             }
         )
     return rows
+
+
+# -- a policy as a file --------------------------------------------------------------------------
+# The file format is the JSON the Retry policy page saves (``RetryPolicy.to_json``): a field left
+# out keeps the value of the policy it is read on top of.
+
+_FILE_FIELDS = {
+    "max_attempts": "max_attempts",
+    "window_days": "window_days",
+    "final_grace_days": "final_grace_days",
+    "dunning_days": "dunning_days",
+}
+
+
+def _file_path(form_field: str) -> str:
+    """Where in the file a form field's value lives: ``soft_gaps_days`` → ``rules.soft.gaps_days``."""
+    for cls in CLASSES:
+        if form_field.startswith(f"{cls}_"):
+            return f"rules.{cls}.{form_field[len(cls) + 1 :]}"
+    return form_field
+
+
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def policy_from_document(current: RetryPolicy, data: Any) -> RetryPolicy:
+    """A policy file's decoded JSON on top of ``current``; raises ``FieldErrors`` keyed by the
+    file's field (``rules.soft.gaps_days``), one sentence each."""
+    errors = FieldErrors()
+    if not isinstance(data, dict):
+        raise FieldErrors({"form": 'A policy file is a JSON object, such as {"max_attempts": 6}.'})
+    known = {*_FILE_FIELDS, "rules", "retry_on_new_card", "let_stripe_retry"}
+    for name in sorted(set(data) - known):
+        errors.add(name, f"{name} isn't a retry policy field; the fields are {', '.join(sorted(known))}.")
+    values: dict[str, Any] = {}
+    for name in ("max_attempts", "window_days", "final_grace_days"):
+        if name in data:
+            if not _is_whole(data[name]):
+                errors.add(name, f"{name} must be a whole number.")
+            else:
+                values[name] = data[name]
+    if "dunning_days" in data:
+        days = data["dunning_days"]
+        if not isinstance(days, list) or not all(_is_whole(d) for d in days):
+            errors.add(
+                "dunning_days", "dunning_days must be a list of whole numbers of days, such as [0, 3, 7, 14]."
+            )
+        else:
+            values["dunning_days"] = tuple(days)
+    for name in ("retry_on_new_card", "let_stripe_retry"):
+        if name in data:
+            if not isinstance(data[name], bool):
+                errors.add(name, f"{name} must be true or false.")
+            else:
+                values[name] = data[name]
+    rules = dict(current.rules)
+    given = data.get("rules", {})
+    if not isinstance(given, dict):
+        errors.add("rules", "rules must be an object with a rule for soft, hard and never.")
+        given = {}
+    for cls in sorted(given):
+        rule = given[cls]
+        if cls not in CLASSES:
+            errors.add(
+                f"rules.{cls}", f"rules.{cls} isn't a decline class; the classes are soft, hard and never."
+            )
+            continue
+        if not isinstance(rule, dict):
+            errors.add(
+                f"rules.{cls}", f"rules.{cls} must be an object with retries, gaps_days and terminal_action."
+            )
+            continue
+        base = current.rule(cls)
+        for name in sorted(set(rule) - {"retries", "gaps_days", "terminal_action"}):
+            errors.add(
+                f"rules.{cls}.{name}",
+                f"rules.{cls}.{name} isn't a rule field; use retries, gaps_days or terminal_action.",
+            )
+        retries, gaps, action = base.retries, base.gaps_days, base.terminal_action
+        if "retries" in rule:
+            if _is_whole(rule["retries"]):
+                retries = rule["retries"]
+            else:
+                errors.add(f"rules.{cls}.retries", f"rules.{cls}.retries must be a whole number.")
+        if "gaps_days" in rule:
+            if isinstance(rule["gaps_days"], list) and all(_is_whole(g) for g in rule["gaps_days"]):
+                gaps = tuple(rule["gaps_days"])
+            else:
+                errors.add(
+                    f"rules.{cls}.gaps_days",
+                    f"rules.{cls}.gaps_days must be a list of whole numbers of days, such as [3, 5, 7].",
+                )
+        if "terminal_action" in rule:
+            if isinstance(rule["terminal_action"], str):
+                action = rule["terminal_action"]
+            else:
+                errors.add(f"rules.{cls}.terminal_action", f"rules.{cls}.terminal_action must be a string.")
+        rules[cls] = ClassRule(retries, gaps, action)
+    errors.raise_if_any()
+    policy = replace(current, rules=rules, **values)
+    problems = policy.validate()
+    if problems:
+        raise FieldErrors({_file_path(name): message for name, message in problems.items()})
+    return policy
+
+
+def policy_from_file_text(current: RetryPolicy, text: str) -> RetryPolicy:
+    """A policy file's text on top of ``current``; raises ``FieldErrors`` (``form`` for a file
+    that isn't JSON)."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        line = getattr(exc, "lineno", None)
+        where = f" at line {line}, column {exc.colno}" if line else ""  # type: ignore[attr-defined]
+        raise FieldErrors({"form": f"The policy file isn't valid JSON{where}."}) from exc
+    return policy_from_document(current, data)

@@ -65,8 +65,10 @@ def decline_meaning(code: str | None, decline_class: str | None = None) -> str:
     return CLASS_MEANINGS.get(decline_class or rules.classify(code), "")
 
 
-def step_label(step: dict) -> str:
+def step_label(step: dict, held_out: bool = False) -> str:
     label = STEP_LABELS.get(step["kind"], step["kind"])
+    if step["kind"] == "dunning" and held_out:
+        return f"Skip dunning email {step['seq']} of 4 (held out)"
     if step["kind"] == "dunning":
         return f"{label} {step['seq']} of 4"
     if step["kind"] == "retry" and step.get("trigger") == "admin":
@@ -132,7 +134,8 @@ def decorate(row: dict) -> dict:
     row["stripe_count"] = row["attempts"] - (row.get("our_count") or 0)
     if row.get("next_kind"):
         row["next_label"] = step_label(
-            {"kind": row["next_kind"], "seq": row["next_seq"], "trigger": row["next_trigger"]}
+            {"kind": row["next_kind"], "seq": row["next_seq"], "trigger": row["next_trigger"]},
+            bool(row.get("dunning_holdout")),
         )
     return row
 
@@ -239,6 +242,10 @@ def describe_event(row: dict) -> dict:
         else:
             text = f"Dunning email {d.get('step')} of 4{again}: {status_label(d['status']).lower()}."
         message_id = d.get("message_id")
+    elif kind == "held_out":
+        text = "In the dunning holdout: Backstop retries the charge as usual but sends no dunning emails."
+    elif kind == "email_held_out":
+        text = f"Held out: no dunning emails (holdout). Email {d.get('step')} of 4 was not sent."
     elif kind == "email_skipped":
         text = f"Dunning email {d.get('step')} not sent: {d.get('reason', '')}."
     elif kind == "card_updated":
@@ -271,7 +278,7 @@ def remaining_steps(db: Database, campaign: Campaign) -> list[dict]:
         [campaign.workspace_id],
     )
     for row in rows:
-        row["label"] = step_label(row)
+        row["label"] = step_label(row, campaign.held_out)
         row["overdue"] = clock.parse(row["due_at"]) < now - OVERDUE_AFTER
         row["overdue_reason"] = _overdue_reason(row, now, bool(paused)) if row["overdue"] else None
     return rows
@@ -316,6 +323,29 @@ def stalled(db: Database, workspace_id: int, days: int = STALLED_DAYS, limit: in
         [workspace_id, CampaignStatus.IN_FLIGHT.value, cutoff, limit],
     )
     return [decorate(r) for r in rows]
+
+
+def stalled_count(db: Database, workspace_id: int, days: int = STALLED_DAYS) -> int:
+    """How many campaigns ``stalled`` would list without a limit."""
+    cutoff = clock.iso(clock.now() - timedelta(days=days))
+    return db.execute(
+        "SELECT COUNT(*) FROM campaigns WHERE workspace_id = ? AND status = ? AND opened_at <= ?",
+        [workspace_id, CampaignStatus.IN_FLIGHT.value, cutoff],
+    ).fetchone()[0]
+
+
+def closed_between(db: Database, workspace_id: int, start: str, end: str) -> dict:
+    """Campaigns that closed in [start, end): amounts per currency and counts, recovered and lost
+    (an abandoned campaign, closed because the invoice went away, is neither)."""
+    found: dict = {"recovered": {}, "recovered_count": 0, "lost": {}, "lost_count": 0}
+    for status, currency, amount, n in db.execute(
+        "SELECT status, currency, SUM(amount_due), COUNT(*) FROM campaigns WHERE workspace_id = ? "
+        "AND status IN ('recovered', 'lost') AND closed_at >= ? AND closed_at < ? GROUP BY status, currency",
+        [workspace_id, start, end],
+    ):
+        found[status][currency] = amount
+        found[f"{status}_count"] += n
+    return found
 
 
 def decline_mix(db: Database, workspace_id: int, days: int = 90) -> list[dict]:

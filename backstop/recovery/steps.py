@@ -212,6 +212,11 @@ def _attempt_count_after(gateway: StripeGateway, campaign: Campaign) -> int:
 def _dunning(db, step, campaign, settings, gateway_for) -> str:
     from backstop.email.messages import queue_email
 
+    if campaign.held_out:
+        with write_transaction(db):
+            campaigns.note(db, campaign.id, "email_held_out", step=step["seq"])
+            _finish(db, step["id"], "skipped", "dunning holdout")
+        return "skipped"
     if not campaign.customer_email:
         with write_transaction(db):
             campaigns.note(db, campaign.id, "email_skipped", step=step["seq"], reason="no email address")

@@ -179,3 +179,66 @@ def renewing_subscriptions_with_cards(db: Database, workspace_id: int | None = N
         "AND (? IS NULL OR s.workspace_id = ?) ORDER BY s.workspace_id, s.id",
         [workspace_id, workspace_id],
     )
+
+
+# -- the payment evidence a policy backtest replays --------------------------------------------------
+# Stripe's own record of failed invoices: each ``invoice.payment_failed`` event is one declined
+# attempt (Stripe's or a retry Backstop asked for), the invoice row says whether and when it was
+# finally paid, and each ``customer.updated`` that changed ``invoice_settings.default_payment_method``
+# is a new default card. Decline codes are not in these payloads in the pinned API version; the
+# recovery history holds them.
+
+
+# Stripe retries an invoice for up to two months: failures this long before a period still tell
+# whether an invoice failing in the period had first failed before it.
+FAILURE_LOOKBACK = 62 * 86400
+
+
+def payment_failures_since(db: Database, workspace_id: int, since_ts: int) -> dict[str, list[int]]:
+    """The time (Unix seconds) of every failed attempt Stripe reported at or after ``since_ts``
+    (and up to ``FAILURE_LOOKBACK`` before it, for the same invoices), oldest first, by invoice id."""
+    found: dict[str, list[int]] = {}
+    for invoice_id, created in db.execute(
+        "SELECT object_id, created FROM stripe_events WHERE workspace_id = ? "
+        "AND type = 'invoice.payment_failed' AND created >= ? ORDER BY created",
+        [workspace_id, since_ts - FAILURE_LOOKBACK],
+    ).fetchall():
+        times = found.setdefault(invoice_id, [])
+        if created not in times:  # one event seen twice (webhook and polling) is one attempt
+            times.append(created)
+    return {invoice_id: times for invoice_id, times in found.items() if times[-1] >= since_ts}
+
+
+def invoices_by_id(db: Database, workspace_id: int, invoice_ids: list[str]) -> dict[str, dict]:
+    """``id``, ``customer_id``, ``subscription_id``, ``status``, ``currency``, ``amount_due``,
+    ``attempt_count``, ``paid_at`` and ``created`` of each mirrored invoice asked for."""
+    rows: dict[str, dict] = {}
+    for start in range(0, len(invoice_ids), 500):
+        chunk = invoice_ids[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        for row in all_rows(
+            db,
+            "SELECT id, customer_id, subscription_id, status, currency, amount_due, attempt_count, "  # noqa: S608
+            f"paid_at, created, deleted FROM stripe_invoices WHERE workspace_id = ? AND id IN ({marks})",
+            [workspace_id, *chunk],
+        ):
+            rows[row["id"]] = row
+    return rows
+
+
+def default_card_changes_since(db: Database, workspace_id: int, since_ts: int) -> dict[str, list[int]]:
+    """When (Unix seconds) each customer's default card for invoices changed at or after
+    ``since_ts``, oldest first, by customer id."""
+    found: dict[str, list[int]] = {}
+    for customer_id, created in db.execute(
+        "SELECT object_id, created FROM stripe_events WHERE workspace_id = ? AND type = 'customer.updated' "
+        "AND created >= ? AND json_type(payload, '$.data.previous_attributes.invoice_settings."
+        "default_payment_method') IS NOT NULL "
+        "AND json_extract(payload, '$.data.object.invoice_settings.default_payment_method') IS NOT NULL "
+        "ORDER BY object_id, created",
+        [workspace_id, since_ts],
+    ).fetchall():
+        times = found.setdefault(customer_id, [])
+        if created not in times:
+            times.append(created)
+    return found

@@ -35,7 +35,12 @@ def test_it_applies_the_suppression_rules(category, state, allowed):
 
 
 def test_dunning_and_receipts_are_transactional_and_winback_is_marketing():
-    assert {k for k, v in KINDS.items() if v.category == MARKETING} == {"winback", "trial_ending"}
+    # The weekly summary goes to owners, not customers: as marketing, its Unsubscribe link works.
+    assert {k for k, v in KINDS.items() if v.category == MARKETING} == {
+        "winback",
+        "trial_ending",
+        "weekly_summary",
+    }
     assert all(KINDS[f"dunning_{n}"].category == TRANSACTIONAL for n in (1, 2, 3, 4))
     assert KINDS["payment_recovered"].category == TRANSACTIONAL
 

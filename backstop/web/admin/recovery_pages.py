@@ -7,8 +7,9 @@ from litestar import Request, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from backstop.recovery import actions, campaigns, queries
+from backstop.recovery import actions, campaigns, holdout, queries, results
 from backstop.recovery.model import Campaign
+from backstop.recovery.policy import CLASS_LABELS, CLASSES
 from backstop.stripe_sync import connection
 from backstop.web.admin.common import render
 from backstop.web.deps import DB, CurrentSession, CurrentWorkspace
@@ -45,6 +46,7 @@ def campaigns_page(
         session=session,
         workspace=workspace,
         nav="recovery",
+        recovery_tab="campaigns",
         rows=rows[:PAGE_SIZE],
         older=rows[PAGE_SIZE - 1]["id"] if len(rows) > PAGE_SIZE else None,
         paged=before is not None,
@@ -52,6 +54,27 @@ def campaigns_page(
         counts=queries.status_counts(db, workspace.id),
         labels=queries.STATUS_LABELS,
         paused_at=campaigns.paused_at(db, workspace.id),
+    )
+
+
+@get("/w/{slug:str}/recovery/results", sync_to_thread=True)
+def results_page(
+    request: Request, slug: FromPath[str], db: DB, session: CurrentSession, workspace: CurrentWorkspace
+) -> Template:
+    weekly = results.weekly(db, workspace.id)
+    return render(
+        request,
+        "admin/recovery_results.html",
+        db=db,
+        session=session,
+        workspace=workspace,
+        nav="recovery",
+        recovery_tab="results",
+        ho=holdout.results(db, workspace.id),
+        weekly=weekly,
+        chart=results.chart(weekly),
+        classes=CLASSES,
+        class_labels=CLASS_LABELS,
     )
 
 
@@ -189,4 +212,4 @@ def overview_panels(db: DB, workspace_id: int) -> dict:
     }
 
 
-handlers = [campaigns_page, campaign_page, retry_now, resend_email, close_campaign]
+handlers = [campaigns_page, results_page, campaign_page, retry_now, resend_email, close_campaign]

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
@@ -12,7 +14,7 @@ from backstop.email.branding import get_branding
 from backstop.email.kinds import get_kind
 from backstop.email.render import render_email
 from backstop.lib.forms import FieldErrors
-from backstop.recovery import campaigns, dunning_copy, pause, winback
+from backstop.recovery import backtest, campaigns, dunning_copy, holdout, pause, winback
 from backstop.recovery.policy import (
     CEILING_WORDS,
     CLASS_LABELS,
@@ -74,6 +76,47 @@ def save_retry_policy(
     return Redirect(f"/w/{workspace.slug}/settings/retry-policy?saved=1")
 
 
+@post("/w/{slug:str}/settings/retry-policy/preview", sync_to_thread=True)
+def preview_retry_policy(
+    request: Request,
+    slug: FromPath[str],
+    db: DB,
+    session: CurrentSession,
+    workspace: CurrentWorkspace,
+    data: Form,
+) -> Template:
+    """The saved policy and the draft in the form, replayed on the last 90 days; saves nothing."""
+    ticks = {name: data.get(name) == "1" for name in ("retry_on_new_card", "let_stripe_retry")}
+    saved = campaigns.get_policy(db, workspace.id)
+    try:
+        draft = parse_retry_policy(saved, data)
+    except FieldErrors as exc:
+        return RETRY_POLICY.invalid(request, db, session, workspace, exc, values={**data, **ticks})
+    comparison = backtest.backtest(db, workspace.id, draft, days=backtest.DEFAULT_DAYS, current=saved)
+    return RETRY_POLICY.show(
+        request,
+        db,
+        session,
+        workspace,
+        values={**data, **ticks},
+        preview=comparison,
+        preview_rows=backtest.summary_rows(comparison),
+        preview_same=draft == saved,
+        limits=backtest.LIMITS,
+    )
+
+
+@get("/w/{slug:str}/settings/retry-policy.json", sync_to_thread=True)
+def download_retry_policy(db: DB, session: CurrentSession, workspace: CurrentWorkspace) -> Response:
+    """The saved policy as a policy file, for ``backstop recovery backtest --policy``."""
+    body = json.dumps(json.loads(campaigns.get_policy(db, workspace.id).to_json()), indent=2) + "\n"
+    return Response(
+        body,
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="retry-policy-{workspace.slug}.json"'},
+    )
+
+
 # -- Email settings -----------------------------------------------------------------------------
 
 
@@ -86,7 +129,13 @@ def _email_context(db, workspace) -> dict:
         "defaults": {step: get_kind(f"dunning_{step}") for step in dunning_copy.STEPS},
         "default_subjects": {step: _default_subject(step, workspace.name) for step in dunning_copy.STEPS},
         "winback": {"winback_days": winback_days, "winback_coupon": winback_coupon or ""},
+        "holdout": _holdout_values(holdout.get_percent(db, workspace.id)),
+        "holdout_range": holdout.PERCENT_RANGE,
     }
+
+
+def _holdout_values(percent: int | None) -> dict:
+    return {"holdout_on": percent is not None, "holdout_percent": percent or holdout.DEFAULT_PERCENT}
 
 
 EMAIL_SETTINGS = SettingsPage("admin/settings_email.html", "email-settings", _email_context)
@@ -145,6 +194,29 @@ def save_winback_settings(
         return EMAIL_SETTINGS.invalid(request, db, session, workspace, exc, winback=form)
     campaigns.save_winback_settings(db, workspace.id, days, coupon)
     return Redirect(f"/w/{workspace.slug}/settings/email?saved=1#winback")
+
+
+@post("/w/{slug:str}/settings/email/holdout", sync_to_thread=True)
+def save_holdout_settings(
+    request: Request,
+    slug: FromPath[str],
+    db: DB,
+    session: CurrentSession,
+    workspace: CurrentWorkspace,
+    data: Form,
+) -> Template | Redirect:
+    require_owner(workspace)
+    try:
+        percent = holdout.parse_form(data)
+    except FieldErrors as exc:
+        values = {
+            "holdout_on": data.get("holdout_on") == "1",
+            "holdout_percent": data.get("holdout_percent", ""),
+        }
+        return EMAIL_SETTINGS.invalid(request, db, session, workspace, exc, holdout=values)
+    with write_transaction(db):
+        holdout.save_percent(db, workspace.id, percent)
+    return Redirect(f"/w/{workspace.slug}/settings/email?saved=1#holdout")
 
 
 @get("/w/{slug:str}/settings/email/preview", sync_to_thread=True)
@@ -243,9 +315,12 @@ def set_pause(
 handlers = [
     retry_policy_page,
     save_retry_policy,
+    preview_retry_policy,
+    download_retry_policy,
     email_settings_page,
     save_email_settings,
     save_winback_settings,
+    save_holdout_settings,
     email_settings_preview,
     pause_page,
     set_pause,

@@ -41,6 +41,7 @@ class CampaignOut:
     decline_class: Literal["soft", "hard", "never"]
     attempts: int
     took_over: bool
+    dunning_holdout: bool | None
     opened_at: int
     closed_at: int | None
     close_reason: str | None
@@ -110,6 +111,7 @@ def _fields(db: DB, c: Campaign) -> dict:
         "decline_class": c.decline_class,
         "attempts": total_attempts(c.stripe_attempts, ours),
         "took_over": c.took_over,
+        "dunning_holdout": c.dunning_holdout,
         "opened_at": _ts(c.opened_at) or 0,
         "closed_at": _ts(c.closed_at),
         "close_reason": c.close_reason,
