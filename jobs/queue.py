@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 from huey import SqliteHuey
 from huey.consumer import Consumer
+from huey.storage import SqliteStorage
 from sqlite_utils import Database
 
 from backstop.db import opened
@@ -20,9 +21,23 @@ from backstop.settings import Settings
 
 log = logging.getLogger("backstop.jobs")
 
+
+class QueueStorage(SqliteStorage):
+    """Huey's SQLite storage with ``synchronous=NORMAL`` (Huey offers FULL or OFF). In WAL mode
+    every commit survives the process being killed; only a power cut can undo the last few, and
+    the queue is disposable: the sweeper re-enqueues what its rows say. FULL synced the disk on
+    every enqueue and dequeue, which under a webhook burst held each batch's answer for as long
+    as a busy disk took."""
+
+    def _create_connection(self):
+        conn = super()._create_connection()
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+
 # Immediate (in-memory, inline) until configure() points it at jobs.db: importing a task module
 # never touches the disk, and tests can run tasks inline.
-huey = SqliteHuey("backstop", immediate=True, utc=True)
+huey = SqliteHuey("backstop", immediate=True, utc=True, storage_class=QueueStorage)
 
 _settings: Settings | None = None
 _lock = threading.Lock()

@@ -8,7 +8,6 @@ either direction, so a captured request cannot be replayed later.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Iterable
 
@@ -23,7 +22,9 @@ class SignatureError(Exception):
 
 def sign(secret: str, timestamp: int, payload: bytes) -> str:
     signed = str(timestamp).encode() + b"." + payload
-    return hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    # hmac.digest is OpenSSL's one-shot HMAC: the same value as hmac.new(...).hexdigest(), without
+    # building an HMAC object per delivery.
+    return hmac.digest(secret.encode(), signed, "sha256").hex()
 
 
 def signature_header(secret: str, payload: bytes, timestamp: int | None = None) -> str:

@@ -115,7 +115,10 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
 
             sweep_on_start()
 
-    def stop_jobs() -> None:
+    def stop_jobs(app: Litestar) -> None:
+        inbox = getattr(app.state, "stripe_inbox", None)
+        if inbox is not None:  # requests have been answered: let its writer thread go
+            inbox.close()
         consumer = consumer_box.pop("consumer", None)
         if consumer is not None:
             queue.stop_consumer(consumer)

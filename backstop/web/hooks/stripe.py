@@ -37,17 +37,20 @@ def _inbox(request: Request) -> Inbox:
         with _inbox_lock:
             inbox = getattr(request.app.state, "stripe_inbox", None)
             if inbox is None:
+                from jobs.stripe import ask_for_processing
+
                 state = app_state(request)
-                inbox = request.app.state.stripe_inbox = Inbox(state.settings.db_path, state.box)
+                inbox = request.app.state.stripe_inbox = Inbox(
+                    state.settings.db_path, state.box, on_stored=ask_for_processing
+                )
     return inbox
 
 
-def _accept(
+async def _accept(
     request: Request, workspace_id: int, event: dict, body: bytes, *, platform: bool = False
 ) -> Response:
-    from jobs.stripe import ask_for_processing
-
-    stored = _inbox(request).store(workspace_id, event, body, platform=platform)
+    # Answers once the row is committed; the inbox then asks for the new events to be processed.
+    stored = await _inbox(request).store_async(workspace_id, event, body, platform=platform)
     if stored is None:
         if platform:
             return Response(
@@ -57,12 +60,7 @@ def _accept(
             400,
             "This workspace has no webhook signing secret saved; add it under Settings → Stripe connection.",
         )
-    row_id, created = stored
-    if created:
-        try:
-            ask_for_processing()
-        except Exception:  # the row is committed: the sweeper will enqueue it
-            log.warning("could not enqueue event row %s; the sweeper will pick it up", row_id, exc_info=True)
+    _, created = stored
     return Response({"received": True, "duplicate": not created}, status_code=200)
 
 
@@ -110,7 +108,7 @@ async def workspace_webhook(request: Request, slug: FromPath[str]) -> Response:
         return _reject(400, str(exc))
     if workspace_id is None:
         return _reject(404, f"No workspace has the slug {slug!r}; check the endpoint URL in Stripe.")
-    return _accept(request, workspace_id, event, body)
+    return await _accept(request, workspace_id, event, body)
 
 
 @post("/stripe/webhooks", include_in_schema=False, status_code=200)
@@ -137,4 +135,4 @@ async def platform_webhook(request: Request) -> Response:
     if workspace_id is None:
         # Nothing is written; a 200 stops Stripe retrying an account no workspace is connected to.
         return Response({"received": True, "ignored": f"No workspace is connected to {account}."})
-    return _accept(request, workspace_id, event, body, platform=True)
+    return await _accept(request, workspace_id, event, body, platform=True)
