@@ -69,12 +69,16 @@ PASS_WAIT = 30.0
 CHUNK_SECONDS = 0.02
 # While webhooks keep arriving (one stored within BUSY_SECONDS), the pass rests YIELD_SECONDS
 # after each chunk: answering Stripe comes first, and the events are safe in their rows. It
-# still processes a chunk every YIELD_SECONDS, and catches up as soon as the burst ends.
+# still processes a chunk every YIELD_SECONDS, and catches up as soon as the burst ends. A burst
+# is deferred this way for at most DEFER_SECONDS from its first event: a stream that lasts longer
+# is processed as it arrives, so events never wait more than about that long.
 BUSY_SECONDS = 0.05
-YIELD_SECONDS = 0.1
+YIELD_SECONDS = 0.5
+DEFER_SECONDS = 5.0
 # During a long pass, due recovery steps (a campaign an event just opened) run this often.
 STEPS_EVERY_SECONDS = 1.0
 _last_event_at = float("-inf")
+_burst_started_at = float("-inf")
 
 
 @huey.task(name="stripe.process_due_events")
@@ -104,10 +108,16 @@ def process_due_events() -> None:
                 if processed and time.monotonic() - steps_run_at >= STEPS_EVERY_SECONDS:
                     _run_due_steps()
                     processed, steps_run_at = 0, time.monotonic()
-                if time.monotonic() - _last_event_at < BUSY_SECONDS:
+                if _deferring(time.monotonic()):
                     time.sleep(YIELD_SECONDS)
     if processed:
         _run_due_steps()
+
+
+def _deferring(now: float) -> bool:
+    """Whether a pass should rest between chunks: webhooks are arriving, in a burst that began
+    less than DEFER_SECONDS ago."""
+    return now - _last_event_at < BUSY_SECONDS and now - _burst_started_at < DEFER_SECONDS
 
 
 def _run_due_steps() -> None:
@@ -120,8 +130,10 @@ def _run_due_steps() -> None:
 
 def ask_for_processing() -> None:
     """After an event is committed: make sure a pass over due events is queued or running."""
-    global _pass_asked_at, _last_event_at
+    global _pass_asked_at, _last_event_at, _burst_started_at
     now = time.monotonic()
+    if now - _last_event_at >= BUSY_SECONDS:
+        _burst_started_at = now
     _last_event_at = now
     with _pass_lock:
         if _pass_asked_at is not None and now - _pass_asked_at < PASS_WAIT:

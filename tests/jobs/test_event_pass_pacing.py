@@ -1,0 +1,50 @@
+"""How the event processing pass shares the process with a burst of webhooks.
+
+A burst is answered first and processed right after; a stream that goes on longer than
+DEFER_SECONDS is processed as it arrives, so no event waits on the burst for long.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from jobs import stripe as stripe_jobs
+
+
+@pytest.fixture
+def quiet(monkeypatch):
+    monkeypatch.setattr(stripe_jobs, "_last_event_at", float("-inf"))
+    monkeypatch.setattr(stripe_jobs, "_burst_started_at", float("-inf"))
+    # A pass is already queued, so an arriving event only notes its time.
+    monkeypatch.setattr(stripe_jobs, "_pass_asked_at", 0.0)
+    monkeypatch.setattr(stripe_jobs, "PASS_WAIT", float("inf"))
+    monkeypatch.setattr(stripe_jobs, "process_due_events", lambda: pytest.fail("no second pass"))
+
+
+def _arrive(monkeypatch, at: float) -> None:
+    monkeypatch.setattr(stripe_jobs.time, "monotonic", lambda: at)
+    stripe_jobs.ask_for_processing()
+
+
+def test_a_pass_rests_while_a_burst_arrives_and_not_after_it(monkeypatch, quiet):
+    for i in range(50):  # 50 events 10 ms apart
+        _arrive(monkeypatch, 100.0 + i * 0.01)
+    assert stripe_jobs._deferring(100.5)
+    assert not stripe_jobs._deferring(100.49 + stripe_jobs.BUSY_SECONDS + 0.01)
+
+
+def test_a_stream_longer_than_the_deferral_is_processed_as_it_arrives(monkeypatch, quiet):
+    t = 100.0
+    while t < 100.0 + stripe_jobs.DEFER_SECONDS + 1:
+        _arrive(monkeypatch, t)
+        t += 0.01
+    assert not stripe_jobs._deferring(t)
+
+
+def test_a_pause_between_bursts_starts_a_new_deferral(monkeypatch, quiet):
+    t = 100.0
+    while t < 100.0 + stripe_jobs.DEFER_SECONDS + 1:
+        _arrive(monkeypatch, t)
+        t += 0.01
+    _arrive(monkeypatch, t + 1.0)  # a second of quiet, then a new burst
+    assert stripe_jobs._deferring(t + 1.01)
