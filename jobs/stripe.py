@@ -108,7 +108,7 @@ def process_due_events() -> None:
                 if processed and time.monotonic() - steps_run_at >= STEPS_EVERY_SECONDS:
                     _run_due_steps()
                     processed, steps_run_at = 0, time.monotonic()
-                if _deferring(time.monotonic()):
+                if ids and _deferring(time.monotonic()):
                     time.sleep(YIELD_SECONDS)
     if processed:
         _run_due_steps()
