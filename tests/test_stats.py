@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backstop.cancel_flows import analytics
 from backstop.lib import stats
 
 
@@ -13,12 +12,6 @@ class Arm:
     key: str
     trials: int
     successes: int
-
-
-def test_it_is_the_one_test_cancel_flows_use():
-    assert analytics.two_proportion is stats.two_proportion
-    assert analytics.sessions_needed is stats.trials_needed
-    assert analytics.Comparison is stats.Comparison
 
 
 def test_it_says_how_many_more_each_arm_needs_until_decided():

@@ -21,8 +21,6 @@ from sqlite_utils import Database
 from backstop import clock
 from backstop.db import all_rows
 from backstop.lib import stats
-from backstop.lib.stats import Comparison, two_proportion  # noqa: F401 - the test's numbers, re-exported
-from backstop.lib.stats import trials_needed as sessions_needed  # noqa: F401
 
 SAVED_SQL = "outcome LIKE 'saved_%'"
 
@@ -218,7 +216,7 @@ def by_offer(
     return sorted(kinds.values(), key=lambda x: -x.shown if x.shown else 0)
 
 
-def compare(a: RateRow, b: RateRow) -> Comparison:
+def compare(a: RateRow, b: RateRow) -> stats.Comparison:
     """Whether two arms' save rates differ yet (``backstop.lib.stats.compare``)."""
     return stats.compare(a, b)
 

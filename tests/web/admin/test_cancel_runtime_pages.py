@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 import pytest
 
 from backstop.cancel_flows import analytics, flows, sessions
+from backstop.lib import stats
 from backstop.stripe_sync import connection
 from tests.builders import text_of
 from tests.cancel_flows.stories import flow_document, publish_flow, subscriber
@@ -187,11 +188,11 @@ def test_analytics_compares_two_versions_and_the_holdout(as_olivia, db, acme, li
 
 
 def test_the_z_test_and_sessions_needed_match_the_formulas():
-    z, p = analytics.two_proportion(400, 120, 400, 80)
+    z, p = stats.two_proportion(400, 120, 400, 80)
     assert round(z, 3) == 3.266 and round(p, 4) == 0.0011
-    assert analytics.sessions_needed(0.3, 0.2) == 291
-    assert analytics.sessions_needed(0.2, 0.2) is None
-    assert analytics.two_proportion(0, 0, 10, 1) == (None, None)
+    assert stats.trials_needed(0.3, 0.2) == 291
+    assert stats.trials_needed(0.2, 0.2) is None
+    assert stats.two_proportion(0, 0, 10, 1) == (None, None)
     small = analytics.compare(
         analytics.RateRow("v1", "Version 1", 20, 6, {}), analytics.RateRow("v2", "Version 2", 20, 4, {})
     )
