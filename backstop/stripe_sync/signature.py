@@ -8,6 +8,7 @@ either direction, so a captured request cannot be replayed later.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Iterable
 
@@ -20,11 +21,19 @@ class SignatureError(Exception):
     """Why a delivery was refused, in words fit for the sender's dashboard and our logs."""
 
 
+# hashlib lets go of the GIL to hash 2 KB or more at once, and a thread that lets go of it waits
+# up to the interpreter's switch interval to have it back while the database writer holds it. A
+# webhook is hashed in pieces below that size, so the event loop keeps the GIL: a few hundred
+# nanoseconds more work instead of milliseconds of waiting.
+_PIECE = 2047
+
+
 def sign(secret: str, timestamp: int, payload: bytes) -> str:
-    signed = str(timestamp).encode() + b"." + payload
-    # hmac.digest is OpenSSL's one-shot HMAC: the same value as hmac.new(...).hexdigest(), without
-    # building an HMAC object per delivery.
-    return hmac.digest(secret.encode(), signed, "sha256").hex()
+    mac = hmac.new(secret.encode(), str(timestamp).encode() + b".", hashlib.sha256)
+    view = memoryview(payload)
+    for start in range(0, len(view), _PIECE):
+        mac.update(view[start : start + _PIECE])
+    return mac.hexdigest()
 
 
 def signature_header(secret: str, payload: bytes, timestamp: int | None = None) -> str:
