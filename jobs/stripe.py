@@ -59,9 +59,14 @@ def process_event(row_id: int) -> str | None:
     return outcome
 
 
-# When a pass was last asked for and has not started yet (None: no pass is waiting). A pass
-# that never starts (its queued task lost) stops blocking new asks after PASS_WAIT seconds.
+# One pass runs at a time. When a pass was last queued and has not started yet (None: none is
+# waiting); a queued pass that never starts (its task lost) stops blocking new asks after
+# PASS_WAIT seconds. An event stored while a pass runs sets _again instead of queueing a second
+# pass (which would only query and claim the same rows from the other worker): the running pass
+# looks for due events once more before it ends.
 _pass_asked_at: float | None = None
+_pass_running = False
+_again = False
 _pass_lock = threading.Lock()
 PASS_WAIT = 30.0
 # A pass commits several events at once, for at most CHUNK_SECONDS of work: fewer commits, and a
@@ -88,9 +93,29 @@ def process_due_events() -> None:
     Webhooks ask for a pass instead of queueing a task per event: under a burst, one pass takes
     hundreds of events without a queue write for each. Returns nothing, so no result is stored.
     """
-    global _pass_asked_at
+    global _pass_asked_at, _pass_running, _again
     with _pass_lock:
-        _pass_asked_at = None  # an event stored from now on asks for another pass
+        _pass_asked_at = None
+        if _pass_running:  # another pass is at work: it will look again before it ends
+            _again = True
+            return
+        _pass_running = True
+    try:
+        while True:
+            with _pass_lock:
+                _again = False
+            _pass_over_due_events()
+            with _pass_lock:
+                if not _again:
+                    _pass_running = False
+                    return
+    except BaseException:
+        with _pass_lock:
+            _pass_running = False  # the rows stay due: the next ask or the sweeper takes them
+        raise
+
+
+def _pass_over_due_events() -> None:
     processed = 0
     steps_run_at = time.monotonic()
     with app_db() as db:
@@ -130,12 +155,15 @@ def _run_due_steps() -> None:
 
 def ask_for_processing() -> None:
     """After an event is committed: make sure a pass over due events is queued or running."""
-    global _pass_asked_at, _last_event_at, _burst_started_at
+    global _pass_asked_at, _last_event_at, _burst_started_at, _again
     now = time.monotonic()
     if now - _last_event_at >= BUSY_SECONDS:
         _burst_started_at = now
     _last_event_at = now
     with _pass_lock:
+        if _pass_running:
+            _again = True
+            return
         if _pass_asked_at is not None and now - _pass_asked_at < PASS_WAIT:
             return
         _pass_asked_at = now
