@@ -292,6 +292,8 @@ def run_backstop(data_dir: Path, bodies: list[bytes], args, secret_key: str) -> 
                     args.profile,
                     "--threads",
                     "--nonblocking",
+                    "--rate",
+                    "1000",
                 ],
                 stdout=subprocess.DEVNULL,
             )

@@ -141,38 +141,75 @@ def parse_event_object(event: object) -> dict:
     return event
 
 
+_INSERT = (
+    "INSERT OR IGNORE INTO stripe_events (workspace_id, event_id, type, object_id, created, livemode, "
+    "payload, source, received_at, due_at) "
+)
+
+
+def _values(workspace_id: int, event: dict, source: str, payload: str | None) -> list:
+    if payload is None:
+        payload = json.dumps(event, separators=(",", ":"))
+    now = clock.iso()
+    return [
+        workspace_id,
+        event["id"],
+        event["type"],
+        event["data"]["object"].get("id"),
+        event["created"],
+        int(bool(event.get("livemode"))),
+        payload,
+        source,
+        now,
+        now,
+    ]
+
+
+def _existing_id(db: Database, workspace_id: int, event_id: str) -> int:
+    row = one(
+        db, "SELECT id FROM stripe_events WHERE workspace_id = ? AND event_id = ?", [workspace_id, event_id]
+    )
+    if row is None:  # ignored as a duplicate, yet gone: deleted in between; let the sender retry
+        raise RuntimeError(f"event {event_id} was neither stored nor found")
+    return row["id"]
+
+
 def ingest_event(
     db: Database, workspace_id: int, event: dict, source: str, *, payload: str | None = None
 ) -> tuple[int, bool]:
     """Store the event once; return (row id, whether it was new). ``payload`` is the event's
     JSON as received (a webhook's verified body), kept as is; otherwise the event is encoded."""
-    obj = event["data"]["object"]
-    if payload is None:
-        payload = json.dumps(event, separators=(",", ":"))
     cur = db.execute(
-        "INSERT OR IGNORE INTO stripe_events (workspace_id, event_id, type, object_id, created, livemode, "
-        "payload, source, received_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            workspace_id,
-            event["id"],
-            event["type"],
-            obj.get("id"),
-            event["created"],
-            int(bool(event.get("livemode"))),
-            payload,
-            source,
-            clock.iso(),
-            clock.iso(),
-        ],
+        _INSERT + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _values(workspace_id, event, source, payload)
     )
     if cur.rowcount == 1:
         return cur.lastrowid, True
-    row = one(
-        db,
-        "SELECT id FROM stripe_events WHERE workspace_id = ? AND event_id = ?",
-        [workspace_id, event["id"]],
+    return _existing_id(db, workspace_id, event["id"]), False
+
+
+# A webhook's workspace must still be connected when its event is written: the web server keeps
+# signing secrets for a few seconds, and a secret can outlive a disconnect by that long.
+_CONNECTED = {
+    False: "SELECT 1 FROM stripe_connections WHERE workspace_id = ? AND webhook_secret_enc IS NOT NULL",
+    True: "SELECT 1 FROM stripe_connections WHERE workspace_id = ? AND method = 'oauth'",
+}
+
+
+def ingest_webhook(
+    db: Database, workspace_id: int, event: dict, payload: str | None, *, platform: bool = False
+) -> tuple[int, bool] | None:
+    """``ingest_event`` for a verified delivery, in one statement that also checks the workspace
+    is still connected (by signing secret, or by Connect for the platform endpoint). Returns
+    None, writing nothing, when it is not. Needs no transaction of its own."""
+    cur = db.execute(
+        _INSERT + f"SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS ({_CONNECTED[platform]})",
+        [*_values(workspace_id, event, "webhook", payload), workspace_id],
     )
-    return row["id"], False
+    if cur.rowcount == 1:
+        return cur.lastrowid, True
+    if db.execute(_CONNECTED[platform], [workspace_id]).fetchone() is None:
+        return None
+    return _existing_id(db, workspace_id, event["id"]), False
 
 
 def replay(db: Database, workspace_id: int, since: int | None = None) -> list[int]:

@@ -4,7 +4,9 @@ works at once, the body is kept as Stripe sent it, and "Last event" still moves.
 from __future__ import annotations
 
 import json
+import threading
 
+from backstop.db import connect
 from backstop.stripe_sync import connection
 from tests.stripe_sync.conftest import WHSEC, customer, deliver, make_event
 
@@ -44,3 +46,45 @@ def test_the_last_event_time_is_recorded(client, db, acme_connected):
     assert connection.get(db, acme_connected.id).last_event_at is None
     deliver(client, make_event("customer.created", customer()))
     assert connection.get(db, acme_connected.id).last_event_at is not None
+
+
+def test_a_delivery_waits_for_another_writer_without_holding_up_the_server(
+    client, db, settings, acme_connected
+):
+    """While something else holds SQLite's write lock, a delivery is answered once its row is
+    committed after the lock is let go, and the server goes on answering everyone else meanwhile."""
+    other = connect(settings.db_path)
+    other.execute("BEGIN IMMEDIATE")  # another writer: an admin save, a job, the CLI
+    answers: list = []
+    sender = threading.Thread(
+        target=lambda: answers.append(deliver(client, make_event("customer.created", customer("cus_wait"))))
+    )
+    try:
+        sender.start()
+        sender.join(0.3)
+        assert sender.is_alive(), "answered before the event could be written"
+        assert client.get("/healthz").status_code == 200
+        assert sender.is_alive()  # the health check was answered while the delivery still waited
+        assert db.execute("SELECT count(*) FROM stripe_events").fetchone()[0] == 0
+    finally:
+        other.execute("COMMIT")
+        other.conn.close()
+    sender.join(10)
+    assert answers and answers[0].status_code == 200 and answers[0].json()["duplicate"] is False
+    assert [r[0] for r in db.execute("SELECT object_id FROM stripe_events").fetchall()] == ["cus_wait"]
+
+
+def test_a_redelivery_is_a_duplicate_whichever_way_it_was_written(client, db, settings, acme_connected):
+    event = make_event("customer.created", customer("cus_twice"))
+    assert deliver(client, event).json()["duplicate"] is False  # written at once: nobody held the lock
+    other = connect(settings.db_path)
+    other.execute("BEGIN IMMEDIATE")
+    answers: list = []
+    sender = threading.Thread(target=lambda: answers.append(deliver(client, event)))
+    sender.start()
+    sender.join(0.2)
+    other.execute("COMMIT")
+    other.conn.close()
+    sender.join(10)
+    assert answers[0].status_code == 200 and answers[0].json()["duplicate"] is True  # by the writer thread
+    assert db.execute("SELECT count(*) FROM stripe_events").fetchone()[0] == 1
