@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+import msgspec
 from sqlite_utils import Database
 
 from backstop import clock
@@ -90,9 +91,17 @@ class InvalidEvent(ValueError):
     pass
 
 
+# msgspec reads Stripe's UTF-8 JSON in less than half the time of the json module; a body it
+# refuses gets a second reading by json, which also accepts UTF-16 and UTF-32.
+_decode = msgspec.json.Decoder().decode
+
+
 def parse_event(payload: bytes | str) -> dict:
     try:
-        event = json.loads(payload)
+        try:
+            event = _decode(payload)
+        except msgspec.DecodeError:
+            event = json.loads(payload)
     except RecursionError as exc:
         raise InvalidEvent("The body is nested too deeply to be a Stripe event.") from exc
     except (ValueError, UnicodeDecodeError) as exc:

@@ -88,3 +88,14 @@ def test_a_redelivery_is_a_duplicate_whichever_way_it_was_written(client, db, se
     sender.join(10)
     assert answers[0].status_code == 200 and answers[0].json()["duplicate"] is True  # by the writer thread
     assert db.execute("SELECT count(*) FROM stripe_events").fetchone()[0] == 1
+
+
+def test_json_in_another_unicode_encoding_is_still_taken(client, db, acme_connected):
+    """Stripe sends UTF-8, read by the fast decoder; JSON is also valid in UTF-16, which the
+    standard decoder reads, and the event is stored re-encoded."""
+    event = make_event("customer.created", customer("cus_utf16", name="Zoë"))
+    raw = json.dumps(event, ensure_ascii=False).encode("utf-16")
+    answer = deliver(client, event, body=raw)
+    assert answer.status_code == 200 and answer.json()["duplicate"] is False
+    stored = json.loads(db.execute("SELECT payload FROM stripe_events").fetchone()[0])
+    assert stored["data"]["object"]["name"] == "Zoë"
