@@ -24,6 +24,9 @@ from backstop.web.public.framing import WORKSPACE_HEADER
 PORTAL_PREFIXES = ("/cancel/", "/portal/", "/update-card/", "/card/", "/wall/", "/static/")
 PORTAL_PATHS = ("/embed.js",)
 ANY_HOST_PATHS = ("/internal/tls-allowed", "/healthz")
+# Machine endpoints: they answer JSON, never a hosted page, so there is no marker to strip, and
+# a Stripe burst is spared a wrapped send per message.
+NO_PAGES = ("/stripe/webhooks", "/api/", "/hooks/", "/healthz")
 _MARKER = WORKSPACE_HEADER.lower().encode()
 STATE_KEY = "backstop_portal_workspace"
 NOT_FOUND = b"<!doctype html><title>Not found</title><p>Not found.</p>"
@@ -74,7 +77,8 @@ def host_routing(settings: Settings) -> Callable[[ASGIApp], ASGIApp]:
                 return
             host = _host(scope)
             if host == instance or host in portal_domains.LOOPBACK:
-                await app(scope, receive, _strip_marker(send))
+                path = scope.get("path", "")
+                await app(scope, receive, send if path.startswith(NO_PAGES) else _strip_marker(send))
                 return
             workspace_id = portal_workspace(host) if host else None
             if workspace_id is None:
