@@ -77,9 +77,12 @@ CHUNK_SECONDS = 0.02
 # still processes a chunk every YIELD_SECONDS, and catches up as soon as the burst ends. A burst
 # is deferred this way for at most DEFER_SECONDS from its first event: a stream that lasts longer
 # is processed as it arrives, so events never wait more than about that long.
+# While deferring, a chunk is BURST_CHUNK_SECONDS: the interpreter is shared with the event loop
+# answering the burst, and a shorter chunk takes less of it.
 BUSY_SECONDS = 0.05
 YIELD_SECONDS = 0.5
 DEFER_SECONDS = 5.0
+BURST_CHUNK_SECONDS = 0.005
 # During a long pass, due recovery steps (a campaign an event just opened) run this often.
 STEPS_EVERY_SECONDS = 1.0
 _last_event_at = float("-inf")
@@ -124,9 +127,10 @@ def _pass_over_due_events() -> None:
             while ids:
                 # Each event keeps its own savepoint inside the chunk's transaction: a handler
                 # that fails rolls back only its event, which is retried on its own schedule.
+                limit = BURST_CHUNK_SECONDS if _deferring(time.monotonic()) else CHUNK_SECONDS
                 with events.write_turn, write_transaction(db):
                     started = time.perf_counter()
-                    while ids and time.perf_counter() - started < CHUNK_SECONDS:
+                    while ids and time.perf_counter() - started < limit:
                         processed += (
                             events.process_event(db, ids.pop(0), fetch_for, settings()) == "processed"
                         )
