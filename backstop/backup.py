@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.progress import Progress
 
 from backstop import clock
+from backstop.db import serving
 from backstop.lib.filemodes import SQLITE_SIDECARS, private_dir, private_file
 from backstop.settings import Settings
 
@@ -148,6 +149,10 @@ def restore_database(
 
     workspaces = _check_backup(file)
     data_dir = settings.data_dir
+    if data_dir.is_dir() and serving.is_served(data_dir):
+        raise BackupError(
+            f"A Backstop is running on {data_dir}; stop it first, then restore (nothing was changed)."
+        )
     if file.resolve().parent == data_dir.resolve() and file.name in ("backstop.db", "jobs.db"):
         raise BackupError("That file is the data folder's own database; give a backup file.")
     present = sorted(p.name for p in data_dir.iterdir()) if data_dir.is_dir() else []

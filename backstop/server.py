@@ -9,7 +9,7 @@ import sys
 import uvicorn
 
 from backstop.checks import run_startup_checks
-from backstop.settings import Settings
+from backstop.settings import ConfigError, Settings
 
 
 def configure_logging(level: str) -> None:
@@ -21,8 +21,12 @@ def configure_logging(level: str) -> None:
 
 
 def build_server(settings: Settings, *, check_port: bool = True) -> uvicorn.Server:
+    from backstop.db import serving
     from backstop.web.app import create_app
 
+    # The app takes the folder when it starts; this says so before anything else is set up.
+    if serving.is_served(settings.data_dir):
+        raise ConfigError(serving.already_served_message(settings.data_dir))
     settings = run_startup_checks(settings, check_port=check_port)
     app = create_app(settings)
     config = uvicorn.Config(

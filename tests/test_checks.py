@@ -7,6 +7,7 @@ import socket
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 
 from backstop.checks import check_data_dir, check_database, check_port_free, run_startup_checks
@@ -185,3 +186,11 @@ def test_it_refuses_to_serve_from_an_unwritable_data_dir(tmp_path):
     locked = unwritable_dir(tmp_path)
     result = run_cli("serve", env={"BACKSTOP_DATA_DIR": str(locked), "BACKSTOP_PORT": str(free_port())})
     assert_one_sentence_error(result, "not writable")
+
+
+def test_it_refuses_to_serve_a_data_folder_another_backstop_serves(live_server):
+    second = run_cli(
+        "serve", env={"BACKSTOP_DATA_DIR": str(live_server.data_dir), "BACKSTOP_PORT": str(free_port())}
+    )
+    assert_one_sentence_error(second, "Another Backstop is already running on", "BACKSTOP_DATA_DIR")
+    assert httpx.get(live_server.url + "/healthz", timeout=5).status_code == 200  # the first one goes on

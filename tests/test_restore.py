@@ -6,6 +6,7 @@ import sqlite3
 import stat
 from pathlib import Path
 
+import httpx
 import pytest
 import time_machine
 from litestar.testing import TestClient
@@ -16,7 +17,7 @@ from backstop.lib.crypto import SecretBox
 from backstop.settings import Settings
 from backstop.workspaces.admins import create_admin
 from backstop.workspaces.workspaces import create_workspace
-from tests.builders import OLIVIA, assert_fails_with, fill_workspace, text_of
+from tests.builders import OLIVIA, Backstop, assert_fails_with, fill_workspace, text_of
 from tests.conftest import csrf_from
 
 PASSWORD = "olivia-owns-the-shop"
@@ -211,3 +212,17 @@ def test_the_export_command_writes_the_files(backstop, tmp_path):
     assert_fails_with(missing, "No workspace has the slug 'nope'")
     again = backstop("export", "--workspace", "acme", "--out", str(out))
     assert_fails_with(again, "not an empty folder")
+
+
+def test_it_refuses_a_folder_a_running_backstop_serves_even_when_forced(tmp_path, live_server):
+    original, _, _ = make_original(tmp_path)
+    backup_file = backup_databases(original, tmp_path / "backups")[0]
+    before = (live_server.data_dir / "backstop.db").read_bytes()
+    refused = Backstop(live_server.data_dir)("restore", str(backup_file), "--force")
+    assert_fails_with(refused, "running on", "stop it first")
+    assert (live_server.data_dir / "backstop.db").read_bytes() == before
+    assert httpx.get(live_server.url + "/healthz", timeout=5).status_code == 200
+    live_server.stop()
+    # Once it has stopped (the lock goes with the process), the same command goes through.
+    done = Backstop(live_server.data_dir)("restore", str(backup_file), "--force")
+    assert done.returncode == 0, done.stderr

@@ -18,6 +18,7 @@ from litestar.template import TemplateConfig
 
 from backstop import __version__, manifest
 from backstop.db import migrate
+from backstop.db.serving import ServingLock
 from backstop.lib.crypto import SecretBox
 from backstop.lib.filemodes import private_dir
 from backstop.lib.ratelimit import FixedWindowLimiter
@@ -110,6 +111,10 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
 
     def start_jobs() -> None:
         if run_jobs:
+            # One server per data folder: a second one's jobs would run the same work twice.
+            lock = ServingLock(settings.data_dir)
+            lock.acquire()
+            consumer_box["serving"] = lock
             consumer_box["consumer"] = queue.start_consumer(settings.jobs_workers)
             from jobs.sweeper import sweep_on_start
 
@@ -122,6 +127,9 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
         consumer = consumer_box.pop("consumer", None)
         if consumer is not None:
             queue.stop_consumer(consumer)
+        lock = consumer_box.pop("serving", None)
+        if lock is not None:
+            lock.release()
 
     admin_router = Router(
         path="/",
