@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from litestar import Request
 from sqlite_utils import Database
@@ -13,6 +13,8 @@ from backstop.lib.crypto import SecretBox
 from backstop.lib.ratelimit import FixedWindowLimiter
 from backstop.settings import Settings
 
+WALL_CHECKS_PER_MINUTE = 300
+
 
 @dataclass
 class AppState:
@@ -20,6 +22,11 @@ class AppState:
     box: SecretBox
     api_limiter: FixedWindowLimiter
     unauthenticated_limiter: FixedWindowLimiter
+    # Payment wall checks per client address a minute: far above what one person's page loads
+    # ask, low enough that a loop or a flood can't keep the database busy.
+    wall_limiter: FixedWindowLimiter = field(
+        default_factory=lambda: FixedWindowLimiter(WALL_CHECKS_PER_MINUTE)
+    )
 
 
 def app_state(request: Request) -> AppState:

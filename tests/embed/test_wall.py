@@ -131,3 +131,18 @@ def test_a_body_that_is_not_json_is_a_400(web):
 def test_unknown_wall_session_is_a_404(web):
     assert web.get("/wall/s/nope").status_code == 404
     assert web.get("/wall/s/nope/status").status_code == 404
+
+
+def test_a_flood_of_checks_from_one_address_is_slowed_down_and_told_when_to_retry(web, db, secret, dana):
+    from backstop.lib.ratelimit import FixedWindowLimiter
+
+    web.app.state.backstop.wall_limiter = FixedWindowLimiter(3)
+    story, _, _ = dana
+    answers = [ask(web, sign(secret, sub=story.customer["id"])) for _ in range(4)]
+    assert [a.status_code for a in answers[:3]] == [200, 200, 200]
+    assert all(a.json()["show"] for a in answers[:3])
+    slowed = answers[3]
+    assert slowed.status_code == 429 and slowed.json()["show"] is False
+    assert slowed.json()["reason"] == "rate_limited" and "try again in" in slowed.json()["message"]
+    assert 1 <= int(slowed.headers["retry-after"]) <= 60
+    assert slowed.headers["access-control-allow-origin"] == APP  # the page may read why

@@ -22,7 +22,7 @@ from backstop.web.deps import DB
 from backstop.web.hosts import portal_workspace_of
 from backstop.web.public import framing
 from backstop.web.public.portal import refused
-from backstop.web.state import app_state
+from backstop.web.state import app_state, client_ip
 
 TOKEN_STATUS = {"expired": 410, "reused": 410, "malformed": 400, "unsupported_alg": 400, "exp_too_far": 400}
 
@@ -42,12 +42,22 @@ def _refuse(request: Request, reason: str, message: str, status: int) -> Respons
 
 @post("/wall/check", sync_to_thread=True, include_in_schema=False, status_code=200)
 def wall_check(request: Request, db: DB, body: RawBody) -> Response:
+    state = app_state(request)
+    verdict = state.wall_limiter.hit(client_ip(request))
+    if not verdict.allowed:
+        refused = _refuse(
+            request,
+            "rate_limited",
+            f"Too many payment checks from this address; try again in {verdict.reset_after} s.",
+            429,
+        )
+        refused.headers["Retry-After"] = str(verdict.reset_after)
+        return refused
     try:
         payload = json.loads(body or b"{}")
     except ValueError:
         return _refuse(request, "malformed", 'Send {"token": "…"} as the body.', 400)
     token = payload.get("token") if isinstance(payload, dict) else None
-    state = app_state(request)
     seen = check(db, state.box, token)
     if not seen.valid:
         return _refuse(
