@@ -53,7 +53,8 @@ class PageView:
 def _date(ts: int | float | None) -> str | None:
     if not ts:
         return None
-    return datetime.fromtimestamp(ts, UTC).strftime("%B %-d, %Y")
+    when = datetime.fromtimestamp(ts, UTC)
+    return f"{when:%B} {when.day}, {when.year}"  # strftime's %-d is not on every platform
 
 
 def _months(n: object) -> str:
