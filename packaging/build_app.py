@@ -28,6 +28,8 @@ except ImportError:  # Windows: builds there are one at a time anyway
     fcntl = None
 
 ROOT = Path(__file__).resolve().parent.parent
+# A build environment unused this long is removed when another is created.
+STALE_DAYS = 7
 
 
 def log(message: str) -> None:
@@ -72,10 +74,17 @@ def clean_venv() -> Path:
     python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     ready = venv / ".complete"
     if ready.exists():
+        ready.touch()  # in use: a checkout with other requirements leaves it alone
         return python
     shutil.rmtree(venv, ignore_errors=True)
+    # Other checkouts on this machine may be building with theirs right now: only environments
+    # nobody has used for STALE_DAYS are removed.
     for stale in cache_dir().glob("app-venv-*"):
-        shutil.rmtree(stale, ignore_errors=True)
+        marker = stale / ".complete"
+        if stale != venv and (
+            not marker.exists() or time.time() - marker.stat().st_mtime > STALE_DAYS * 86400
+        ):
+            shutil.rmtree(stale, ignore_errors=True)
     log(f"creating {venv}")
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     subprocess.run(
