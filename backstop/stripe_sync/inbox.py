@@ -114,9 +114,10 @@ class Inbox:
     async def store_async(
         self, workspace_id: int, event: dict, raw: bytes, *, platform: bool = False
     ) -> tuple[int, bool] | None:
-        """Commit the event (once per id), together with the deliveries that arrive meanwhile;
-        return (row id, whether it was new) once that transaction has committed, or None when the
-        workspace was disconnected since its secrets were cached (nothing is written)."""
+        """Commit the event (once per id): at once when the write lock is free, else in the
+        writer thread's next group. Return (row id, whether it was new) once it has committed, or
+        None when the workspace was disconnected since its secrets were cached (nothing is
+        written)."""
         outcome = self._store_inline(workspace_id, event, raw, platform)
         if outcome is not _BUSY:
             return outcome  # type: ignore[return-value]
