@@ -23,7 +23,7 @@ def start(
     started: ``run`` does that)."""
     from backstop import manifest
     from backstop.checks import run_startup_checks
-    from backstop.connectors import http
+    from backstop.connectors import dns, http
     from backstop.connectors.stripe import install_transport
     from backstop.db import connect, migrate
     from backstop.demo import seed
@@ -37,6 +37,7 @@ def start(
     activate(account)
     install_transport(DemoTransport(account))  # before anything could build a Stripe client
     http.install_transport(receiver)  # webhook deliveries are recorded in the process, never sent
+    dns.install_resolver(dns.Unreachable())  # a portal or send domain's check asks nobody
     manifest.load()
     migrate(settings.db_path)
     db = connect(settings.db_path)

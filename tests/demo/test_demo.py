@@ -12,7 +12,7 @@ import pytest
 from litestar.testing import TestClient
 
 from backstop import demo, demo_server
-from backstop.connectors import http
+from backstop.connectors import dns, http
 from backstop.connectors.stripe import StripeAuthFailed, install_transport
 from backstop.db import connect
 from backstop.settings import ConfigError, Settings
@@ -24,9 +24,14 @@ def built(tmp_path: Path) -> Iterator[tuple[Settings, str]]:
     try:
         yield demo_server.start(tmp_path / "demo-data", free_port())
     finally:
-        install_transport(None)  # the rest of the suite talks to the fake Stripe server
-        http.install_transport(None)  # and sends webhooks over the network
-        demo._account = None
+        undo_demo()
+
+
+def undo_demo() -> None:
+    install_transport(None)  # the rest of the suite talks to the fake Stripe server
+    http.install_transport(None)  # sends webhooks over the network
+    dns.install_resolver(None)  # and looks names up
+    demo._account = None
 
 
 @pytest.fixture
@@ -143,6 +148,7 @@ def test_the_demo_opens_no_connection_and_resolves_no_name(tmp_path, monkeypatch
     import socket
 
     from backstop.demo.simulate import failed_renewal
+    from backstop.embed import portal_domains
     from backstop.lib import workrows
     from backstop.lib.crypto import SecretBox
     from backstop.stripe_sync import connection, events
@@ -158,7 +164,12 @@ def test_the_demo_opens_no_connection_and_resolves_no_name(tmp_path, monkeypatch
         attempts.append(args[0])
         raise OSError("the demo must not resolve names")
 
+    def refuse_datagram(self, data, *args):
+        attempts.append(args[-1] if args else data)
+        raise OSError("the demo must not send a DNS query")
+
     monkeypatch.setattr(socket.socket, "connect", refuse_connect)
+    monkeypatch.setattr(socket.socket, "sendto", refuse_datagram)
     monkeypatch.setattr(socket, "getaddrinfo", refuse_lookup)
     try:
         settings, _ = demo_server.start(tmp_path / "demo-data", free_port())
@@ -171,11 +182,13 @@ def test_the_demo_opens_no_connection_and_resolves_no_name(tmp_path, monkeypatch
         assert due  # the new campaign's recovery.opened, at least
         for delivery_id in due:
             assert delivery.deliver(db, settings, delivery_id) == "delivered"
+        # A founder trying the portal domain page: its DNS check asks nobody.
+        portal_domains.add(db, settings, 1, "billing.demo-co.example")
+        checked = portal_domains.verify(db, settings, 1)
+        assert checked is not None and not checked.verified
         db.conn.close()
     finally:
-        install_transport(None)
-        http.install_transport(None)
-        demo._account = None
+        undo_demo()
     assert attempts == []
 
 

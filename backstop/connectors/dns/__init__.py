@@ -24,7 +24,29 @@ class Answer:
         return bool(self.values)
 
 
+# A resolver that answers every lookup instead of the network (``backstop demo``), or None.
+_installed: dns.resolver.Resolver | None = None
+
+
+def install_resolver(resolver: dns.resolver.Resolver | None) -> None:
+    """Make every lookup go to ``resolver``; None goes back to the network."""
+    global _installed
+    _installed = resolver
+
+
+class Unreachable(dns.resolver.Resolver):
+    """A resolver that asks nobody: every name is unknown, and no query leaves the process."""
+
+    def __init__(self) -> None:
+        super().__init__(configure=False)
+
+    def resolve(self, qname, rdtype="A", *args, **kwargs):
+        raise dns.resolver.NXDOMAIN(qnames=[dns.name.from_text(str(qname))])
+
+
 def make_resolver(nameservers: tuple[str, ...] = (), timeout: float = 4.0) -> dns.resolver.Resolver:
+    if _installed is not None:
+        return _installed
     if not nameservers:
         resolver = dns.resolver.Resolver()
     else:
