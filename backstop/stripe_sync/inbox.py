@@ -48,13 +48,18 @@ _BUSY = object()
 
 class Inbox:
     def __init__(self, db_path: Path, box: SecretBox, on_stored: Callable[[], None] | None = None) -> None:
-        """``on_stored`` is called (from the writer thread) after a commit that stored new events."""
+        """``on_stored`` is called after a commit that stored new events (on the event loop, or on
+        the writer thread when it committed them)."""
         self.db_path = db_path
         self.box = box
         self.on_stored = on_stored
         self._lock = threading.Lock()
         self._db: Database | None = None
         self._inline_db: Database | None = None
+        # Secrets and workspace lookups read on their own connection: the writer thread holds
+        # _lock while it waits for SQLite's write lock, and a lookup must not wait with it.
+        self._read_lock = threading.Lock()
+        self._read_db: Database | None = None
         self._secrets: dict[str, tuple[float, int, list[str]]] = {}
         self._accounts: dict[tuple[str, bool], tuple[float, int]] = {}
         self._seen: dict[int, float] = {}
@@ -77,11 +82,16 @@ class Inbox:
             self._queue.put(_STOP)
             writer.join(timeout=10)
             self._writer = None
-        with self._lock:
-            for db in (self._db, self._inline_db):
+        with self._lock, self._read_lock:
+            for db in (self._db, self._inline_db, self._read_db):
                 if db is not None:
                     db.conn.close()
-            self._db = self._inline_db = None
+            self._db = self._inline_db = self._read_db = None
+
+    def _reader(self) -> Database:
+        if self._read_db is None:
+            self._read_db = connect(self.db_path)
+        return self._read_db
 
     def workspace(self, slug: str, *, fresh: bool = False) -> tuple[int | None, list[str], bool]:
         """(workspace id or None, its signing secrets, whether they came from the cache)."""
@@ -89,8 +99,8 @@ class Inbox:
         cached = None if fresh else self._secrets.get(slug)
         if cached is not None and cached[0] > now:
             return cached[1], cached[2], True
-        with self._lock:
-            db = self._conn()
+        with self._read_lock:
+            db = self._reader()
             found = get_workspace_by_slug(db, slug)
             secrets = connection.webhook_secrets(db, self.box, found["id"]) if found else []
         if found is None:
@@ -105,8 +115,8 @@ class Inbox:
         cached = self._accounts.get((account, livemode))
         if cached is not None and cached[0] > now:
             return cached[1]
-        with self._lock:
-            workspace_id = connection.workspace_for_account(self._conn(), account, livemode)
+        with self._read_lock:
+            workspace_id = connection.workspace_for_account(self._reader(), account, livemode)
         if workspace_id is not None:
             self._accounts[(account, livemode)] = (now + CACHE_SECONDS, workspace_id)
         return workspace_id

@@ -8,6 +8,7 @@ import threading
 
 from backstop.db import connect
 from backstop.stripe_sync import connection
+from backstop.workspaces.workspaces import create_workspace
 from tests.stripe_sync.conftest import WHSEC, customer, deliver, make_event
 
 
@@ -99,3 +100,53 @@ def test_json_in_another_unicode_encoding_is_still_taken(client, db, acme_connec
     assert answer.status_code == 200 and answer.json()["duplicate"] is False
     stored = json.loads(db.execute("SELECT payload FROM stripe_events").fetchone()[0])
     assert stored["data"]["object"]["name"] == "Zoë"
+
+
+def test_a_delivery_for_another_workspace_is_not_held_up_by_one_waiting_to_be_written(
+    client, db, box, settings, olivia, acme_connected
+):
+    """The first delivery to a workspace looks its secrets up; that read must not wait behind a
+    delivery of another workspace that waits for the write lock."""
+    beta, _ = create_workspace(db, box, "Beta", olivia.admin, "beta")
+    connection.save_key_connection(
+        db,
+        box,
+        beta.id,
+        "rk_test_betaRestrictedKey123456",
+        False,
+        webhook_secret="whsec_beta_5678",
+        polling=False,
+    )
+    other = connect(settings.db_path)
+    other.execute("BEGIN IMMEDIATE")
+    answers: dict[str, object] = {}
+    waiting = threading.Thread(
+        target=lambda: answers.setdefault(
+            "acme", deliver(client, make_event("customer.created", customer("cus_a")))
+        )
+    )
+    try:
+        waiting.start()
+        waiting.join(0.3)  # acme's event is with the writer thread, which waits for the lock
+        second = threading.Thread(
+            target=lambda: answers.setdefault(
+                "beta",
+                deliver(
+                    client,
+                    make_event("customer.created", customer("cus_b")),
+                    slug="beta",
+                    secret="whsec_beta_5678",
+                ),
+            )
+        )
+        second.start()
+        second.join(0.3)
+        assert client.get("/healthz").status_code == 200  # the event loop is free
+        assert waiting.is_alive() and second.is_alive()  # both still wait for the lock
+    finally:
+        other.execute("COMMIT")
+        other.conn.close()
+    waiting.join(10)
+    second.join(10)
+    assert answers["acme"].status_code == 200 and answers["beta"].status_code == 200
+    assert db.execute("SELECT count(*) FROM stripe_events").fetchone()[0] == 2
