@@ -80,9 +80,13 @@ CHUNK_SECONDS = 0.02
 # While deferring, a chunk is BURST_CHUNK_SECONDS: the interpreter is shared with the event loop
 # answering the burst, and a shorter chunk takes less of it.
 BUSY_SECONDS = 0.05
+# A burst begins after QUIET_SECONDS without a webhook: a stall of a few tenths of a second in a
+# long stream (a slow answer, a checkpoint) doesn't begin another deferral.
+QUIET_SECONDS = 1.0
 YIELD_SECONDS = 0.5
 DEFER_SECONDS = 5.0
 BURST_CHUNK_SECONDS = 0.005
+HANDOFF_SECONDS = 0.002
 # During a long pass, due recovery steps (a campaign an event just opened) run this often.
 STEPS_EVERY_SECONDS = 1.0
 _last_event_at = float("-inf")
@@ -137,8 +141,13 @@ def _pass_over_due_events() -> None:
                 if processed and time.monotonic() - steps_run_at >= STEPS_EVERY_SECONDS:
                     _run_due_steps()
                     processed, steps_run_at = 0, time.monotonic()
-                if ids and _deferring(time.monotonic()):
+                now = time.monotonic()
+                if ids and _deferring(now):
                     time.sleep(YIELD_SECONDS)
+                elif ids and now - _last_event_at < BUSY_SECONDS:
+                    # Past the deferral, webhooks still arriving: let one waiting for the write
+                    # turn have it before the next chunk (a lock isn't handed over in order).
+                    time.sleep(HANDOFF_SECONDS)
     if processed:
         _run_due_steps()
 
@@ -161,7 +170,7 @@ def ask_for_processing() -> None:
     """After an event is committed: make sure a pass over due events is queued or running."""
     global _pass_asked_at, _last_event_at, _burst_started_at, _again
     now = time.monotonic()
-    if now - _last_event_at >= BUSY_SECONDS:
+    if now - _last_event_at >= QUIET_SECONDS:
         _burst_started_at = now
     _last_event_at = now
     with _pass_lock:

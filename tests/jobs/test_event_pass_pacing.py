@@ -91,3 +91,12 @@ def test_a_pass_that_fails_does_not_stop_later_passes(monkeypatch):
     with pytest.raises(RuntimeError):
         stripe_jobs.process_due_events.call_local()
     assert not stripe_jobs._pass_running  # the rows stay due, and the next ask starts a pass
+
+
+def test_a_short_stall_in_a_long_stream_does_not_begin_another_deferral(monkeypatch, quiet):
+    t = 100.0
+    while t < 100.0 + stripe_jobs.DEFER_SECONDS + 2:
+        _arrive(monkeypatch, t)
+        # a 0.2 s stall three seconds in: the stream goes on, so the 5 s still count from its start
+        t += 0.2 if abs(t - 103.0) < 0.005 else 0.01
+    assert not stripe_jobs._deferring(t)
