@@ -23,7 +23,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -141,24 +141,17 @@ class Inbox:
         """Store the event right here when nobody is writing: one statement in SQLite's autocommit
         mode, on a connection that never waits for the write lock. _BUSY when someone is (the
         writer thread, the event processor, any other writer): the writer thread then takes it."""
-        if not self._lock.acquire(blocking=False):
-            return _BUSY
-        try:
-            if not events.write_turn.acquire(blocking=False):
+        with _all_free(self._lock, events.write_turn) as free:
+            if not free:
                 return _BUSY
+            db = self._inline_conn()
             try:
-                db = self._inline_conn()
-                try:
-                    result = events.ingest_webhook(db, workspace_id, event, _text(raw), platform=platform)
-                except sqlite3.OperationalError as exc:
-                    if _locked(exc):
-                        return _BUSY
-                    raise
-                self._after_insert(db, workspace_id, result)
-            finally:
-                events.write_turn.release()
-        finally:
-            self._lock.release()
+                result = events.ingest_webhook(db, workspace_id, event, _text(raw), platform=platform)
+            except sqlite3.OperationalError as exc:
+                if _locked(exc):
+                    return _BUSY
+                raise
+            self._after_insert(db, workspace_id, result)
         if result is not None and result[1]:
             self._stored()
         return result
@@ -263,6 +256,22 @@ def _settle(future: asyncio.Future, outcome: object, failed: bool) -> None:
         future.set_exception(outcome)  # type: ignore[arg-type]
     else:
         future.set_result(outcome)
+
+
+@contextlib.contextmanager
+def _all_free(*locks: threading.Lock) -> Iterator[bool]:
+    """True, holding every lock, when each was free at once; else False, holding none."""
+    taken: list[threading.Lock] = []
+    try:
+        for lock in locks:
+            if not lock.acquire(blocking=False):
+                yield False
+                return
+            taken.append(lock)
+        yield True
+    finally:
+        for lock in reversed(taken):
+            lock.release()
 
 
 def _locked(exc: sqlite3.OperationalError) -> bool:

@@ -22,7 +22,7 @@ class SignatureError(Exception):
 
 
 # hashlib lets go of the GIL to hash 2 KB or more at once, and a thread that lets go of it waits
-# up to the interpreter's switch interval to have it back while the database writer holds it. A
+# up to the interpreter's switch interval to have it back while another thread holds it. A
 # webhook is hashed in pieces below that size, so the event loop keeps the GIL: a few hundred
 # nanoseconds more work instead of milliseconds of waiting.
 _PIECE = 2047
