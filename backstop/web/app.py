@@ -65,7 +65,7 @@ from backstop.web.public import (
     wall,
     winback,
 )
-from backstop.web.state import AppState, provide_db
+from backstop.web.state import WALL_CHECKS_PER_MINUTE, AppState, provide_db
 
 log = logging.getLogger("backstop")
 
@@ -106,6 +106,7 @@ def create_app(settings: Settings, *, run_jobs: bool = True) -> Litestar:
         box=SecretBox(settings.secret_key),
         api_limiter=FixedWindowLimiter(settings.api_rate_limit),
         unauthenticated_limiter=FixedWindowLimiter(max(settings.api_rate_limit, 60)),
+        wall_limiter=FixedWindowLimiter(WALL_CHECKS_PER_MINUTE),
     )
     consumer_box: dict = {}
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from litestar import Request
 from sqlite_utils import Database
@@ -24,9 +24,7 @@ class AppState:
     unauthenticated_limiter: FixedWindowLimiter
     # Payment wall checks per client address a minute: far above what one person's page loads
     # ask, low enough that a loop or a flood can't keep the database busy.
-    wall_limiter: FixedWindowLimiter = field(
-        default_factory=lambda: FixedWindowLimiter(WALL_CHECKS_PER_MINUTE)
-    )
+    wall_limiter: FixedWindowLimiter
 
 
 def app_state(request: Request) -> AppState:
