@@ -73,20 +73,19 @@ PASS_WAIT = 30.0
 # webhook waiting for the write lock waits no longer than that.
 CHUNK_SECONDS = 0.02
 # While webhooks keep arriving (one stored within BUSY_SECONDS), the pass rests YIELD_SECONDS
-# after each chunk: answering Stripe comes first, and the events are safe in their rows. It
-# still processes a chunk every YIELD_SECONDS, and catches up as soon as the burst ends. A burst
-# is deferred this way for at most DEFER_SECONDS from its first event: a stream that lasts longer
-# is processed as it arrives, so events never wait more than about that long.
-# While deferring, a chunk is BURST_CHUNK_SECONDS: the interpreter is shared with the event loop
-# answering the burst, and a shorter chunk takes less of it.
+# after each chunk of BURST_CHUNK_SECONDS: answering Stripe comes first (the chunk shares the
+# interpreter with the event loop), and the events are safe in their rows. It catches up as soon
+# as the burst ends. A burst is deferred this way for at most DEFER_SECONDS from its first event;
+# a stream that lasts longer is processed as it arrives, the pass resting HANDOFF_SECONDS between
+# chunks so that a webhook waiting for the write turn gets it (a lock isn't handed over in
+# order). A burst begins after QUIET_SECONDS without a webhook: a stall of a few tenths of a
+# second in a long stream (a slow answer, a checkpoint) doesn't begin another deferral.
 BUSY_SECONDS = 0.05
-# A burst begins after QUIET_SECONDS without a webhook: a stall of a few tenths of a second in a
-# long stream (a slow answer, a checkpoint) doesn't begin another deferral.
-QUIET_SECONDS = 1.0
 YIELD_SECONDS = 0.5
-DEFER_SECONDS = 5.0
 BURST_CHUNK_SECONDS = 0.005
+DEFER_SECONDS = 5.0
 HANDOFF_SECONDS = 0.002
+QUIET_SECONDS = 1.0
 # During a long pass, due recovery steps (a campaign an event just opened) run this often.
 STEPS_EVERY_SECONDS = 1.0
 _last_event_at = float("-inf")
@@ -144,9 +143,7 @@ def _pass_over_due_events() -> None:
                 now = time.monotonic()
                 if ids and _deferring(now):
                     time.sleep(YIELD_SECONDS)
-                elif ids and now - _last_event_at < BUSY_SECONDS:
-                    # Past the deferral, webhooks still arriving: let one waiting for the write
-                    # turn have it before the next chunk (a lock isn't handed over in order).
+                elif ids and now - _last_event_at < BUSY_SECONDS:  # past the deferral
                     time.sleep(HANDOFF_SECONDS)
     if processed:
         _run_due_steps()
