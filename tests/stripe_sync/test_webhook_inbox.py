@@ -84,11 +84,35 @@ def test_a_redelivery_is_a_duplicate_whichever_way_it_was_written(client, db, se
     sender = threading.Thread(target=lambda: answers.append(deliver(client, event)))
     sender.start()
     sender.join(0.2)
+    waited = sender.is_alive()  # with the writer thread, for the lock
     other.execute("COMMIT")
     other.conn.close()
     sender.join(10)
-    assert answers[0].status_code == 200 and answers[0].json()["duplicate"] is True  # by the writer thread
+    assert waited
+    assert answers[0].status_code == 200 and answers[0].json()["duplicate"] is True
     assert db.execute("SELECT count(*) FROM stripe_events").fetchone()[0] == 1
+
+
+def test_a_delivery_waits_while_the_event_processor_has_its_turn_and_nothing_stays_locked(
+    client, db, acme_connected
+):
+    from backstop.stripe_sync import events
+
+    answers: list = []
+    sender = threading.Thread(
+        target=lambda: answers.append(deliver(client, make_event("customer.created", customer("cus_turn"))))
+    )
+    with events.write_turn:  # the processor's chunk
+        sender.start()
+        sender.join(0.3)
+        assert sender.is_alive()
+    sender.join(10)
+    assert answers[0].status_code == 200 and answers[0].json()["duplicate"] is False
+    # Nothing is left held: the next delivery is written at once, and so is one after it.
+    for cid in ("cus_next", "cus_last"):
+        answer = deliver(client, make_event("customer.created", customer(cid)))
+        assert answer.status_code == 200 and answer.json()["duplicate"] is False
+    assert db.execute("SELECT count(*) FROM stripe_events").fetchone()[0] == 3
 
 
 def test_json_in_another_unicode_encoding_is_still_taken(client, db, acme_connected):
